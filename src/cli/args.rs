@@ -1,0 +1,149 @@
+//! Argument definitions (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::scenarios::{BackendChoice, Variant};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "leaklab",
+    version,
+    about = "Reproduce, measure and explain memory leaks across a Rust/C boundary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every scenario.
+    List(ListArgs),
+    /// Origin, pattern, expected leak, fix, and the leaky and safe code side by side.
+    Explain(ExplainArgs),
+    /// Run one scenario in a child process and measure what it leaks.
+    Run(RunArgs),
+    /// Run every scenario, both variants: expected versus observed.
+    Matrix(MatrixArgs),
+    #[command(name = "__child", hide = true)]
+    Child(ChildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    pub scenario: String,
+}
+
+/// Which variants to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VariantChoice {
+    Leaky,
+    Safe,
+    Both,
+}
+
+impl VariantChoice {
+    pub fn variants(self) -> Vec<Variant> {
+        match self {
+            VariantChoice::Leaky => vec![Variant::Leaky],
+            VariantChoice::Safe => vec![Variant::Safe],
+            VariantChoice::Both => vec![Variant::Leaky, Variant::Safe],
+        }
+    }
+}
+
+/// Limits shared by every command that starts children.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Address-space cap of each child, e.g. 512M, 2G.
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    pub mem_cap: u64,
+    /// Seconds a child may run before it is killed.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    pub scenario: String,
+    #[arg(long, value_enum, default_value_t = VariantChoice::Both)]
+    pub variant: VariantChoice,
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+    /// Connector backend for the safe variant (default: the scenario's).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
+    /// Print the result records as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChildArgs {
+    pub scenario: String,
+    #[arg(value_enum)]
+    pub variant: Variant,
+    #[arg(value_enum)]
+    pub backend: BackendChoice,
+    pub iterations: u64,
+    pub sample_every: u64,
+    pub record: PathBuf,
+}
+
+/// "512M", "2G", "1048576" → bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&text[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (use e.g. 512M or 2G)"))?;
+    value
+        .checked_mul(multiplier)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("'{text}' is out of range"))
+}
+
+/// Parses the process arguments. Help and version print as usual (exit 0);
+/// any other error is one line on stderr and exit code 2.
+pub fn parse() -> Result<Cli, i32> {
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            Err(super::EXIT_OK)
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("leaklab: {first} (see leaklab --help)");
+            Err(super::EXIT_USAGE)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `leaklab explain <scenario>`: what leaks, why, the fix, and the leaky
+//! and safe workloads with the lines that differ marked.
+
+use similar::{ChangeTag, TextDiff};
+
+use super::{EXIT_OK, Failure, args::ExplainArgs, scenario};
+use crate::scenarios::{BackendChoice, Scenario, Variant};
+
+pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
+    let s = scenario(&args.scenario)?;
+    print!("{}", render(s));
+    Ok(EXIT_OK)
+}
+
+/// The whole explanation as text.
+pub fn render(s: &Scenario) -> String {
+    let leaky = (s.expected)(Variant::Leaky, BackendChoice::C);
+    let safe_backend = s.default_backend(Variant::Safe);
+    let safe = (s.expected)(Variant::Safe, safe_backend);
+    let mut out = String::new();
+    out.push_str(&format!("{} — {}\n\n", s.id, s.title));
+    out.push_str(&format!("Origin ({}): {}\n", s.origin.source, s.origin.reference));
+    out.push_str(&format!("Pattern: {}\n", s.pattern));
+    out.push_str(&format!("Fix: {}\n\n", s.fix));
+    out.push_str("Leaks per iteration:\n");
+    out.push_str(&format!(
+        "  leaky (backend c):    C {:<28} Rust {}\n",
+        leaky.c.describe(),
+        leaky.rust.describe()
+    ));
+    out.push_str(&format!(
+        "  safe  (backend {}): {}C {:<28} Rust {}\n",
+        safe_backend.as_str(),
+        if safe_backend == BackendChoice::C { " " } else { "" },
+        safe.c.describe(),
+        safe.rust.describe()
+    ));
+    out.push_str(&format!(
+        "\nThe workload, leaky then safe ({}); '-' only in leaky, '+' only in safe:\n\n",
+        s.source_file
+    ));
+    let leaky_src = function(s.source, "fn leaky(");
+    let safe_src = function(s.source, "fn safe(");
+    let diff = TextDiff::from_lines(&leaky_src, &safe_src);
+    for change in diff.iter_all_changes() {
+        let mark = match change.tag() {
+            ChangeTag::Delete => "- ",
+            ChangeTag::Insert => "+ ",
+            ChangeTag::Equal => "  ",
+        };
+        out.push_str(mark);
+        out.push_str(change.as_str().unwrap_or(""));
+        if change.missing_newline() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The source of the top-level function starting with `signature`: from
+/// that line to the first line that is just `}`.
+fn function(source: &str, signature: &str) -> String {
+    let mut lines = source.lines().skip_while(|l| !l.starts_with(signature));
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        out.push_str(line);
+        out.push('\n');
+        if line == "}" {
+            break;
+        }
+    }
+    out
+}

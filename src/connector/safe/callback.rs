@@ -1,0 +1,114 @@
+//! The row callback: a boxed Rust closure behind C's `void *user_data`.
+//! A panic in it is caught in the trampoline (unwinding into C is undefined
+//! behaviour), C is told to stop, and the panic comes back as an error after
+//! C returns (the git2 `panic.rs` approach).
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::result::bytes;
+use crate::connector::types::Error;
+use crate::sys;
+
+type RowFn = dyn FnMut(&CallbackRow<'_>) -> bool + Send;
+
+/// What C's `user_data` points at. Owned by the `Connection`, never by C.
+pub struct CallbackSlot {
+    callback: Box<RowFn>,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl CallbackSlot {
+    pub(crate) fn new(callback: Box<RowFn>) -> Box<CallbackSlot> {
+        Box::new(CallbackSlot {
+            callback,
+            panic: None,
+        })
+    }
+
+    /// The pointer C keeps; valid while the box lives.
+    pub(crate) fn user_data(self: &mut Box<Self>) -> *mut libc::c_void {
+        (&mut **self as *mut CallbackSlot).cast()
+    }
+
+    /// The panic caught during the last C call, as an error.
+    pub(crate) fn take_panic(&mut self) -> Option<Error> {
+        self.panic.take().map(|payload| Error::CallbackPanicked {
+            message: panic_message(payload.as_ref()),
+        })
+    }
+
+    /// Called by C once per stored row.
+    ///
+    /// # Safety
+    /// `user_data` must be the pointer from [`CallbackSlot::user_data`] of a
+    /// live slot; `row` and `lengths` must hold `field_count` entries valid
+    /// for the duration of the call.
+    pub(crate) unsafe extern "C" fn trampoline(
+        user_data: *mut libc::c_void,
+        field_count: libc::c_uint,
+        row: sys::LC_ROW,
+        lengths: *const libc::c_ulong,
+    ) -> libc::c_int {
+        // SAFETY: C hands back the pointer we registered; the slot is alive
+        // and nothing else borrows it while C runs the query.
+        let slot = unsafe { &mut *user_data.cast::<CallbackSlot>() };
+        if slot.panic.is_some() {
+            return 1;
+        }
+        let view = CallbackRow {
+            values: row,
+            lengths,
+            count: field_count as usize,
+            _row: std::marker::PhantomData,
+        };
+        match catch_unwind(AssertUnwindSafe(|| (slot.callback)(&view))) {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(payload) => {
+                slot.panic = Some(payload);
+                1
+            }
+        }
+    }
+}
+
+/// The row a callback sees, borrowed for the call only.
+pub struct CallbackRow<'a> {
+    values: sys::LC_ROW,
+    lengths: *const libc::c_ulong,
+    count: usize,
+    _row: std::marker::PhantomData<&'a ()>,
+}
+
+impl CallbackRow<'_> {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Value `index` as bytes; `None` past the end.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.count {
+            return None;
+        }
+        // SAFETY: index < count; C keeps row and lengths alive for the call.
+        unsafe {
+            let value = *self.values.add(index);
+            Some(bytes(value, *self.lengths.add(index) as usize))
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

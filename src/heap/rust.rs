@@ -1,0 +1,108 @@
+//! A counting global allocator: the Rust side's exact live blocks and bytes.
+//! It sees every Rust allocation and none of the C library's (those go
+//! through csrc/lab_alloc.c, counted in [`super::c`]).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+
+use super::Live;
+
+static BLOCKS: AtomicI64 = AtomicI64::new(0);
+static BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// Wraps the system allocator and counts what is live.
+pub struct CountingAllocator;
+
+// SAFETY: every method forwards to `System` with the caller's arguments
+// unchanged, so `System`'s guarantees carry over; the counters are atomics
+// and never touch the allocated memory.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+        let ptr = unsafe { System.alloc(layout) };
+        if ptr.is_null() {
+            report_failure(layout.size());
+        } else {
+            record(1, layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if ptr.is_null() {
+            report_failure(layout.size());
+        } else {
+            record(1, layout.size() as i64);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        record(-1, -(layout.size() as i64));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if new.is_null() {
+            report_failure(new_size);
+        } else {
+            record(0, new_size as i64 - layout.size() as i64);
+        }
+        new
+    }
+}
+
+fn record(blocks: i64, bytes: i64) {
+    BLOCKS.fetch_add(blocks, Relaxed);
+    BYTES.fetch_add(bytes, Relaxed);
+}
+
+/// Live Rust blocks and bytes right now (process-wide).
+pub fn live() -> Live {
+    Live {
+        blocks: BLOCKS.load(Relaxed),
+        bytes: BYTES.load(Relaxed),
+    }
+}
+
+/// First line a parent looks for when a child dies of a memory cap.
+pub const FAILURE_MARKER: &str = "leaklab: allocation failed:";
+
+/// Writes `leaklab: allocation failed: size=N live_bytes=L` to stderr
+/// without allocating (the heap just said no), so the parent can report at
+/// what size the cap was hit.
+fn report_failure(size: usize) {
+    let mut line = [0u8; 128];
+    let mut len = 0;
+    for part in [
+        FAILURE_MARKER.as_bytes(),
+        b" size=",
+        digits(size as u64, &mut [0u8; 20]),
+        b" live_bytes=",
+        digits(BYTES.load(Relaxed).max(0) as u64, &mut [0u8; 20]),
+        b"\n",
+    ] {
+        line[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    // SAFETY: writes `len` initialised bytes from a stack buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr().cast(), len) };
+}
+
+/// `n` in decimal, in `buf`.
+fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}

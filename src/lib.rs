@@ -1,0 +1,21 @@
+//! leaklab: reproduce, measure and explain memory leaks across a Rust/C boundary.
+//!
+//! - [`sys`]: raw bindings to the lab's C libraries (csrc/);
+//! - [`connector`]: the leaky binding, the safe binding and the pure backend;
+//! - [`heap`]: exact live-memory counters for each side;
+//! - [`scenarios`]: the registry of reproducible leaks;
+//! - [`run`]: the measurement protocol and child-process isolation;
+//! - [`report`]: result records and tables; [`cli`]: the command line.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod connector;
+pub mod heap;
+pub mod report;
+pub mod run;
+pub mod scenarios;
+pub mod sys;
+
+/// Every binary and test linking the lab counts its Rust heap exactly.
+#[global_allocator]
+static ALLOCATOR: heap::rust::CountingAllocator = heap::rust::CountingAllocator;

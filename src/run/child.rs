@@ -1,0 +1,33 @@
+//! The child side: `leaklab __child …` runs one scenario variant and writes
+//! its record lines to a file the parent named. Standard output is left to
+//! the scenario (rc-cycle's Drop messages go there).
+
+use std::fs::File;
+
+use super::measure::{Plan, measure};
+use crate::scenarios;
+
+/// Runs in the child process; returns its exit code.
+pub fn main(scenario_id: &str, plan: Plan, record_path: &std::path::Path) -> i32 {
+    let Some(scenario) = scenarios::find(scenario_id) else {
+        eprintln!("leaklab child: unknown scenario '{scenario_id}'");
+        return 2;
+    };
+    // Workloads that panic on purpose (panic-unwind) catch their panics;
+    // the default hook would print each one.
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut out = match File::create(record_path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("leaklab child: cannot write {}: {e}", record_path.display());
+            return 2;
+        }
+    };
+    match measure(scenario, plan, &mut out) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("leaklab child: cannot write the record: {e}");
+            2
+        }
+    }
+}

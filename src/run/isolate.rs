@@ -1,0 +1,157 @@
+//! The parent side: run one scenario variant in a child process with an
+//! address-space cap (RLIMIT_AS) and a time limit, and read back its record.
+//! A runaway child hits the cap and dies; the parent reports how far it got
+//! and carries on.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::measure::{Finish, Plan, RecordLine, Sample};
+
+/// Limits of one child run.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Address-space cap in bytes; 0 for none (valgrind needs its own room).
+    pub mem_cap: u64,
+    pub time_limit: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            mem_cap: 1 << 30,
+            time_limit: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Everything the parent learned from one child.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    pub samples: Vec<Sample>,
+    pub finish: Option<Finish>,
+    pub status: Option<ExitStatus>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Most of a child's output the parent keeps.
+const OUTPUT_KEEP: usize = 256 * 1024;
+
+/// Runs `scenario_id` with `plan` in a child, optionally under a wrapper
+/// command (valgrind and its flags) that gets the child's command line.
+pub fn run_child(
+    scenario_id: &str,
+    plan: Plan,
+    limits: Limits,
+    wrapper: &[String],
+) -> Result<ChildRun, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let record = record_path();
+    let mut args: Vec<String> = wrapper.to_vec();
+    args.push(exe.display().to_string());
+    args.extend([
+        "__child".into(),
+        scenario_id.into(),
+        plan.variant.as_str().into(),
+        plan.backend.as_str().into(),
+        plan.iterations.to_string(),
+        plan.sample_every.to_string(),
+        record.display().to_string(),
+    ]);
+    let mut command = Command::new(&args[0]);
+    command
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if limits.mem_cap > 0 {
+        let cap = limits.mem_cap;
+        // SAFETY: the closure runs between fork and exec and only calls
+        // setrlimit, which is async-signal-safe, on a stack value.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: cap,
+                    rlim_max: cap,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let started = Instant::now();
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", args[0]))?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > limits.time_limit => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("waiting for the child failed: {e}")),
+        }
+    };
+    let elapsed = started.elapsed();
+    let text = std::fs::read_to_string(&record).unwrap_or_default();
+    let _ = std::fs::remove_file(&record);
+    let mut samples = Vec::new();
+    let mut finish = None;
+    for line in text.lines() {
+        match serde_json::from_str::<RecordLine>(line) {
+            Ok(RecordLine::Sample(s)) => samples.push(s),
+            Ok(RecordLine::Finish(f)) => finish = Some(f),
+            Err(_) => {} // a line cut short by a kill
+        }
+    }
+    Ok(ChildRun {
+        samples,
+        finish,
+        status,
+        timed_out,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        elapsed,
+    })
+}
+
+/// Reads a pipe to its end on a thread (so a chatty child cannot block on a
+/// full pipe), keeping the first `OUTPUT_KEEP` bytes.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let Some(mut pipe) = pipe else {
+            return String::new();
+        };
+        let mut kept = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let room = OUTPUT_KEEP.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+        }
+        String::from_utf8_lossy(&kept).into_owned()
+    })
+}
+
+fn record_path() -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("leaklab-{}-{n}.jsonl", std::process::id()))
+}

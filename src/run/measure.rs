@@ -1,0 +1,151 @@
+//! The measurement protocol, run inside the child process:
+//!
+//! 1. prime: set up, run one iteration, tear down, so one-time lazy
+//!    allocations (stdout's buffer, the panic machinery) are not counted;
+//! 2. snapshot both heaps (`before`);
+//! 3. set up, run N iterations, sampling heaps and RSS every `sample_every`;
+//! 4. snapshot (`after_iterations`), tear down, snapshot (`after_teardown`).
+//!
+//! What the process keeps after teardown, `after_teardown - before`, is the
+//! leak; for a true leak it is exactly N times the per-iteration leak.
+//! Priming is skipped for scenarios expected to grow without bound.
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+use crate::heap::Snapshot;
+use crate::scenarios::{BackendChoice, Scenario, Variant};
+
+/// One point on the memory-over-iterations curve.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Sample {
+    pub iteration: u64,
+    pub heap: Snapshot,
+    pub rss_bytes: u64,
+}
+
+/// The child's last word: the four snapshots, or what went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finish {
+    pub completed: u64,
+    pub before: Snapshot,
+    pub after_setup: Snapshot,
+    pub after_iterations: Snapshot,
+    pub after_teardown: Snapshot,
+    pub error: Option<String>,
+}
+
+/// A line of the child's record file (JSON lines).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "line")]
+pub enum RecordLine {
+    Sample(Sample),
+    Finish(Finish),
+}
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub variant: Variant,
+    pub backend: BackendChoice,
+    pub iterations: u64,
+    /// Sample every this many iterations (0: only at the ends).
+    pub sample_every: u64,
+}
+
+/// Runs the protocol, writing each sample and the finish to `out` as soon
+/// as it is known, so a parent still learns how far a killed child got.
+pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io::Result<()> {
+    let setup = scenario.setup(plan.variant);
+    let unbounded = (scenario.expected)(plan.variant, plan.backend).is_unbounded();
+    if !unbounded {
+        if let Err(error) = prime(setup, plan.backend) {
+            return finish_with_error(out, error);
+        }
+    }
+
+    let before = Snapshot::now();
+    let mut iteration = match setup(plan.backend) {
+        Ok(iteration) => iteration,
+        Err(error) => return finish_with_error(out, error),
+    };
+    let after_setup = Snapshot::now();
+    write_line(out, &RecordLine::Sample(sample(0, after_setup)))?;
+
+    let mut completed = 0;
+    let mut error = None;
+    while completed < plan.iterations {
+        if let Err(e) = guarded(&mut iteration) {
+            error = Some(e);
+            break;
+        }
+        completed += 1;
+        if plan.sample_every > 0 && completed % plan.sample_every == 0 {
+            write_line(out, &RecordLine::Sample(sample(completed, Snapshot::now())))?;
+        }
+    }
+    let after_iterations = Snapshot::now();
+    drop(iteration);
+    let after_teardown = Snapshot::now();
+    write_line(
+        out,
+        &RecordLine::Finish(Finish {
+            completed,
+            before,
+            after_setup,
+            after_iterations,
+            after_teardown,
+            error,
+        }),
+    )
+}
+
+fn prime(setup: crate::scenarios::Setup, backend: BackendChoice) -> Result<(), String> {
+    let mut iteration = setup(backend)?;
+    guarded(&mut iteration)
+}
+
+/// One iteration; a panic that escapes the workload is an error of the lab.
+fn guarded(iteration: &mut crate::scenarios::Iteration) -> Result<(), String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iteration())) {
+        Ok(result) => result,
+        Err(payload) => Err(format!(
+            "the workload panicked: {}",
+            payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default()
+        )),
+    }
+}
+
+fn sample(iteration: u64, heap: Snapshot) -> Sample {
+    Sample {
+        iteration,
+        heap,
+        rss_bytes: super::rss::current_bytes(),
+    }
+}
+
+fn finish_with_error(out: &mut dyn Write, error: String) -> std::io::Result<()> {
+    let now = Snapshot::now();
+    write_line(
+        out,
+        &RecordLine::Finish(Finish {
+            completed: 0,
+            before: now,
+            after_setup: now,
+            after_iterations: now,
+            after_teardown: now,
+            error: Some(error),
+        }),
+    )
+}
+
+fn write_line(out: &mut dyn Write, line: &RecordLine) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, line)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}

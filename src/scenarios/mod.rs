@@ -1,0 +1,179 @@
+//! The scenario registry: every leak the lab reproduces, with its origin,
+//! its expected leak per iteration on each side, its fix, and a leaky and a
+//! safe workload of the same job, side by side in one file.
+//!
+//! This registry is the only place a scenario (or a new C library's
+//! scenarios) is named: the CLI, the runner and the detectors read it.
+
+pub mod expect;
+pub mod footprint;
+
+mod c_extension_bug;
+mod callback_box;
+mod cstring_into_raw;
+mod early_return;
+mod escape_buffer;
+mod failed_connect;
+mod ffi_cycle;
+mod forget_owner;
+mod growing_cache;
+mod panic_unwind;
+mod prepared_statement;
+mod rc_cycle;
+mod unbounded_int;
+mod unfreed_c_string;
+mod unfreed_result;
+
+use serde::Serialize;
+
+pub use expect::{Expected, LeakKind, SideExpectation};
+
+use crate::connector::pure::PureConnection;
+use crate::connector::safe::Connection;
+use crate::connector::{Backend, Error};
+
+/// Which binding of the workload runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Leaky,
+    Safe,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Leaky => "leaky",
+            Variant::Safe => "safe",
+        }
+    }
+}
+
+/// Which connector backend a workload talks to: the C library through the
+/// safe binding, or the pure-Rust backend (mysql-connector's `use_pure`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    C,
+    Pure,
+}
+
+impl BackendChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::C => "c",
+            BackendChoice::Pure => "pure",
+        }
+    }
+
+    /// Opens a connection on this backend, behind the shared trait.
+    pub fn open(self) -> Result<Box<dyn Backend>, Error> {
+        Ok(match self {
+            BackendChoice::C => Box::new(Connection::open_default()?),
+            BackendChoice::Pure => Box::new(PureConnection::connect("localhost", "lab", "lab", "shop")?),
+        })
+    }
+}
+
+/// One iteration of a workload. An `Err` is a failure of the lab, not the
+/// leak: expected errors (the early-return pattern) are handled inside.
+pub type Iteration = Box<dyn FnMut() -> Result<(), String>>;
+
+/// Builds a workload's state (a connection, say) and returns its iteration.
+/// Dropping the iteration tears the state down.
+pub type Setup = fn(BackendChoice) -> Result<Iteration, String>;
+
+/// Where a scenario comes from.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Origin {
+    /// Which of the lab's sources: "python-leak-1/2/3" or "rust-binding".
+    pub source: &'static str,
+    /// The bug or write-up it reproduces, with its reference.
+    pub reference: &'static str,
+}
+
+/// One leak, reproducible.
+pub struct Scenario {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub origin: Origin,
+    /// The mistake, in one sentence.
+    pub pattern: &'static str,
+    /// The fix, in one sentence.
+    pub fix: &'static str,
+    /// The C library the scenario exercises ("connector", "none").
+    pub library: &'static str,
+    pub leaky: Setup,
+    pub safe: Setup,
+    /// Backend the safe variant uses unless told otherwise.
+    pub safe_backend: BackendChoice,
+    /// Whether the safe variant may run on the pure backend too.
+    pub pure_capable: bool,
+    /// Expected leak per iteration, derived from sizes and data.
+    pub expected: fn(Variant, BackendChoice) -> Expected,
+    /// The file holding both workloads, for `explain`.
+    pub source_file: &'static str,
+    pub source: &'static str,
+}
+
+impl Scenario {
+    pub fn setup(&self, variant: Variant) -> Setup {
+        match variant {
+            Variant::Leaky => self.leaky,
+            Variant::Safe => self.safe,
+        }
+    }
+
+    /// The backend a variant runs on when none is asked for.
+    pub fn default_backend(&self, variant: Variant) -> BackendChoice {
+        match variant {
+            Variant::Leaky => BackendChoice::C,
+            Variant::Safe => self.safe_backend,
+        }
+    }
+
+    /// Whether `variant` can run on `backend`.
+    pub fn supports(&self, variant: Variant, backend: BackendChoice) -> bool {
+        match (variant, backend) {
+            (Variant::Leaky, BackendChoice::C) => true,
+            (Variant::Leaky, BackendChoice::Pure) => false,
+            (Variant::Safe, BackendChoice::C) => true,
+            (Variant::Safe, BackendChoice::Pure) => self.pure_capable,
+        }
+    }
+}
+
+/// Every scenario, in the order `list` shows them.
+pub fn all() -> &'static [&'static Scenario] {
+    static ALL: &[&Scenario] = &[
+        &unbounded_int::SCENARIO,
+        &rc_cycle::SCENARIO,
+        &ffi_cycle::SCENARIO,
+        &unfreed_result::SCENARIO,
+        &unfreed_c_string::SCENARIO,
+        &early_return::SCENARIO,
+        &panic_unwind::SCENARIO,
+        &cstring_into_raw::SCENARIO,
+        &callback_box::SCENARIO,
+        &forget_owner::SCENARIO,
+        &failed_connect::SCENARIO,
+        &prepared_statement::SCENARIO,
+        &escape_buffer::SCENARIO,
+        &c_extension_bug::SCENARIO,
+        &growing_cache::SCENARIO,
+    ];
+    ALL
+}
+
+pub fn find(id: &str) -> Option<&'static Scenario> {
+    all().iter().copied().find(|s| s.id == id)
+}
+
+pub fn ids() -> Vec<&'static str> {
+    all().iter().map(|s| s.id).collect()
+}
+
+/// Turns any displayable error into the workload's error string.
+pub(crate) fn lab_err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
