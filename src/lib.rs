@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod connector;
+pub mod detect;
 pub mod heap;
 pub mod report;
 pub mod run;

@@ -5,8 +5,7 @@ use std::time::Duration;
 use super::{EXIT_MISMATCH, EXIT_OK, Failure, args::LimitArgs, args::RunArgs, scenario};
 use crate::report::record::RunRecord;
 use crate::report::table;
-use crate::run::isolate::{Limits, run_child};
-use crate::run::measure::Plan;
+use crate::run::isolate::Limits;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
@@ -70,23 +69,23 @@ pub fn backend_for(
 
 /// Runs one variant in a child and builds its record.
 pub fn run_one(
-    s: &Scenario,
+    s: &'static Scenario,
     variant: Variant,
     backend: BackendChoice,
     iterations: u64,
     limits: Limits,
 ) -> Result<RunRecord, Failure> {
-    let plan = Plan {
+    crate::detect::counters::record(&crate::detect::Request {
+        scenario: s,
         variant,
         backend,
         iterations,
-        sample_every: (iterations / 20).max(1),
-    };
-    let child = run_child(s.id, plan, limits, &[]).map_err(|message| Failure {
+        limits,
+    })
+    .map_err(|message| Failure {
         message,
         code: super::EXIT_USAGE,
-    })?;
-    Ok(RunRecord::from_child(s, variant, backend, iterations, limits, child))
+    })
 }
 
 /// The scenario's own output (rc-cycle's Drop messages), shortened.

@@ -57,6 +57,8 @@ pub enum Ending {
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
     pub scenario: String,
+    /// The C library the scenario exercises ("none" for pure-Rust leaks).
+    pub library: &'static str,
     pub variant: Variant,
     pub backend: BackendChoice,
     /// Iterations asked for.
@@ -114,6 +116,7 @@ impl RunRecord {
         let matches_expected = matches(&expected, &ending, leaked, completed);
         RunRecord {
             scenario: scenario.id.to_owned(),
+            library: scenario.library,
             variant,
             backend,
             iterations,

@@ -91,7 +91,11 @@ pub fn records(records: &[RunRecord]) -> String {
         table.add_row(vec![
             Cell::new(&r.scenario),
             Cell::new(r.variant.as_str()),
-            Cell::new(r.backend.as_str()),
+            Cell::new(if r.library == "none" {
+                "-"
+            } else {
+                r.backend.as_str()
+            }),
             Cell::new(r.completed),
             Cell::new(expected_text(&r.expected.c)),
             Cell::new(observed(r, r.leaked.c)),
@@ -102,4 +106,18 @@ pub fn records(records: &[RunRecord]) -> String {
         ]);
     }
     table.to_string()
+}
+
+/// One cell's text for a record: both sides, per iteration.
+pub fn observed_summary(record: &RunRecord) -> String {
+    format!(
+        "C {}; Rust {}",
+        observed(record, record.leaked.c),
+        observed(record, record.leaked.rust)
+    )
+}
+
+/// One cell's text for an expectation.
+pub fn expected_summary(expected: &crate::scenarios::Expected) -> String {
+    format!("C {}; Rust {}", expected.c.describe(), expected.rust.describe())
 }

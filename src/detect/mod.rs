@@ -1,0 +1,51 @@
+//! Detectors: independent ways of seeing a leak. Each one observes a
+//! scenario variant and compares what it sees with what that detector is
+//! expected to see (a detector may be blind to a leak by design: Miri
+//! cannot see into C, valgrind does not call a reachable cache a leak, the
+//! counters see only what goes through them).
+//!
+//! - `counters`: exact live blocks and bytes per side (src/heap), in a child;
+//! - `valgrind`: memcheck's leak records, parsed from its XML;
+//! - `growth`: RSS and counters sampled over iterations, fitted by least squares;
+//! - `lsan`: LeakSanitizer, built and run on nightly;
+//! - `miri`: the Miri suite (tests/miri.rs) over the modelled C API.
+
+pub mod counters;
+
+use serde::Serialize;
+
+use crate::run::isolate::Limits;
+use crate::scenarios::{BackendChoice, Scenario, Variant};
+
+/// What a detector is asked to look at.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub scenario: &'a Scenario,
+    pub variant: Variant,
+    pub backend: BackendChoice,
+    pub iterations: u64,
+    pub limits: Limits,
+}
+
+/// One detector's view of one scenario variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub detector: &'static str,
+    /// What it saw, in a few words ("6 blk / 331 B per iter", "clean").
+    pub observed: String,
+    /// What it should see, in a few words.
+    pub expected: String,
+    pub matches: bool,
+    /// Detector-specific record (the counters' RunRecord, valgrind's loss
+    /// records, the growth fit...).
+    pub detail: serde_json::Value,
+}
+
+/// A detector that cannot run here says why; that is never a pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unavailable {
+    pub detector: &'static str,
+    pub reason: String,
+}
+
+pub type Outcome = Result<Observation, Unavailable>;
