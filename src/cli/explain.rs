@@ -19,7 +19,10 @@ pub fn render(s: &Scenario) -> String {
     let safe = (s.expected)(Variant::Safe, safe_backend);
     let mut out = String::new();
     out.push_str(&format!("{} — {}\n\n", s.id, s.title));
-    out.push_str(&format!("Origin ({}): {}\n", s.origin.source, s.origin.reference));
+    out.push_str(&format!(
+        "Origin ({}): {}\n",
+        s.origin.source, s.origin.reference
+    ));
     out.push_str(&format!("Pattern: {}\n", s.pattern));
     out.push_str(&format!("Fix: {}\n\n", s.fix));
     out.push_str("Leaks per iteration:\n");
@@ -31,7 +34,11 @@ pub fn render(s: &Scenario) -> String {
     out.push_str(&format!(
         "  safe  (backend {}): {}C {:<28} Rust {}\n",
         safe_backend.as_str(),
-        if safe_backend == BackendChoice::C { " " } else { "" },
+        if safe_backend == BackendChoice::C {
+            " "
+        } else {
+            ""
+        },
         safe.c.describe(),
         safe.rust.describe()
     ));

@@ -41,7 +41,12 @@ pub fn run(args: ListArgs) -> Result<i32, Failure> {
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec!["scenario", "title", "source", "leaky leaks per iteration"]);
+        .set_header(vec![
+            "scenario",
+            "title",
+            "source",
+            "leaky leaks per iteration",
+        ]);
     for s in scenarios::all() {
         let e = (s.expected)(Variant::Leaky, BackendChoice::C);
         let leaks = [("C", e.c), ("Rust", e.rust)]

@@ -13,7 +13,15 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let limits = limits(&args.limits);
     let mut records = Vec::new();
     for variant in args.variant.variants() {
-        let backend = backend_for(s, variant, args.backend)?;
+        // --backend picks the safe variant's backend; with both variants the
+        // leaky one stays on the C binding it is about.
+        let both = args.variant == super::args::VariantChoice::Both;
+        let asked = if both && variant == Variant::Leaky {
+            None
+        } else {
+            args.backend
+        };
+        let backend = backend_for(s, variant, asked)?;
         records.push(run_one(s, variant, backend, args.iterations, limits)?);
     }
     if args.json {
@@ -95,7 +103,12 @@ fn print_output(r: &RunRecord) {
         println!("[{} {}] printed nothing", r.scenario, r.variant.as_str());
         return;
     }
-    println!("[{} {}] printed {} lines:", r.scenario, r.variant.as_str(), lines.len());
+    println!(
+        "[{} {}] printed {} lines:",
+        r.scenario,
+        r.variant.as_str(),
+        lines.len()
+    );
     for line in lines.iter().take(6) {
         println!("  {line}");
     }

@@ -38,6 +38,15 @@ impl Snapshot {
         }
     }
 
+    /// The C heap (process-wide) and this thread's Rust allocations: for
+    /// tests that share a process with a harness allocating on its threads.
+    pub fn now_this_thread() -> Snapshot {
+        Snapshot {
+            c: c::live(),
+            rust: rust::thread_live(),
+        }
+    }
+
     /// Growth on each side from `before` to `self`.
     pub fn since(self, before: Snapshot) -> Snapshot {
         Snapshot {

@@ -3,6 +3,7 @@
 //! through csrc/lab_alloc.c, counted in [`super::c`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 
 use super::Live;
@@ -57,9 +58,26 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
+thread_local! {
+    /// This thread's own share: exact for code that allocates and frees on
+    /// one thread, whatever other threads (a test harness) do meanwhile.
+    static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
+}
+
 fn record(blocks: i64, bytes: i64) {
     BLOCKS.fetch_add(blocks, Relaxed);
     BYTES.fetch_add(bytes, Relaxed);
+    // try_with: the slot may already be gone while a thread exits.
+    let _ = THREAD.try_with(|t| {
+        let (b, n) = t.get();
+        t.set((b + blocks, n + bytes));
+    });
+}
+
+/// Blocks and bytes allocated minus freed by the calling thread so far.
+pub fn thread_live() -> Live {
+    let (blocks, bytes) = THREAD.try_with(Cell::get).unwrap_or((0, 0));
+    Live { blocks, bytes }
 }
 
 /// Live Rust blocks and bytes right now (process-wide).

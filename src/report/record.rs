@@ -39,7 +39,9 @@ pub struct PerIteration {
 pub enum Ending {
     Completed,
     /// The workload returned an error: a failure of the lab, not a leak.
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// Died on its memory cap.
     HitCap {
         cap_bytes: u64,
@@ -49,8 +51,13 @@ pub enum Ending {
         /// Peak RSS sampled before the end.
         last_rss_bytes: u64,
     },
-    TimedOut { limit_seconds: u64 },
-    Crashed { status: String, stderr_tail: String },
+    TimedOut {
+        limit_seconds: u64,
+    },
+    Crashed {
+        status: String,
+        stderr_tail: String,
+    },
 }
 
 /// One scenario variant's run: what leaked, what was expected, the verdict.
@@ -215,9 +222,7 @@ fn ending(run: &ChildRun, limits: Limits) -> Ending {
         .collect::<Vec<_>>()
         .join("\n");
     Ending::Crashed {
-        status: run
-            .status
-            .map_or("unknown".to_owned(), |s| format!("{s}")),
+        status: run.status.map_or("unknown".to_owned(), |s| format!("{s}")),
         stderr_tail: tail,
     }
 }

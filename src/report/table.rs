@@ -119,5 +119,9 @@ pub fn observed_summary(record: &RunRecord) -> String {
 
 /// One cell's text for an expectation.
 pub fn expected_summary(expected: &crate::scenarios::Expected) -> String {
-    format!("C {}; Rust {}", expected.c.describe(), expected.rust.describe())
+    format!(
+        "C {}; Rust {}",
+        expected.c.describe(),
+        expected.rust.describe()
+    )
 }

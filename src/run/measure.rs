@@ -59,10 +59,8 @@ pub struct Plan {
 pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io::Result<()> {
     let setup = scenario.setup(plan.variant);
     let unbounded = (scenario.expected)(plan.variant, plan.backend).is_unbounded();
-    if !unbounded {
-        if let Err(error) = prime(setup, plan.backend) {
-            return finish_with_error(out, error);
-        }
+    if !unbounded && let Err(error) = prime(setup, plan.backend) {
+        return finish_with_error(out, error);
     }
 
     let before = Snapshot::now();
@@ -108,7 +106,7 @@ fn prime(setup: crate::scenarios::Setup, backend: BackendChoice) -> Result<(), S
 
 /// One iteration; a panic that escapes the workload is an error of the lab.
 fn guarded(iteration: &mut crate::scenarios::Iteration) -> Result<(), String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iteration())) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(iteration)) {
         Ok(result) => result,
         Err(payload) => Err(format!(
             "the workload panicked: {}",

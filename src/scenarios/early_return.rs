@@ -30,12 +30,16 @@ const COLUMN: usize = 1;
 
 fn leaky(_: BackendChoice) -> Result<Iteration, String> {
     let mut conn = LeakyConnection::connect(&ConnectOptions::default()).map_err(lab_err)?;
-    Ok(Box::new(move || expect_conversion_error(conn.sum_column(QUERY, COLUMN))))
+    Ok(Box::new(move || {
+        expect_conversion_error(conn.sum_column(QUERY, COLUMN))
+    }))
 }
 
 fn safe(_: BackendChoice) -> Result<Iteration, String> {
     let mut conn = Connection::open_default().map_err(lab_err)?;
-    Ok(Box::new(move || expect_conversion_error(sum_column(&mut conn, QUERY, COLUMN))))
+    Ok(Box::new(move || {
+        expect_conversion_error(sum_column(&mut conn, QUERY, COLUMN))
+    }))
 }
 
 /// The safe twin of `LeakyConnection::sum_column`: the same `?`s, but the

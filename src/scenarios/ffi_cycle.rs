@@ -48,7 +48,12 @@ fn run_query<F>(session: &Shared, callback: F) -> Result<(), String>
 where
     F: FnMut(&CallbackRow<'_>) -> bool + Send + 'static,
 {
-    let mut conn = session.lock().unwrap().connection.take().ok_or("no connection")?;
+    let mut conn = session
+        .lock()
+        .unwrap()
+        .connection
+        .take()
+        .ok_or("no connection")?;
     conn.set_row_callback(callback);
     let rows = conn.query(QUERY).map_err(lab_err)?.map(|r| r.num_rows());
     std::hint::black_box(rows);
@@ -74,10 +79,10 @@ fn safe(_: BackendChoice) -> Result<Iteration, String> {
         let session = open_session()?;
         let weak: Weak<Mutex<Session>> = Arc::downgrade(&session);
         run_query(&session, move |_row| {
-            if let Some(s) = weak.upgrade() {
-                if let Ok(mut s) = s.try_lock() {
-                    s.rows_seen += 1;
-                }
+            if let Some(s) = weak.upgrade()
+                && let Ok(mut s) = s.try_lock()
+            {
+                s.rows_seen += 1;
             }
             true
         })

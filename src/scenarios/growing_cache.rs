@@ -3,7 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use super::{BackendChoice, Expected, Iteration, Origin, Scenario, SideExpectation, Variant, footprint};
+use super::{
+    BackendChoice, Expected, Iteration, Origin, Scenario, SideExpectation, Variant, footprint,
+};
 
 pub static SCENARIO: Scenario = Scenario {
     id: "growing-cache",
@@ -83,4 +85,3 @@ fn expected(variant: Variant, _: BackendChoice) -> Expected {
         Variant::Safe => Expected::CLEAN,
     }
 }
-

@@ -70,7 +70,9 @@ impl BackendChoice {
     pub fn open(self) -> Result<Box<dyn Backend>, Error> {
         Ok(match self {
             BackendChoice::C => Box::new(Connection::open_default()?),
-            BackendChoice::Pure => Box::new(PureConnection::connect("localhost", "lab", "lab", "shop")?),
+            BackendChoice::Pure => {
+                Box::new(PureConnection::connect("localhost", "lab", "lab", "shop")?)
+            }
         })
     }
 }

@@ -79,7 +79,11 @@ impl std::fmt::Display for OverBudget {
 
 /// `base ** exponent`, or `OverBudget` if the result would not fit in
 /// `budget_bytes`: the result has about exponent x log2(base) bits.
-pub fn checked_pow(base: u32, exponent: &BigUint, budget_bytes: u64) -> Result<BigUint, OverBudget> {
+pub fn checked_pow(
+    base: u32,
+    exponent: &BigUint,
+    budget_bytes: u64,
+) -> Result<BigUint, OverBudget> {
     let bits_per_factor = u64::from(u32::BITS - base.leading_zeros());
     let bits_needed = exponent * bits_per_factor;
     let budget_bits = budget_bytes * 8;

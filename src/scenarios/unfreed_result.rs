@@ -1,8 +1,6 @@
 //! unfreed-result: a result set that is never freed.
 
-use super::{
-    BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err,
-};
+use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::ConnectOptions;
 

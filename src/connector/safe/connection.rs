@@ -272,3 +272,12 @@ impl Backend for Connection {
         Connection::stat(self)
     }
 }
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("handle", &self.handle)
+            .field("row_callback", &self.callback.is_some())
+            .finish()
+    }
+}

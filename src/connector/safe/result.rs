@@ -174,3 +174,21 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const libc::c_char, length: usize) -> &'a [
     // SAFETY: valid for `length` bytes per the caller.
     unsafe { std::slice::from_raw_parts(ptr.cast(), length) }
 }
+
+impl std::fmt::Debug for QueryResult<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryResult")
+            .field("rows", &self.num_rows())
+            .field("fields", &self.num_fields())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Row<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let values: Vec<Cow<'_, str>> = (0..self.count)
+            .map(|i| self.get_lossy(i).unwrap_or_default())
+            .collect();
+        f.debug_tuple("Row").field(&values).finish()
+    }
+}

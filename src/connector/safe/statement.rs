@@ -169,3 +169,11 @@ impl Drop for Statement<'_> {
         unsafe { sys::lc_stmt_close(self.raw()) };
     }
 }
+
+impl std::fmt::Debug for Statement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Statement")
+            .field("params", &self.param_count())
+            .finish()
+    }
+}

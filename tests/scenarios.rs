@@ -1,0 +1,249 @@
+//! Every scenario through the real CLI and its child-process isolation:
+//! each leaky variant leaks exactly its declared blocks and bytes per
+//! iteration, on the declared side only, and each safe variant is clean on
+//! both sides over 1000 iterations.
+
+mod common;
+
+use common::{int, leaklab, leaklab_json};
+use leaklab::scenarios::{self, BackendChoice, SideExpectation, Variant};
+use serde_json::Value;
+
+const ITERATIONS: i64 = 1000;
+
+/// Which side each leaky pattern leaks on: stated here independently of
+/// the registry, so a scenario that leaks on the wrong side fails.
+const LEAK_SIDE: &[(&str, Side)] = &[
+    ("rc-cycle", Side::Rust),
+    ("ffi-cycle", Side::Both),
+    ("unfreed-result", Side::C),
+    ("unfreed-c-string", Side::C),
+    ("early-return", Side::C),
+    ("panic-unwind", Side::C),
+    ("cstring-into-raw", Side::Rust),
+    ("callback-box", Side::Rust),
+    ("forget-owner", Side::C),
+    ("failed-connect", Side::C),
+    ("prepared-statement", Side::C),
+    ("escape-buffer", Side::Rust),
+    ("c-extension-bug", Side::C),
+    ("growing-cache", Side::Rust),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Side {
+    C,
+    Rust,
+    Both,
+}
+
+fn run_both(id: &str) -> (Value, Value) {
+    let n = ITERATIONS.to_string();
+    let records = leaklab_json(&["run", id, "--variant", "both", "--iterations", &n, "--json"]);
+    let records = records.as_array().expect("an array for --variant both");
+    assert_eq!(records.len(), 2, "{id}: one record per variant");
+    (records[0].clone(), records[1].clone())
+}
+
+/// The side's leak in the record equals N times the declared per-iteration leak.
+fn assert_side(id: &str, record: &Value, side: &str, declared: &SideExpectation) {
+    let per = declared.per_iteration().expect("bounded");
+    let blocks = int(record, &["leaked", side, "blocks"]);
+    let bytes = int(record, &["leaked", side, "bytes"]);
+    assert_eq!(
+        blocks,
+        per.blocks * ITERATIONS,
+        "{id} {side} blocks: {record}"
+    );
+    assert_eq!(bytes, per.bytes * ITERATIONS, "{id} {side} bytes: {record}");
+}
+
+fn check(id: &str) {
+    let scenario = scenarios::find(id).expect("registered");
+    let side = LEAK_SIDE
+        .iter()
+        .find(|(s, _)| *s == id)
+        .map(|(_, side)| *side)
+        .expect("every bounded scenario has a side in LEAK_SIDE");
+    let (leaky, safe) = run_both(id);
+
+    let declared = (scenario.expected)(Variant::Leaky, BackendChoice::C);
+    assert_eq!(leaky["variant"], "leaky");
+    assert_eq!(leaky["verdict"], "leak", "{id}: {leaky}");
+    assert_eq!(leaky["iterations"], ITERATIONS);
+    assert_side(id, &leaky, "c", &declared.c);
+    assert_side(id, &leaky, "rust", &declared.rust);
+    let c_leaks = int(&leaky, &["leaked", "c", "bytes"]) > 0;
+    let rust_leaks = int(&leaky, &["leaked", "rust", "bytes"]) > 0;
+    let observed_side = match (c_leaks, rust_leaks) {
+        (true, true) => Side::Both,
+        (true, false) => Side::C,
+        (false, true) => Side::Rust,
+        (false, false) => panic!("{id}: leaky variant leaked nothing: {leaky}"),
+    };
+    assert_eq!(observed_side, side, "{id} leaks on the wrong side: {leaky}");
+    let per_c = leaky["per_iteration"]["c_bytes"].as_f64().unwrap();
+    assert_eq!(
+        per_c,
+        int(&leaky, &["leaked", "c", "bytes"]) as f64 / ITERATIONS as f64
+    );
+
+    assert_eq!(safe["variant"], "safe");
+    assert_eq!(safe["verdict"], "clean", "{id}: {safe}");
+    for side in ["c", "rust"] {
+        assert_eq!(
+            int(&safe, &["leaked", side, "blocks"]),
+            0,
+            "{id} safe {side}"
+        );
+        assert_eq!(
+            int(&safe, &["leaked", side, "bytes"]),
+            0,
+            "{id} safe {side}"
+        );
+    }
+    assert_eq!(safe["per_iteration"]["c_bytes"], 0.0);
+    assert_eq!(safe["per_iteration"]["rust_bytes"], 0.0);
+}
+
+macro_rules! scenario_tests {
+    ($($name:ident => $id:literal),* $(,)?) => {
+        $(#[test] fn $name() { check($id); })*
+
+        #[test]
+        fn every_bounded_scenario_is_tested() {
+            let tested = [$($id),*];
+            for s in scenarios::all() {
+                let unbounded = (s.expected)(Variant::Leaky, BackendChoice::C).is_unbounded();
+                assert!(unbounded || tested.contains(&s.id), "{} has no test here", s.id);
+            }
+        }
+    };
+}
+
+scenario_tests! {
+    rc_cycle => "rc-cycle",
+    ffi_cycle => "ffi-cycle",
+    unfreed_result => "unfreed-result",
+    unfreed_c_string => "unfreed-c-string",
+    early_return => "early-return",
+    panic_unwind => "panic-unwind",
+    cstring_into_raw => "cstring-into-raw",
+    callback_box => "callback-box",
+    forget_owner => "forget-owner",
+    failed_connect => "failed-connect",
+    prepared_statement => "prepared-statement",
+    escape_buffer => "escape-buffer",
+    c_extension_bug => "c-extension-bug",
+    growing_cache => "growing-cache",
+}
+
+/// Sizes stated from the C header and the query, not from the registry.
+#[test]
+fn failed_connect_leaks_one_handle_per_iteration() {
+    let (leaky, _) = run_both("failed-connect");
+    assert_eq!(int(&leaky, &["leaked", "c", "blocks"]), ITERATIONS);
+    assert_eq!(
+        int(&leaky, &["leaked", "c", "bytes"]),
+        std::mem::size_of::<leaklab::sys::LC>() as i64 * ITERATIONS
+    );
+}
+
+#[test]
+fn c_extension_bug_is_fixed_by_the_pure_backend_not_by_the_safe_wrapper() {
+    let n = ITERATIONS.to_string();
+    let on_c = leaklab_json(&[
+        "run",
+        "c-extension-bug",
+        "--variant",
+        "safe",
+        "--backend",
+        "c",
+        "--iterations",
+        &n,
+        "--json",
+    ]);
+    let doubles_per_scan = leaklab::scenarios::footprint::data_of("SELECT name, score FROM people")
+        .rows
+        .len() as i64;
+    assert_eq!(on_c["verdict"], "leak", "{on_c}");
+    assert_eq!(
+        int(&on_c, &["leaked", "c", "blocks"]),
+        doubles_per_scan * ITERATIONS
+    );
+    assert_eq!(
+        int(&on_c, &["leaked", "c", "bytes"]),
+        doubles_per_scan * leaklab::sys::LC_DOUBLE_BUF_SIZE as i64 * ITERATIONS
+    );
+    let on_pure = leaklab_json(&[
+        "run",
+        "c-extension-bug",
+        "--variant",
+        "safe",
+        "--backend",
+        "pure",
+        "--iterations",
+        &n,
+        "--json",
+    ]);
+    assert_eq!(on_pure["backend"], "pure");
+    assert_eq!(on_pure["verdict"], "clean", "{on_pure}");
+}
+
+#[test]
+fn unbounded_int_hits_the_memory_cap_and_the_safe_variant_refuses() {
+    let records = leaklab_json(&[
+        "run",
+        "unbounded-int",
+        "--iterations",
+        "5",
+        "--mem-cap",
+        "256M",
+        "--json",
+    ]);
+    let leaky = &records[0];
+    assert_eq!(leaky["ending"]["kind"], "hit-cap", "{leaky}");
+    assert_eq!(int(leaky, &["ending", "cap_bytes"]), 256 << 20);
+    assert_eq!(leaky["completed"], 0);
+    assert!(leaky["ending"]["failed_allocation_bytes"].as_i64().unwrap() > 0);
+    assert_eq!(leaky["matches_expected"], true);
+    assert_eq!(records[1]["verdict"], "clean", "{}", records[1]);
+}
+
+#[test]
+fn rc_cycle_prints_drop_messages_only_when_fixed() {
+    let out = leaklab(&[
+        "run",
+        "rc-cycle",
+        "--variant",
+        "safe",
+        "--iterations",
+        "3",
+        "--json",
+    ]);
+    let printed = String::from_utf8_lossy(&out.stderr);
+    let drops: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.ends_with("is being dropped"))
+        .collect();
+    // One priming iteration runs before the 3 measured ones (see run::measure).
+    let expected: Vec<&str> = ["Alice is being dropped", "Bob is being dropped"].repeat(1 + 3);
+    assert_eq!(
+        drops, expected,
+        "the safe variant drops Alice, then Bob, at the end of every iteration"
+    );
+    let out = leaklab(&[
+        "run",
+        "rc-cycle",
+        "--variant",
+        "leaky",
+        "--iterations",
+        "3",
+        "--json",
+    ]);
+    let printed = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !printed.contains("is being dropped"),
+        "the leaky variant never drops anyone, not even at exit: {printed}"
+    );
+}
