@@ -26,22 +26,23 @@ pub fn render(s: &Scenario) -> String {
     out.push_str(&format!("Pattern: {}\n", s.pattern));
     out.push_str(&format!("Fix: {}\n\n", s.fix));
     out.push_str("Leaks per iteration:\n");
-    out.push_str(&format!(
-        "  leaky (backend c):    C {:<28} Rust {}\n",
-        leaky.c.describe(),
-        leaky.rust.describe()
-    ));
-    out.push_str(&format!(
-        "  safe  (backend {}): {}C {:<28} Rust {}\n",
-        safe_backend.as_str(),
-        if safe_backend == BackendChoice::C {
-            " "
+    let label = |variant: &str, backend: BackendChoice| {
+        if s.library == "none" {
+            variant.to_owned()
         } else {
-            ""
-        },
-        safe.c.describe(),
-        safe.rust.describe()
-    ));
+            format!("{variant} ({} backend)", backend.as_str())
+        }
+    };
+    for (name, expected) in [
+        (label("leaky", BackendChoice::C), leaky),
+        (label("safe", safe_backend), safe),
+    ] {
+        out.push_str(&format!(
+            "  {name:<20} C {:<28} Rust {}\n",
+            expected.c.describe(),
+            expected.rust.describe()
+        ));
+    }
     out.push_str(&format!(
         "\nThe workload, leaky then safe ({}); '-' only in leaky, '+' only in safe:\n\n",
         s.source_file
