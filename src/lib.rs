@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod connector;
 pub mod detect;
+pub mod hardening;
 pub mod heap;
 pub mod report;
 pub mod run;

@@ -264,7 +264,7 @@ fn close_reports_busy_and_hands_the_connection_back() {
     let mut conn = Connection::open_default().unwrap();
     // A statement leaked with mem::forget (safe Rust) keeps the handle busy.
     std::mem::forget(conn.prepare("SELECT name FROM people").unwrap());
-    let (conn, error) = conn.close().err().expect("close refuses");
+    let (conn, error) = conn.close().expect_err("close refuses");
     assert_eq!(error.code(), Some(code::BUSY));
     assert_eq!(
         error,

@@ -27,8 +27,12 @@ pub enum Command {
     Run(RunArgs),
     /// Run every scenario, both variants: expected versus observed.
     Matrix(MatrixArgs),
+    /// Fail the 1st, 2nd, 3rd ... C allocation in turn: which error paths leak?
+    Faults(FaultsArgs),
     #[command(name = "__child", hide = true)]
     Child(ChildArgs),
+    #[command(name = "__faults-child", hide = true)]
+    FaultsChild(FaultsChildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +101,28 @@ pub struct MatrixArgs {
     pub json: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultsArgs {
+    pub scenario: String,
+    #[arg(long, value_enum, default_value_t = VariantChoice::Both)]
+    pub variant: VariantChoice,
+    /// Connector backend for the safe variant (default: the scenario's).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
+    /// Print the sweep reports as JSON (every point included).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FaultsChildArgs {
+    pub scenario: String,
+    #[arg(value_enum)]
+    pub variant: Variant,
+    #[arg(value_enum)]
+    pub backend: BackendChoice,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,12 @@
-//! The command line: `list`, `explain`, `run`, `matrix`.
+//! The command line: `list`, `explain`, `run`, `matrix`, `faults`.
 //!
 //! Exit codes: 0 success; 1 a run or matrix did not match its declared
-//! leaks; 2 bad input (unknown scenario, flag or number) or a check that
+//! leaks, or a safe variant leaked or crashed under fault injection; 2 bad input (unknown scenario, flag or number) or a check that
 //! cannot run here.
 
 mod args;
 mod explain;
+mod faults;
 mod list;
 mod matrix;
 mod run;
@@ -56,6 +57,12 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Explain(a) => explain::run(a),
         Command::Run(a) => run::run(a),
         Command::Matrix(a) => matrix::run(a),
+        Command::Faults(a) => faults::run(a),
+        Command::FaultsChild(a) => Ok(crate::hardening::faults::child_main(
+            &a.scenario,
+            a.variant,
+            a.backend,
+        )),
         Command::Child(a) => Ok(crate::run::child::main(
             &a.scenario,
             crate::run::measure::Plan {

@@ -1,0 +1,104 @@
+//! `leaklab faults <scenario>`: fault injection at every C allocation.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+use super::args::{FaultsArgs, VariantChoice};
+use super::run::backend_for;
+use super::{EXIT_MISMATCH, EXIT_OK, Failure, scenario};
+use crate::hardening::faults::{SweepReport, run_isolated};
+use crate::scenarios::Variant;
+
+pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
+    let s = scenario(&args.scenario)?;
+    let mut reports = Vec::new();
+    for variant in args.variant.variants() {
+        let asked = if args.variant == VariantChoice::Both && variant == Variant::Leaky {
+            None
+        } else {
+            args.backend
+        };
+        let backend = backend_for(s, variant, asked)?;
+        let report = run_isolated(s.id, variant, backend).map_err(|message| Failure {
+            message,
+            code: super::EXIT_USAGE,
+        })?;
+        reports.push(report);
+    }
+    if args.json {
+        let text = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])
+        } else {
+            serde_json::to_string_pretty(&reports)
+        };
+        println!("{}", text.expect("reports serialize"));
+    } else {
+        println!("{}", table(&reports));
+        for r in &reports {
+            describe_leaks(r);
+        }
+    }
+    // The promise under test: a safe variant declared clean never leaks or
+    // crashes, whatever allocation fails.
+    let broken = reports.iter().any(|r| {
+        r.variant == "safe"
+            && r.skipped.is_none()
+            && r.expected_per_iteration.is_zero()
+            && !r.is_clean()
+    });
+    Ok(if broken { EXIT_MISMATCH } else { EXIT_OK })
+}
+
+fn table(reports: &[SweepReport]) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(vec![
+            "scenario",
+            "variant",
+            "backend",
+            "points",
+            "failures injected",
+            "errors returned",
+            "panics",
+            "leaking points",
+            "crashes",
+        ]);
+    for r in reports {
+        let points = match &r.skipped {
+            Some(why) => format!("skipped: {why}"),
+            None => r.points_tried.to_string(),
+        };
+        table.add_row(vec![
+            r.scenario.clone(),
+            r.variant.clone(),
+            r.backend.clone(),
+            points,
+            r.failures_injected.to_string(),
+            r.errors_returned.to_string(),
+            r.panics.to_string(),
+            r.leaks_found.to_string(),
+            r.crashes.to_string(),
+        ]);
+    }
+    table.to_string()
+}
+
+/// The first few leaking points of a sweep, so a reader sees which error
+/// paths leak and how much.
+fn describe_leaks(r: &SweepReport) {
+    let leaking: Vec<_> = r.leaking_points().collect();
+    if leaking.is_empty() {
+        return;
+    }
+    println!(
+        "{} {}: error paths that leak beyond the normal per-iteration leak:",
+        r.scenario, r.variant
+    );
+    for p in leaking.iter().take(5) {
+        println!("  {}", serde_json::to_string(p).unwrap_or_default());
+    }
+    if leaking.len() > 5 {
+        println!("  … and {} more (see --json)", leaking.len() - 5);
+    }
+}

@@ -1,0 +1,166 @@
+//! One point of a sweep: arm the n-th C allocation to fail, run the
+//! workload's setup, one iteration and teardown, disarm, and measure what
+//! is left on each side.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::{Deserialize, Serialize};
+
+use super::message;
+use crate::heap::{Snapshot, c as c_heap};
+use crate::scenarios::{BackendChoice, Scenario, Variant};
+
+/// How the workload ended at one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Setup, iteration and teardown all returned normally.
+    Ok,
+    /// Setup or the iteration returned an `Err`.
+    Error,
+    /// Setup, the iteration or teardown panicked (caught).
+    Panic,
+}
+
+/// Which part of the workload the outcome comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Setup,
+    Iteration,
+    Teardown,
+}
+
+/// What one point found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointReport {
+    /// The C allocation that was armed to fail (1 = the first).
+    pub n: u64,
+    /// Whether the armed failure fired (the workload made at least n allocations).
+    pub fired: bool,
+    pub outcome: Outcome,
+    /// Where the error or panic happened (`None` when Ok).
+    pub stage: Option<Stage>,
+    /// Whether the iteration itself returned Ok (its normal leak is expected then).
+    pub iteration_ok: bool,
+    /// The error or panic message, cut to a few hundred bytes.
+    pub message: String,
+    /// Growth on each side over the whole point.
+    pub leaked: Snapshot,
+    /// `leaked` less the variant's normal per-iteration leak when the
+    /// iteration completed Ok (else all of `leaked`).
+    pub beyond_expected: Snapshot,
+}
+
+impl PointReport {
+    /// Whether anything stayed allocated beyond the variant's normal leak.
+    pub fn leaks(&self) -> bool {
+        let b = &self.beyond_expected;
+        [b.c.blocks, b.c.bytes, b.rust.blocks, b.rust.bytes]
+            .iter()
+            .any(|&v| v > 0)
+    }
+
+    /// Whether anything at all stayed allocated.
+    pub fn leaks_raw(&self) -> bool {
+        !self.leaked.is_zero()
+    }
+}
+
+/// A workload's end, before its allocations are released.
+struct RawEnd {
+    outcome: Outcome,
+    stage: Option<Stage>,
+    iteration_ok: bool,
+    error: Option<String>,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl RawEnd {
+    fn failed(stage: Stage, end: Result<String, Box<dyn Any + Send>>) -> RawEnd {
+        let (outcome, error, panic) = match end {
+            Ok(error) => (Outcome::Error, Some(error), None),
+            Err(payload) => (Outcome::Panic, None, Some(payload)),
+        };
+        RawEnd {
+            outcome,
+            stage: Some(stage),
+            iteration_ok: false,
+            error,
+            panic,
+        }
+    }
+
+    /// Copies the message into `buffer`, then releases the workload's strings.
+    fn keep_message(self, buffer: &mut String) {
+        if let Some(error) = &self.error {
+            message::keep(buffer, error);
+        }
+        if let Some(payload) = &self.panic {
+            message::keep(buffer, message::panic_text(payload.as_ref()));
+        }
+    }
+}
+
+/// Setup, one iteration and teardown, every panic caught.
+fn run_workload(scenario: &Scenario, variant: Variant, backend: BackendChoice) -> RawEnd {
+    let setup = scenario.setup(variant);
+    let mut iteration = match catch_unwind(|| setup(backend)) {
+        Ok(Ok(iteration)) => iteration,
+        Ok(Err(error)) => return RawEnd::failed(Stage::Setup, Ok(error)),
+        Err(payload) => return RawEnd::failed(Stage::Setup, Err(payload)),
+    };
+    let result = catch_unwind(AssertUnwindSafe(&mut iteration));
+    let teardown = catch_unwind(AssertUnwindSafe(move || drop(iteration)));
+    let iteration_ok = matches!(result, Ok(Ok(())));
+    // A panic escaping teardown outranks how the iteration ended.
+    let mut end = match (teardown, result) {
+        (Err(payload), _) => RawEnd::failed(Stage::Teardown, Err(payload)),
+        (Ok(()), Ok(Ok(()))) => RawEnd {
+            outcome: Outcome::Ok,
+            stage: None,
+            iteration_ok,
+            error: None,
+            panic: None,
+        },
+        (Ok(()), Ok(Err(error))) => RawEnd::failed(Stage::Iteration, Ok(error)),
+        (Ok(()), Err(payload)) => RawEnd::failed(Stage::Iteration, Err(payload)),
+    };
+    end.iteration_ok = iteration_ok;
+    end
+}
+
+/// Runs point `n`. `expected` is the variant's normal leak per iteration.
+pub(super) fn run(
+    scenario: &Scenario,
+    variant: Variant,
+    backend: BackendChoice,
+    n: u64,
+    expected: Snapshot,
+) -> PointReport {
+    let mut text = message::buffer();
+    let before = Snapshot::now();
+    c_heap::fail_nth(n, false);
+    let end = run_workload(scenario, variant, backend);
+    let fired = c_heap::fail_pending() == 0;
+    c_heap::stop_failing();
+    let (outcome, stage, iteration_ok) = (end.outcome, end.stage, end.iteration_ok);
+    end.keep_message(&mut text);
+    let leaked = Snapshot::now().since(before);
+    let beyond_expected = if iteration_ok {
+        leaked.since(expected)
+    } else {
+        leaked
+    };
+    PointReport {
+        n,
+        fired,
+        outcome,
+        stage,
+        iteration_ok,
+        message: text,
+        leaked,
+        beyond_expected,
+    }
+}

@@ -1,0 +1,147 @@
+//! Four threads, each with its own safe `Connection` (it is `Send`, not
+//! `Sync`: one per thread), run 500 iterations of query + fetch + prepared
+//! statement. Afterwards the C allocation layer's counters (atomics shared
+//! by every thread) are back exactly at their baseline, and the process-wide
+//! totals are the sum of what each thread was expected to do.
+//!
+//! Under valgrind's helgrind (data races, lock misuse):
+//!
+//! ```text
+//! cargo test --test threads --no-run
+//! valgrind --tool=helgrind --suppressions=valgrind/helgrind.supp \
+//!     --error-exitcode=1 target/debug/deps/threads-*
+//! ```
+//!
+//! (pick the executable, not the `.d` file, if several match). A clean run
+//! ends with "ERROR SUMMARY: 0 errors". The suppressions file silences only
+//! std's own thread bookkeeping (see its comments).
+
+use leaklab::connector::pure::PureConnection;
+use leaklab::connector::safe::Connection;
+use leaklab::connector::{Backend, Param};
+use leaklab::heap::c as c_heap;
+
+const THREADS: usize = 4;
+const ITERATIONS: usize = 500;
+
+const QUERY: &str = "SELECT name, age, score FROM people WHERE age > 20";
+const PREPARED: &str = "SELECT name FROM people WHERE score >= ?";
+const BOUND: f64 = 70.0;
+
+/// What one iteration sees: rows of the query and of the statement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Seen {
+    rows: u64,
+    statement_rows: u64,
+}
+
+/// One iteration on `conn`: the query with every row fetched, then the
+/// prepared statement bound, executed, stored and fetched.
+fn iteration(conn: &mut Connection) -> Seen {
+    let mut seen = Seen::default();
+    let mut result = conn.query(QUERY).expect("query").expect("a result set");
+    while let Some(row) = result.fetch() {
+        std::hint::black_box(row.get_bytes(0).expect("name"));
+        seen.rows += 1;
+    }
+    drop(result);
+    let mut stmt = conn.prepare(PREPARED).expect("prepare");
+    stmt.bind(0, &Param::Double(BOUND)).expect("bind");
+    stmt.execute().expect("execute");
+    let mut result = stmt.store_result().expect("store").expect("a result set");
+    while let Some(row) = result.fetch() {
+        std::hint::black_box(row.get_bytes(0).expect("name"));
+        seen.statement_rows += 1;
+    }
+    seen
+}
+
+/// The rows each iteration must see, from the reference (pure) backend.
+fn reference() -> Seen {
+    let mut pure = PureConnection::connect("localhost", "lab", "lab", "shop").expect("pure");
+    Seen {
+        rows: pure.execute(QUERY).expect("query").rows.len() as u64,
+        statement_rows: pure
+            .execute_prepared(PREPARED, &[Param::Double(BOUND)])
+            .expect("prepared")
+            .rows
+            .len() as u64,
+    }
+}
+
+/// C allocations of one connection's life and of one iteration, measured
+/// on this thread alone before any other thread starts.
+fn allocations_per_connection_and_iteration() -> (u64, u64) {
+    let start = c_heap::stats().total_allocs;
+    let mut conn = Connection::open_default().expect("connect");
+    let opened = c_heap::stats().total_allocs;
+    iteration(&mut conn);
+    let iterated = c_heap::stats().total_allocs;
+    drop(conn);
+    (opened - start, iterated - opened)
+}
+
+struct ThreadOutcome {
+    seen: Seen,
+    status: String,
+}
+
+fn worker() -> ThreadOutcome {
+    let mut conn = Connection::open_default().expect("connect");
+    let mut seen = Seen::default();
+    for _ in 0..ITERATIONS {
+        let one = iteration(&mut conn);
+        seen.rows += one.rows;
+        seen.statement_rows += one.statement_rows;
+    }
+    let status = conn.stat().expect("stat");
+    conn.close().map_err(|(_, e)| e).expect("close");
+    ThreadOutcome { seen, status }
+}
+
+#[test]
+fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
+    let per_iteration = reference();
+    assert!(per_iteration.rows > 0 && per_iteration.statement_rows > 0);
+    let (per_connection, per_iteration_allocs) = allocations_per_connection_and_iteration();
+    assert!(per_iteration_allocs > 0);
+
+    let baseline = c_heap::stats();
+    let outcomes: Vec<ThreadOutcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS).map(|_| s.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    let after = c_heap::stats();
+
+    assert_eq!(
+        after.live_blocks, baseline.live_blocks,
+        "C blocks left behind"
+    );
+    assert_eq!(after.live_bytes, baseline.live_bytes, "C bytes left behind");
+    assert_eq!(after.failed_allocs, baseline.failed_allocs);
+    // Each connection's status line counts 2 statements per iteration (the
+    // query and the execute) over the seeded, unchanged table.
+    let expected_status = format!(
+        "Queries: {}  Rows: {}",
+        2 * ITERATIONS,
+        leaklab::sys::LC_SEED_ROWS
+    );
+    for outcome in &outcomes {
+        assert_eq!(
+            outcome.seen,
+            Seen {
+                rows: per_iteration.rows * ITERATIONS as u64,
+                statement_rows: per_iteration.statement_rows * ITERATIONS as u64,
+            }
+        );
+        assert_eq!(outcome.status, expected_status);
+    }
+    // lc_stat allocates its line: one block per connection.
+    let stat_allocs = 1;
+    let expected_total =
+        THREADS as u64 * (per_connection + ITERATIONS as u64 * per_iteration_allocs + stat_allocs);
+    assert_eq!(after.total_allocs - baseline.total_allocs, expected_total);
+}

@@ -1,0 +1,10 @@
+// Connection is Send but not Sync: two threads cannot share one by reference.
+use leaklab::connector::safe::Connection;
+
+fn main() {
+    let conn = Connection::open_default().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| conn.affected_rows());
+        s.spawn(|| conn.affected_rows());
+    });
+}
