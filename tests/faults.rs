@@ -10,20 +10,15 @@
 //! a time. Set LEAKLAB_FAULTS_PRINT=1 to print each sweep's summary.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use leaklab::hardening::faults::{Outcome, SweepReport, sweep};
 use leaklab::scenarios::{self, BackendChoice, Scenario, Variant};
 
 static COUNTERS: Mutex<()> = Mutex::new(());
 
-/// The counters to ourselves. The short pause lets the test harness finish
-/// recording the previous test (it allocates on its own thread) before any
-/// measurement starts.
+/// The C counters to ourselves (the Rust side is counted per thread).
 fn exclusive() -> MutexGuard<'static, ()> {
-    let guard = COUNTERS.lock().unwrap_or_else(|e| e.into_inner());
-    std::thread::sleep(Duration::from_millis(50));
-    guard
+    COUNTERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn connector_scenarios() -> Vec<&'static Scenario> {

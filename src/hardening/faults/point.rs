@@ -140,14 +140,16 @@ pub(super) fn run(
     expected: Snapshot,
 ) -> PointReport {
     let mut text = message::buffer();
-    let before = Snapshot::now();
+    // This thread's Rust heap: the workload runs here, and a test harness
+    // may allocate on its own threads meanwhile.
+    let before = Snapshot::now_this_thread();
     c_heap::fail_nth(n, false);
     let end = run_workload(scenario, variant, backend);
     let fired = c_heap::fail_pending() == 0;
     c_heap::stop_failing();
     let (outcome, stage, iteration_ok) = (end.outcome, end.stage, end.iteration_ok);
     end.keep_message(&mut text);
-    let leaked = Snapshot::now().since(before);
+    let leaked = Snapshot::now_this_thread().since(before);
     let beyond_expected = if iteration_ok {
         leaked.since(expected)
     } else {
