@@ -1,16 +1,21 @@
-//! Compiles every C source of the lab into one static library.
+//! Compiles every C source of the lab into one static library: lab_alloc,
+//! the connector, and the allocator hooks of the system libraries the lab
+//! links (csrc/sqlite), which call lab_alloc.
 
 use std::path::{Path, PathBuf};
 
 /// Source folders, each compiled whole. Self-tests under csrc/tests are not
 /// part of the library.
-const SOURCE_DIRS: &[&str] = &["csrc", "csrc/connector"];
+const SOURCE_DIRS: &[&str] = &["csrc", "csrc/connector", "csrc/sqlite"];
 
-pub fn compile_c_libraries() {
+/// `system_includes`: where the linked system libraries' headers are
+/// (pkg-config's answer, often empty).
+pub fn compile_c_libraries(system_includes: &[PathBuf]) {
     let mut build = cc::Build::new();
     build
         .std("c11")
         .include("csrc")
+        .includes(system_includes)
         .flag("-Wall")
         .flag("-Wextra")
         .flag("-pedantic")

@@ -132,6 +132,13 @@ char *lab_strndup(const char *s, size_t n)
     return p;
 }
 
+size_t lab_alloc_size(void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    return stored_size(to_base(ptr));
+}
+
 void lab_alloc_stats_get(lab_alloc_stats *out)
 {
     if (out == NULL)

@@ -33,6 +33,8 @@ void *lab_realloc(void *ptr, size_t size);
 void lab_free(void *ptr);
 /* Copies n bytes of s and appends a NUL: one block of n + 1 bytes. */
 char *lab_strndup(const char *s, size_t n);
+/* The requested size of a live block from this layer (0 for NULL). */
+size_t lab_alloc_size(void *ptr);
 
 /* Reads the counters. */
 void lab_alloc_stats_get(lab_alloc_stats *out);

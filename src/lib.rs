@@ -16,6 +16,7 @@ pub mod heap;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod sqlite;
 pub mod sys;
 
 /// Every binary and test linking the lab counts its Rust heap exactly.

@@ -21,7 +21,11 @@ fn same_answers(script: &[&str]) {
         let from_pure = pure.execute(sql);
         assert_eq!(from_c, from_pure, "backends differ on {sql:?}");
     }
-    assert_eq!(c.stat(), pure.stat(), "status lines differ after {script:?}");
+    assert_eq!(
+        c.stat(),
+        pure.stat(),
+        "status lines differ after {script:?}"
+    );
 }
 
 #[test]
@@ -80,17 +84,35 @@ fn errors_and_their_messages() {
 fn prepared_statements_and_expanded_sql() {
     let (mut c, mut pure) = both();
     let cases: &[(&str, Vec<Param>)] = &[
-        ("SELECT name FROM people WHERE age > ?", vec![Param::Int(30)]),
-        ("SELECT name FROM people WHERE score <= ?", vec![Param::Double(64.25)]),
-        ("SELECT name FROM people WHERE name = ?", vec![Param::Text(b"eve".to_vec())]),
-        ("INSERT INTO people VALUES (?, ?, ?)", vec![
-            Param::Text(b"new\n'line'".to_vec()),
-            Param::Int(7),
-            Param::Double(1.005),
-        ]),
+        (
+            "SELECT name FROM people WHERE age > ?",
+            vec![Param::Int(30)],
+        ),
+        (
+            "SELECT name FROM people WHERE score <= ?",
+            vec![Param::Double(64.25)],
+        ),
+        (
+            "SELECT name FROM people WHERE name = ?",
+            vec![Param::Text(b"eve".to_vec())],
+        ),
+        (
+            "INSERT INTO people VALUES (?, ?, ?)",
+            vec![
+                Param::Text(b"new\n'line'".to_vec()),
+                Param::Int(7),
+                Param::Double(1.005),
+            ],
+        ),
         ("SELECT * FROM people WHERE age = ?", vec![]),
-        ("SELECT * FROM people WHERE age = ?", vec![Param::Int(1), Param::Int(2)]),
-        ("SELECT * FROM people WHERE age = ?", vec![Param::Text(b"x".to_vec())]),
+        (
+            "SELECT * FROM people WHERE age = ?",
+            vec![Param::Int(1), Param::Int(2)],
+        ),
+        (
+            "SELECT * FROM people WHERE age = ?",
+            vec![Param::Text(b"x".to_vec())],
+        ),
         ("SELECT * FROM people", vec![]),
     ];
     for (sql, params) in cases {
@@ -105,14 +127,22 @@ fn prepared_statements_and_expanded_sql() {
             "expanded {sql} {params:?}"
         );
     }
-    assert_eq!(c.execute("SELECT * FROM people"), pure.execute("SELECT * FROM people"));
+    assert_eq!(
+        c.execute("SELECT * FROM people"),
+        pure.execute("SELECT * FROM people")
+    );
 }
 
 #[test]
 fn escaping() {
     let (c, pure) = both();
     let every_byte: Vec<u8> = (0..=255u8).collect();
-    for input in [&b""[..], b"plain", b"it's \"quoted\"\n\r\\\0\x1a", &every_byte] {
+    for input in [
+        &b""[..],
+        b"plain",
+        b"it's \"quoted\"\n\r\\\0\x1a",
+        &every_byte,
+    ] {
         assert_eq!(Backend::escape(&c, input), Backend::escape(&pure, input));
     }
 }
@@ -128,7 +158,9 @@ fn every_operator_on_every_column() {
             ("score", "64"),
             ("age", "73.1"),
         ] {
-            script.push(format!("SELECT name FROM people WHERE {column} {op} {literal}"));
+            script.push(format!(
+                "SELECT name FROM people WHERE {column} {op} {literal}"
+            ));
         }
     }
     let script: Vec<&str> = script.iter().map(String::as_str).collect();

@@ -28,6 +28,9 @@ const LEAK_SIDE: &[(&str, Side)] = &[
     ("escape-buffer", Side::Rust),
     ("c-extension-bug", Side::C),
     ("growing-cache", Side::Rust),
+    ("sqlite-exec-errmsg", Side::C),
+    ("sqlite-unfinalized-stmt", Side::C),
+    ("sqlite-expanded-sql", Side::C),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,6 +139,9 @@ scenario_tests! {
     escape_buffer => "escape-buffer",
     c_extension_bug => "c-extension-bug",
     growing_cache => "growing-cache",
+    sqlite_exec_errmsg => "sqlite-exec-errmsg",
+    sqlite_unfinalized_stmt => "sqlite-unfinalized-stmt",
+    sqlite_expanded_sql => "sqlite-expanded-sql",
 }
 
 /// Sizes stated from the C header and the query, not from the registry.

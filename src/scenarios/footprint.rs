@@ -6,6 +6,7 @@
 
 use std::alloc::Layout;
 use std::mem::size_of;
+use std::sync::{Mutex, MutexGuard};
 
 use crate::connector::pure::PureConnection;
 use crate::connector::{Backend, Outcome};
@@ -123,10 +124,20 @@ pub fn callback_slot() -> Live {
     rust_box::<crate::connector::safe::CallbackSlot>()
 }
 
+/// Held while a footprint is measured on the process-wide C counters, so
+/// two measurements (from test threads computing expectations at once)
+/// cannot see each other's blocks.
+pub(crate) fn calibrating() -> MutexGuard<'static, ()> {
+    static CALIBRATION: Mutex<()> = Mutex::new(());
+    CALIBRATION.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// C memory of one open connection that has run `sql`, measured by opening
 /// one (the server's internals are private to the C library). Needs a
-/// process where nothing else touches the C heap meanwhile.
+/// process where nothing but other footprint measurements touches the C
+/// heap meanwhile.
 pub fn connection_after(sql: &str) -> Live {
+    let _turn = calibrating();
     let before = crate::heap::c::live();
     let mut conn = crate::connector::safe::Connection::open_default()
         .expect("a connection with the default credentials");

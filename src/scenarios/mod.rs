@@ -7,6 +7,7 @@
 
 pub mod expect;
 pub mod footprint;
+pub mod sqlite_footprint;
 
 mod c_extension_bug;
 mod callback_box;
@@ -20,6 +21,9 @@ mod growing_cache;
 mod panic_unwind;
 mod prepared_statement;
 mod rc_cycle;
+mod sqlite_exec_errmsg;
+mod sqlite_expanded_sql;
+mod sqlite_unfinalized_statement;
 mod unbounded_int;
 mod unfreed_c_string;
 mod unfreed_result;
@@ -103,7 +107,7 @@ pub struct Scenario {
     pub pattern: &'static str,
     /// The fix, in one sentence.
     pub fix: &'static str,
-    /// The C library the scenario exercises ("connector", "none").
+    /// The C library the scenario exercises ("connector", "sqlite", "none").
     pub library: &'static str,
     pub leaky: Setup,
     pub safe: Setup,
@@ -163,6 +167,10 @@ pub fn all() -> &'static [&'static Scenario] {
         &escape_buffer::SCENARIO,
         &c_extension_bug::SCENARIO,
         &growing_cache::SCENARIO,
+        // libsqlite3, the system's (EXTENDING.md walks through adding it).
+        &sqlite_exec_errmsg::SCENARIO,
+        &sqlite_unfinalized_statement::SCENARIO,
+        &sqlite_expanded_sql::SCENARIO,
     ];
     ALL
 }

@@ -64,6 +64,9 @@ unsafe extern "C" {
     pub fn lab_strndup(s: *const libc::c_char, n: usize) -> *mut libc::c_char;
 }
 unsafe extern "C" {
+    pub fn lab_alloc_size(ptr: *mut libc::c_void) -> usize;
+}
+unsafe extern "C" {
     pub fn lab_alloc_stats_get(out: *mut lab_alloc_stats);
 }
 unsafe extern "C" {

@@ -285,7 +285,7 @@ fn keywords_ignore_case_but_names_do_not() {
 }
 
 #[test]
-fn error_precedence() {
+fn length_limit() {
     let long = vec![b' '; 65537];
     assert_eq!(
         query_error(&long),
@@ -294,10 +294,18 @@ fn error_precedence() {
     let mut exact = b"SELECT * FROM people".to_vec();
     exact.resize(65536, b' ');
     assert!(conn().query_bytes(&exact).is_ok());
+}
+
+#[test]
+fn empty_queries() {
     let empty = (1065, "Query was empty".to_string());
     for sql in [&b""[..], b"   ", b";", b" ; ;\n\t\x0b\x0c\r"] {
         assert_eq!(query_error(sql), empty);
     }
+}
+
+#[test]
+fn error_precedence() {
     // Syntax before the table, table before columns, columns left to right,
     // columns before literal types, literal types left to right.
     assert_eq!(parse_offset(b"SELECT * FROM nope WHERE"), 24);
