@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
 
 use super::result::bytes;
 use crate::connector::types::Error;
@@ -12,27 +13,16 @@ use crate::sys;
 
 type RowFn = dyn FnMut(&CallbackRow<'_>) -> bool + Send;
 
-/// What C's `user_data` points at. Owned by the `Connection`, never by C.
+/// What C's `user_data` points at. Owned by the `Connection` (through a
+/// [`SlotOwner`]), never by C.
 pub struct CallbackSlot {
     callback: Box<RowFn>,
     panic: Option<Box<dyn Any + Send>>,
 }
 
 impl CallbackSlot {
-    pub(crate) fn new(callback: Box<RowFn>) -> Box<CallbackSlot> {
-        Box::new(CallbackSlot {
-            callback,
-            panic: None,
-        })
-    }
-
-    /// The pointer C keeps; valid while the box lives.
-    pub(crate) fn user_data(self: &mut Box<Self>) -> *mut libc::c_void {
-        (&mut **self as *mut CallbackSlot).cast()
-    }
-
     /// The panic caught during the last C call, as an error.
-    pub(crate) fn take_panic(&mut self) -> Option<Error> {
+    fn take_panic(&mut self) -> Option<Error> {
         self.panic.take().map(|payload| Error::CallbackPanicked {
             message: panic_message(payload.as_ref()),
         })
@@ -41,8 +31,8 @@ impl CallbackSlot {
     /// Called by C once per stored row.
     ///
     /// # Safety
-    /// `user_data` must be the pointer from [`CallbackSlot::user_data`] of a
-    /// live slot; `row` and `lengths` must hold `field_count` entries valid
+    /// `user_data` must be the pointer from [`SlotOwner::user_data`] of a
+    /// live owner; `row` and `lengths` must hold `field_count` entries valid
     /// for the duration of the call.
     pub(crate) unsafe extern "C" fn trampoline(
         user_data: *mut libc::c_void,
@@ -70,6 +60,51 @@ impl CallbackSlot {
                 1
             }
         }
+    }
+}
+
+/// Owns a [`CallbackSlot`] through a raw pointer, not a `Box`, because C
+/// keeps a copy of the pointer: moving a `Box` (into `Connection.callback`,
+/// or the `Connection` itself) asserts unique access to the slot, which
+/// invalidates every other pointer to it, so C's copy would be dangling in
+/// the aliasing model. Miri reported exactly that (Stacked Borrows: "tag
+/// does not exist in the borrow stack", retag in `trampoline`). A raw
+/// pointer is never retagged on a move.
+pub(crate) struct SlotOwner {
+    slot: NonNull<CallbackSlot>,
+}
+
+impl SlotOwner {
+    pub(crate) fn new(callback: Box<RowFn>) -> SlotOwner {
+        let slot = Box::new(CallbackSlot {
+            callback,
+            panic: None,
+        });
+        // SAFETY: Box::into_raw never returns NULL.
+        let slot = unsafe { NonNull::new_unchecked(Box::into_raw(slot)) };
+        SlotOwner { slot }
+    }
+
+    /// The pointer C keeps; valid while the owner lives.
+    pub(crate) fn user_data(&self) -> *mut libc::c_void {
+        self.slot.as_ptr().cast()
+    }
+
+    /// The panic caught during the last C call, as an error.
+    pub(crate) fn take_panic(&mut self) -> Option<Error> {
+        // SAFETY: the slot lives until Drop; C is not running the
+        // callback (this is called after the C call returned), so this
+        // is the only access.
+        unsafe { (*self.slot.as_ptr()).take_panic() }
+    }
+}
+
+impl Drop for SlotOwner {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from Box::into_raw in SlotOwner::new
+        // and is rebuilt once, here; the caller unregistered it from C or
+        // closed the handle first.
+        drop(unsafe { Box::from_raw(self.slot.as_ptr()) });
     }
 }
 

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use super::callback::{CallbackRow, CallbackSlot};
+use super::callback::{CallbackRow, CallbackSlot, SlotOwner};
 use super::error::{from_handle, query_cstring};
 use super::result::QueryResult;
 use super::statement::Statement;
@@ -38,7 +38,7 @@ impl Default for ConnectOptions {
 pub struct Connection {
     handle: NonNull<sys::LC>,
     /// The row callback's user data: owned here, because C never frees it.
-    callback: Option<Box<CallbackSlot>>,
+    callback: Option<SlotOwner>,
     /// Not `Sync`: every C call, even `lc_error`, reads or writes the handle.
     _not_sync: PhantomData<Cell<()>>,
 }
@@ -191,9 +191,10 @@ impl Connection {
     where
         F: FnMut(&CallbackRow<'_>) -> bool + Send + 'static,
     {
-        let mut slot = CallbackSlot::new(Box::new(callback));
-        // SAFETY: live handle; the slot's address is stable (boxed) and it
-        // is kept in `self.callback` until C no longer holds it.
+        let slot = SlotOwner::new(Box::new(callback));
+        // SAFETY: live handle; the slot's address is stable (heap, behind a
+        // raw pointer) and its owner is kept in `self.callback` until C no
+        // longer holds it.
         unsafe {
             sys::lc_set_row_callback(self.raw(), Some(CallbackSlot::trampoline), slot.user_data())
         };
