@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::detectors::Detector;
 use crate::scenarios::{BackendChoice, Variant};
 
 #[derive(Debug, Parser)]
@@ -89,16 +90,37 @@ pub struct RunArgs {
     /// Print the result records as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Which detector observes the run.
+    #[arg(long, value_enum, default_value_t = Detector::Counters)]
+    pub detector: Detector,
+    /// With the growth detector: draw memory against iterations, leaky and
+    /// safe, into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct MatrixArgs {
+    /// Iterations per cell for the counters (and the detectors without
+    /// their own setting below).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
+    /// Detectors, one column each.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "counters")]
+    pub detectors: Vec<Detector>,
+    /// Iterations per cell for the growth detector (RSS needs many).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(2..))]
+    pub growth_iterations: u64,
+    /// Iterations per cell under valgrind and LeakSanitizer (slow).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub tool_iterations: u64,
     #[arg(long)]
     pub json: bool,
+    /// Write one self-contained HTML page with the table and growth plots.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }

@@ -1,29 +1,127 @@
-//! `leaklab matrix`: every scenario, both variants, expected versus observed.
+//! `leaklab matrix`: every scenario, both variants, expected versus observed,
+//! for the counters alone (the default) or for several detectors side by side.
 
+use std::collections::BTreeMap;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::detectors::Detector;
 use super::run::{limits, run_one};
-use super::{EXIT_MISMATCH, EXIT_OK, Failure, args::MatrixArgs};
-use crate::report::table;
-use crate::scenarios::{self, Variant};
+use super::{EXIT_MISMATCH, EXIT_OK, EXIT_USAGE, Failure, args::MatrixArgs};
+use crate::detect::{self, Outcome, Request};
+use crate::report::html::{MatrixRow, matrix_page};
+use crate::report::{plot, table};
+use crate::run::isolate::Limits;
+use crate::scenarios::{self, Scenario, Variant};
 
 pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
     let limits = limits(&args.limits);
-    let cells: Vec<_> = scenarios::all()
+    let cells = cells();
+    if args.detectors == [Detector::Counters] && args.html.is_none() {
+        return counters_only(&args, limits, &cells);
+    }
+    let bar = progress(cells.len() * args.detectors.len());
+    let mut rows = Vec::new();
+    let mut growth_reports = BTreeMap::new();
+    for (s, variant) in &cells {
+        let backend = s.default_backend(*variant);
+        let mut row = MatrixRow {
+            scenario: s.id.to_owned(),
+            variant: variant.as_str().to_owned(),
+            backend: backend.as_str().to_owned(),
+            cells: Vec::new(),
+        };
+        for detector in &args.detectors {
+            bar.set_message(format!("{} {} {}", s.id, variant.as_str(), detector.name()));
+            let req = Request {
+                scenario: s,
+                variant: *variant,
+                backend,
+                iterations: iterations_for(*detector, &args),
+                limits,
+            };
+            let outcome = match detector.unavailable() {
+                Some(why) => Err(why),
+                None if *detector == Detector::Growth => {
+                    // Kept for the plots: one run serves the cell and the picture.
+                    match detect::growth::report(&req) {
+                        Ok(report) => {
+                            let cell = detect::growth::observation(&report);
+                            growth_reports.insert((s.id, variant.as_str()), report);
+                            Ok(cell)
+                        }
+                        Err(reason) => Err(detect::Unavailable {
+                            detector: detect::growth::NAME,
+                            reason,
+                        }),
+                    }
+                }
+                None => detector.observe(&req),
+            };
+            row.cells.push((detector.name().to_owned(), outcome));
+            bar.inc(1);
+        }
+        rows.push(row);
+    }
+    bar.finish_and_clear();
+
+    if let Some(path) = &args.html {
+        let plots = plots(&growth_reports, args.growth_iterations);
+        std::fs::write(path, matrix_page(&rows, &plots)).map_err(|e| Failure {
+            message: format!("cannot write {}: {e}", path.display()),
+            code: EXIT_USAGE,
+        })?;
+        eprintln!("leaklab: wrote {}", path.display());
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows_json(&rows)).expect("json")
+        );
+    } else {
+        println!("{}", detector_table(&rows, &args.detectors));
+    }
+    summarize(&rows)
+}
+
+/// Every scenario, leaky then safe.
+fn cells() -> Vec<(&'static Scenario, Variant)> {
+    scenarios::all()
         .iter()
         .flat_map(|s| [Variant::Leaky, Variant::Safe].map(|v| (*s, v)))
-        .collect();
-    let bar = ProgressBar::new(cells.len() as u64);
+        .collect()
+}
+
+fn iterations_for(detector: Detector, args: &MatrixArgs) -> u64 {
+    match detector {
+        Detector::Growth => args.growth_iterations,
+        Detector::Counters | Detector::Miri => args.iterations,
+    }
+}
+
+fn progress(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
             .expect("template")
             .progress_chars("=> "),
     );
+    bar
+}
+
+/// The counters' matrix: one detailed row per cell, both sides.
+fn counters_only(
+    args: &MatrixArgs,
+    limits: Limits,
+    cells: &[(&'static Scenario, Variant)],
+) -> Result<i32, Failure> {
+    let bar = progress(cells.len());
     let mut records = Vec::new();
     for (s, variant) in cells {
         bar.set_message(format!("{} {}", s.id, variant.as_str()));
-        let backend = s.default_backend(variant);
-        records.push(run_one(s, variant, backend, args.iterations, limits)?);
+        let backend = s.default_backend(*variant);
+        records.push(run_one(s, *variant, backend, args.iterations, limits)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -42,6 +140,116 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
             records.len()
         );
         return Ok(EXIT_MISMATCH);
+    }
+    Ok(EXIT_OK)
+}
+
+/// One growth plot per scenario whose two variants both ran.
+fn plots(
+    reports: &BTreeMap<(&str, &str), detect::growth::GrowthReport>,
+    iterations: u64,
+) -> Vec<(String, String)> {
+    scenarios::all()
+        .iter()
+        .filter_map(|s| {
+            let leaky = reports.get(&(s.id, "leaky"))?;
+            let safe = reports.get(&(s.id, "safe"))?;
+            Some((
+                format!("{} ({iterations} iterations)", s.id),
+                plot::growth_plot_svg(s.id, leaky, safe),
+            ))
+        })
+        .collect()
+}
+
+fn cell_text(outcome: &Outcome) -> (String, Color) {
+    match outcome {
+        Ok(o) if o.matches => (format!("✓ {}", o.observed), Color::Green),
+        Ok(o) => (
+            format!("✗ {} (expected {})", o.observed, o.expected),
+            Color::Red,
+        ),
+        Err(why) => (format!("not run: {}", why.reason), Color::DarkGrey),
+    }
+}
+
+fn detector_table(rows: &[MatrixRow], detectors: &[Detector]) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    let mut header = vec!["scenario".to_owned(), "variant".to_owned()];
+    header.extend(detectors.iter().map(|d| d.name().to_owned()));
+    t.set_header(header);
+    for row in rows {
+        let mut cells = vec![Cell::new(&row.scenario), Cell::new(&row.variant)];
+        for (_, outcome) in &row.cells {
+            let (text, color) = cell_text(outcome);
+            cells.push(Cell::new(text).fg(color));
+        }
+        t.add_row(cells);
+    }
+    t.to_string()
+}
+
+fn rows_json(rows: &[MatrixRow]) -> serde_json::Value {
+    serde_json::Value::Array(
+        rows.iter()
+            .map(|r| {
+                let cells: serde_json::Map<String, serde_json::Value> = r
+                    .cells
+                    .iter()
+                    .map(|(name, outcome)| {
+                        let value = match outcome {
+                            Ok(o) => serde_json::to_value(o),
+                            Err(u) => serde_json::to_value(u),
+                        }
+                        .expect("cell serializes");
+                        (name.clone(), value)
+                    })
+                    .collect();
+                serde_json::json!({
+                    "scenario": r.scenario,
+                    "variant": r.variant,
+                    "backend": r.backend,
+                    "detectors": cells,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Exit 1 on any mismatch; cells that could not run are counted and named
+/// on stderr (never passed silently), exit 2 if a whole detector could not run.
+fn summarize(rows: &[MatrixRow]) -> Result<i32, Failure> {
+    let all: Vec<&Outcome> = rows
+        .iter()
+        .flat_map(|r| r.cells.iter().map(|(_, o)| o))
+        .collect();
+    let mismatches = all
+        .iter()
+        .filter(|o| matches!(o, Ok(x) if !x.matches))
+        .count();
+    let not_run = all.iter().filter(|o| o.is_err()).count();
+    if not_run > 0 {
+        eprintln!(
+            "leaklab: {not_run} of {} cells could not run here (see their reasons)",
+            all.len()
+        );
+    }
+    if mismatches > 0 {
+        eprintln!(
+            "leaklab: {mismatches} of {} cells differ from what their scenario declares",
+            all.len()
+        );
+        return Ok(EXIT_MISMATCH);
+    }
+    let detector_dead = rows.first().is_some_and(|first| {
+        (0..first.cells.len()).any(|i| rows.iter().all(|r| r.cells[i].1.is_err()))
+    });
+    if detector_dead {
+        return Err(Failure::usage(
+            "a requested detector could not run on any cell here (see its column)",
+        ));
     }
     Ok(EXIT_OK)
 }

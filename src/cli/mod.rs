@@ -5,6 +5,7 @@
 //! cannot run here.
 
 mod args;
+mod detectors;
 mod explain;
 mod faults;
 mod list;

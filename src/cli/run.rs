@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use super::detectors::Detector;
 use super::{EXIT_MISMATCH, EXIT_OK, Failure, args::LimitArgs, args::RunArgs, scenario};
+use crate::detect::Request;
 use crate::report::record::RunRecord;
 use crate::report::table;
 use crate::run::isolate::Limits;
@@ -11,7 +13,7 @@ use crate::scenarios::{BackendChoice, Scenario, Variant};
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
     let limits = limits(&args.limits);
-    let mut records = Vec::new();
+    let mut plan = Vec::new();
     for variant in args.variant.variants() {
         // --backend picks the safe variant's backend; with both variants the
         // leaky one stays on the C binding it is about.
@@ -21,7 +23,13 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         } else {
             args.backend
         };
-        let backend = backend_for(s, variant, asked)?;
+        plan.push((variant, backend_for(s, variant, asked)?));
+    }
+    if args.detector != Detector::Counters || args.plot.is_some() {
+        return with_detector(&args, s, &plan, limits);
+    }
+    let mut records = Vec::new();
+    for (variant, backend) in plan {
         records.push(run_one(s, variant, backend, args.iterations, limits)?);
     }
     if args.json {
@@ -47,6 +55,119 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     let all_match = records.iter().all(|r| r.matches_expected);
     Ok(if all_match { EXIT_OK } else { EXIT_MISMATCH })
+}
+
+/// `run --detector X` (and `--plot`): one observation per variant.
+fn with_detector(
+    args: &RunArgs,
+    s: &'static Scenario,
+    plan: &[(Variant, BackendChoice)],
+    limits: Limits,
+) -> Result<i32, Failure> {
+    if args.plot.is_some() && args.detector != Detector::Growth {
+        return Err(Failure::usage(
+            "--plot draws the growth detector's samples: add --detector growth",
+        ));
+    }
+    if let Some(why) = args.detector.unavailable() {
+        return Err(Failure::usage(format!(
+            "{} cannot run here: {}",
+            why.detector, why.reason
+        )));
+    }
+    let request = |variant, backend| Request {
+        scenario: s,
+        variant,
+        backend,
+        iterations: args.iterations,
+        limits,
+    };
+    let mut observations = Vec::new();
+    let mut reports = Vec::new();
+    for &(variant, backend) in plan {
+        let req = request(variant, backend);
+        let outcome = if args.detector == Detector::Growth {
+            let report = crate::detect::growth::report(&req).map_err(|message| Failure {
+                message,
+                code: super::EXIT_USAGE,
+            })?;
+            let cell = crate::detect::growth::observation(&report);
+            reports.push((variant, report));
+            Ok(cell)
+        } else {
+            args.detector.observe(&req)
+        };
+        observations.push((variant, outcome));
+    }
+    if let Some(path) = &args.plot {
+        // The plot shows both variants: run the one not asked for too.
+        for variant in [Variant::Leaky, Variant::Safe] {
+            if !reports.iter().any(|(v, _)| *v == variant) {
+                let req = request(variant, s.default_backend(variant));
+                let report = crate::detect::growth::report(&req).map_err(|message| Failure {
+                    message,
+                    code: super::EXIT_USAGE,
+                })?;
+                reports.push((variant, report));
+            }
+        }
+        let find = |v: Variant| &reports.iter().find(|(x, _)| *x == v).expect("both ran").1;
+        crate::report::plot::write_growth_plot(
+            path,
+            s.id,
+            find(Variant::Leaky),
+            find(Variant::Safe),
+        )
+        .map_err(|message| Failure {
+            message,
+            code: super::EXIT_USAGE,
+        })?;
+        eprintln!("leaklab: wrote {}", path.display());
+    }
+    if args.json {
+        let values: Vec<serde_json::Value> = observations
+            .iter()
+            .map(|(_, o)| match o {
+                Ok(x) => serde_json::to_value(x),
+                Err(u) => serde_json::to_value(u),
+            })
+            .collect::<Result<_, _>>()
+            .expect("observations serialize");
+        let value = if values.len() == 1 {
+            values.into_iter().next().expect("one")
+        } else {
+            serde_json::Value::Array(values)
+        };
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    } else {
+        for (variant, outcome) in &observations {
+            match outcome {
+                Ok(o) => println!(
+                    "{} {} [{}]: {} (expected {}) {}",
+                    s.id,
+                    variant.as_str(),
+                    o.detector,
+                    o.observed,
+                    o.expected,
+                    if o.matches { "match" } else { "MISMATCH" }
+                ),
+                Err(u) => println!(
+                    "{} {} [{}]: not run: {}",
+                    s.id,
+                    variant.as_str(),
+                    u.detector,
+                    u.reason
+                ),
+            }
+        }
+    }
+    let ok = observations
+        .iter()
+        .all(|(_, o)| matches!(o, Ok(x) if x.matches));
+    if observations.iter().any(|(_, o)| o.is_err()) {
+        return Ok(super::EXIT_USAGE);
+    }
+    Ok(if ok { EXIT_OK } else { EXIT_MISMATCH })
 }
 
 pub fn limits(args: &LimitArgs) -> Limits {

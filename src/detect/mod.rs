@@ -11,6 +11,8 @@
 //! - `miri`: the Miri suite (tests/miri.rs) over the modelled C API.
 
 pub mod counters;
+pub mod growth;
+pub mod miri;
 
 use serde::Serialize;
 

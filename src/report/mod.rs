@@ -1,4 +1,7 @@
-//! Turning child runs into result records, and records into tables and JSON.
+//! Turning child runs into result records, and records into tables, JSON,
+//! plots and one HTML page.
 
+pub mod html;
+pub mod plot;
 pub mod record;
 pub mod table;

@@ -43,6 +43,17 @@ pub struct ChildRun {
 /// Most of a child's output the parent keeps.
 const OUTPUT_KEEP: usize = 256 * 1024;
 
+/// The leaklab executable a child runs: `$LEAKLAB_EXE` if set, else this
+/// process's own. An integration test's own executable is the test harness,
+/// not leaklab, so tests point this at `env!("CARGO_BIN_EXE_leaklab")`.
+pub fn leaklab_exe() -> PathBuf {
+    match std::env::var_os("LEAKLAB_EXE") {
+        Some(exe) if !exe.is_empty() => PathBuf::from(exe),
+        // current_exe only fails without /proc; then the one on PATH.
+        _ => std::env::current_exe().unwrap_or_else(|_| PathBuf::from("leaklab")),
+    }
+}
+
 /// Runs `scenario_id` with `plan` in a child, optionally under a wrapper
 /// command (valgrind and its flags) that gets the child's command line.
 pub fn run_child(
@@ -51,7 +62,19 @@ pub fn run_child(
     limits: Limits,
     wrapper: &[String],
 ) -> Result<ChildRun, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    run_child_of(&leaklab_exe(), &[], scenario_id, plan, limits, wrapper)
+}
+
+/// [`run_child`] with another leaklab build (LeakSanitizer's instrumented
+/// one) and extra environment variables for the child (`LSAN_OPTIONS`).
+pub fn run_child_of(
+    exe: &std::path::Path,
+    env: &[(&str, &str)],
+    scenario_id: &str,
+    plan: Plan,
+    limits: Limits,
+    wrapper: &[String],
+) -> Result<ChildRun, String> {
     let record = record_path();
     let mut args: Vec<String> = wrapper.to_vec();
     args.push(exe.display().to_string());
@@ -67,6 +90,7 @@ pub fn run_child(
     let mut command = Command::new(&args[0]);
     command
         .args(&args[1..])
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -1,0 +1,41 @@
+//! Which detectors a command runs, by name, and how each is asked.
+
+use crate::detect::{self, Outcome, Request, Unavailable};
+
+/// A detector the CLI can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Detector {
+    /// Exact live blocks and bytes per side (the lab's own counters).
+    Counters,
+    /// RSS and counters sampled over iterations, fitted by least squares.
+    Growth,
+    /// The scenario's leak case under Miri, over the modelled C API.
+    Miri,
+}
+
+impl Detector {
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Counters => detect::counters::NAME,
+            Detector::Growth => detect::growth::NAME,
+            Detector::Miri => detect::miri::NAME,
+        }
+    }
+
+    /// Observes one cell; a detector that cannot run says why.
+    pub fn observe(self, req: &Request<'_>) -> Outcome {
+        match self {
+            Detector::Counters => detect::counters::observe(req),
+            Detector::Growth => detect::growth::observe(req),
+            Detector::Miri => detect::miri::observe(req),
+        }
+    }
+
+    /// Why this detector cannot run on this machine, if it cannot.
+    pub fn unavailable(self) -> Option<Unavailable> {
+        match self {
+            Detector::Counters | Detector::Growth => None,
+            Detector::Miri => detect::miri::available().err(),
+        }
+    }
+}
