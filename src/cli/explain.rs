@@ -62,6 +62,90 @@ pub fn render(s: &Scenario) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&binding_methods(s, &leaky_src));
+    out.push_str(&safe_helpers(s, &safe_src));
+    out
+}
+
+/// Helper functions of the scenario file that the safe workload calls (the
+/// safe twins of leaky binding methods, such as early-return's `sum_column`).
+fn safe_helpers(s: &Scenario, safe_src: &str) -> String {
+    let mut out = String::new();
+    for line in s.source.lines() {
+        let Some(rest) = line.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let called =
+            safe_src.contains(&format!("{name}(")) && !safe_src.contains(&format!("fn {name}("));
+        if name.is_empty() || !called || matches!(name.as_str(), "leaky" | "safe" | "expected") {
+            continue;
+        }
+        out.push_str(&format!(
+            "\nThe safe workload's `{name}` ({}):\n\n",
+            s.source_file
+        ));
+        out.push_str(&function(s.source, &format!("fn {name}(")));
+    }
+    out
+}
+
+/// The leaky binding's methods the leaky workload calls, with their doc
+/// comments (which name the mistake and the real bug it mirrors).
+fn binding_methods(s: &Scenario, leaky_src: &str) -> String {
+    let Some((path, source)) = crate::scenarios::bindings::leaky_binding(s.library) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut shown = Vec::new();
+    for name in called_methods(leaky_src) {
+        let signature = format!("    pub fn {name}");
+        if shown.contains(&name) || !source.contains(&signature) {
+            continue;
+        }
+        out.push_str(&format!("\nThe leaky binding's `{name}` ({path}):\n\n"));
+        out.push_str(&method_with_docs(source, &signature));
+        shown.push(name);
+    }
+    out
+}
+
+/// Names `x` of every `.x(` call in `code`.
+fn called_methods(code: &str) -> Vec<String> {
+    code.split('.')
+        .skip(1)
+        .filter_map(|rest| {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            (!name.is_empty() && rest[name.len()..].starts_with('(')).then_some(name)
+        })
+        .collect()
+}
+
+/// An indented method from its doc comment to its closing `    }`.
+fn method_with_docs(source: &str, signature: &str) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with(signature)) else {
+        return String::new();
+    };
+    let docs = lines[..start]
+        .iter()
+        .rev()
+        .take_while(|l| l.trim_start().starts_with("///") || l.trim_start().starts_with("#["))
+        .count();
+    let mut out = String::new();
+    for line in &lines[start - docs..] {
+        out.push_str(line);
+        out.push('\n');
+        if *line == "    }" {
+            break;
+        }
+    }
     out
 }
 

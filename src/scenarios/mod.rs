@@ -5,6 +5,7 @@
 //! This registry is the only place a scenario (or a new C library's
 //! scenarios) is named: the CLI, the runner and the detectors read it.
 
+pub mod bindings;
 pub mod expect;
 pub mod footprint;
 pub mod sqlite_footprint;
