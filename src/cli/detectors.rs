@@ -7,8 +7,12 @@ use crate::detect::{self, Outcome, Request, Unavailable};
 pub enum Detector {
     /// Exact live blocks and bytes per side (the lab's own counters).
     Counters,
+    /// valgrind memcheck's leak records, per kind and per side.
+    Valgrind,
     /// RSS and counters sampled over iterations, fitted by least squares.
     Growth,
+    /// LeakSanitizer, in a nightly build with -Zsanitizer=leak.
+    Lsan,
     /// The scenario's leak case under Miri, over the modelled C API.
     Miri,
 }
@@ -17,7 +21,9 @@ impl Detector {
     pub fn name(self) -> &'static str {
         match self {
             Detector::Counters => detect::counters::NAME,
+            Detector::Valgrind => detect::valgrind::NAME,
             Detector::Growth => detect::growth::NAME,
+            Detector::Lsan => detect::lsan::NAME,
             Detector::Miri => detect::miri::NAME,
         }
     }
@@ -26,7 +32,9 @@ impl Detector {
     pub fn observe(self, req: &Request<'_>) -> Outcome {
         match self {
             Detector::Counters => detect::counters::observe(req),
+            Detector::Valgrind => detect::valgrind::observe(req),
             Detector::Growth => detect::growth::observe(req),
+            Detector::Lsan => detect::lsan::observe(req),
             Detector::Miri => detect::miri::observe(req),
         }
     }
@@ -35,6 +43,16 @@ impl Detector {
     pub fn unavailable(self) -> Option<Unavailable> {
         match self {
             Detector::Counters | Detector::Growth => None,
+            Detector::Valgrind => detect::valgrind::available()
+                .err()
+                .map(|reason| Unavailable {
+                    detector: detect::valgrind::NAME,
+                    reason,
+                }),
+            Detector::Lsan => detect::lsan::available().err().map(|reason| Unavailable {
+                detector: detect::lsan::NAME,
+                reason,
+            }),
             Detector::Miri => detect::miri::available().err(),
         }
     }

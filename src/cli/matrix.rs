@@ -96,6 +96,7 @@ fn cells() -> Vec<(&'static Scenario, Variant)> {
 fn iterations_for(detector: Detector, args: &MatrixArgs) -> u64 {
     match detector {
         Detector::Growth => args.growth_iterations,
+        Detector::Valgrind | Detector::Lsan => args.tool_iterations,
         Detector::Counters | Detector::Miri => args.iterations,
     }
 }

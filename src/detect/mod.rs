@@ -12,7 +12,9 @@
 
 pub mod counters;
 pub mod growth;
+pub mod lsan;
 pub mod miri;
+pub mod valgrind;
 
 use serde::Serialize;
 

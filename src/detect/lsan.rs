@@ -1,0 +1,554 @@
+//! LeakSanitizer as a detector. The lab is built once, instrumented, with
+//!
+//! ```text
+//! RUSTFLAGS="-Zsanitizer=leak" cargo +nightly build --release \
+//!     --target x86_64-unknown-linux-gnu --target-dir target/lsan --bin leaklab
+//! ```
+//!
+//! (`--target` keeps build scripts and proc macros uninstrumented; cargo
+//! decides whether the binary is up to date; `cargo +nightly lsan`, the
+//! alias in .cargo/config.toml, makes the same build), and the instrumented binary
+//! runs the child with
+//! `LSAN_OPTIONS=exitcode=23:use_registers=0:max_leaks=0:malloc_context_size=30`.
+//! At exit LSan prints "Direct leak of N byte(s) in M object(s) allocated
+//! from:" records with their stacks; they are read back and put on a side
+//! by their stacks ([`super::valgrind::attribution`]), then compared
+//! exactly with the declared leak, scaled like valgrind's
+//! ([`super::valgrind::expect`]: the priming iteration, the C header).
+//!
+//! Differences from valgrind, all by design of LSan:
+//! - memory still reachable from a global (growing-cache) is not a leak to
+//!   LSan and is not reported: a reachable expectation expects nothing;
+//! - LSan has no "possibly lost"; a cycle of leaked blocks (rc-cycle,
+//!   ffi-cycle) is all "indirect", no block being unreferenced: direct plus
+//!   indirect is what is compared;
+//! - `use_registers=0`: by default LSan treats the registers of every
+//!   thread at exit as roots, and a leftover pointer to the last
+//!   iteration's blocks in a callee-saved register hides them (ffi-cycle
+//!   lost one iteration that way, unfreed-result four blocks). Nothing
+//!   live is held in a register after `main` has returned.
+//!
+//! It needs the nightly toolchain (with its LSan runtime) and
+//! `llvm-symbolizer` on PATH (Debian's `llvm` package) to name frames.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::valgrind::attribution::{Frame, Side, side_of};
+use super::valgrind::expect::{self, Amount, AtExit, SideAmounts};
+use super::valgrind::{ChildSummary, summarize_child, tail};
+use super::{Observation, Outcome, Request, Unavailable};
+use crate::run::isolate::{Limits, run_child_of};
+use crate::run::measure::Plan;
+use crate::scenarios::{BackendChoice, Variant};
+
+pub const NAME: &str = "lsan";
+
+/// The target the instrumented build is for (LSan's runtime exists for a
+/// few targets only; this is the lab's).
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// The exit code LSan gives a process it found leaking.
+pub const LEAK_EXIT_CODE: i32 = 23;
+
+/// The child's LeakSanitizer options (see the module documentation).
+pub const OPTIONS: &str = "exitcode=23:use_registers=0:max_leaks=0:malloc_context_size=30";
+
+const NIGHTLY_MISSING: &str =
+    "the nightly toolchain is not installed; install it with: rustup toolchain install nightly";
+const SYMBOLIZER_MISSING: &str = "llvm-symbolizer is not installed (LeakSanitizer needs it to name stack \
+     frames); install it with: apt-get install llvm";
+
+/// Ok if the instrumented lab can be built and run here; else why not.
+pub fn available() -> Result<(), String> {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        return Err(format!("LeakSanitizer runs here only on {TARGET}"));
+    }
+    let sysroot = command_output(Command::new("rustc").args(["+nightly", "--print", "sysroot"]))
+        .map_err(|e| format!("{NIGHTLY_MISSING} ({e})"))?;
+    let runtime = Path::new(sysroot.trim())
+        .join("lib/rustlib")
+        .join(TARGET)
+        .join("lib/librustc-nightly_rt.lsan.a");
+    if !runtime.is_file() {
+        return Err(format!(
+            "nightly has no LeakSanitizer runtime for {TARGET} ({} is missing)",
+            runtime.display()
+        ));
+    }
+    command_output(Command::new("llvm-symbolizer").arg("--version"))
+        .map_err(|e| format!("{SYMBOLIZER_MISSING} ({e})"))?;
+    Ok(())
+}
+
+/// Standard output of a command that must succeed.
+fn command_output(command: &mut Command) -> Result<String, String> {
+    let output = command.output().map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// target/lsan in the source tree this lab was built from.
+pub fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/lsan")
+}
+
+/// Where the instrumented leaklab binary is built.
+pub fn binary() -> PathBuf {
+    target_dir().join(TARGET).join("release/leaklab")
+}
+
+/// Builds the instrumented binary (cargo decides if it is up to date),
+/// once per process; returns its path.
+pub fn build() -> Result<PathBuf, String> {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().map_err(|e| e.to_string())?;
+    if let Some(path) = built.as_ref() {
+        return Ok(path.clone());
+    }
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new("cargo")
+        .args([
+            "+nightly",
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--bin",
+            "leaklab",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir())
+        .arg("--manifest-path")
+        .arg(manifest_dir.join("Cargo.toml"))
+        .current_dir(manifest_dir)
+        .env("RUSTFLAGS", "-Zsanitizer=leak")
+        // An outer cargo's settings would override or confuse this build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .map_err(|e| format!("cannot run cargo +nightly: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "building the LeakSanitizer lab failed: {}",
+            tail(&String::from_utf8_lossy(&output.stderr))
+        ));
+    }
+    let path = binary();
+    if !path.is_file() {
+        return Err(format!("cargo built no {}", path.display()));
+    }
+    *built = Some(path.clone());
+    Ok(path)
+}
+
+/// LeakSanitizer's classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakClass {
+    /// Pointed to by nothing.
+    Direct,
+    /// Pointed to only by other leaked blocks.
+    Indirect,
+}
+
+/// One LSan record: the objects leaked from one allocation stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct LsanLeak {
+    pub class: LeakClass,
+    pub side: Side,
+    pub bytes: i64,
+    pub objects: i64,
+    pub stack: Vec<Frame>,
+}
+
+/// One side's leaks by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LsanSide {
+    pub direct: Amount,
+    pub indirect: Amount,
+}
+
+impl LsanSide {
+    fn add(&mut self, leak: &LsanLeak) {
+        let amount = Amount {
+            blocks: leak.objects,
+            bytes: leak.bytes,
+        };
+        let slot = match leak.class {
+            LeakClass::Direct => &mut self.direct,
+            LeakClass::Indirect => &mut self.indirect,
+        };
+        *slot = *slot + amount;
+    }
+
+    /// LSan's classes in the expectations' terms: all of it is lost.
+    pub fn amounts(&self) -> SideAmounts {
+        SideAmounts {
+            lost: self.direct + self.indirect,
+            ..SideAmounts::default()
+        }
+    }
+}
+
+/// LeakSanitizer's view of one scenario variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct LsanReport {
+    pub scenario: String,
+    pub variant: Variant,
+    pub backend: BackendChoice,
+    pub iterations: u64,
+    /// Iterations the process ran, the priming one included.
+    pub runs: u64,
+    pub binary: String,
+    pub options: &'static str,
+    pub c: LsanSide,
+    pub rust: LsanSide,
+    /// LSan's closing "SUMMARY" line, if it printed one (it does if it
+    /// found leaks).
+    pub summary: Option<Amount>,
+    pub leaks: Vec<LsanLeak>,
+    pub child: ChildSummary,
+}
+
+impl LsanReport {
+    pub fn side(&self, side: Side) -> &LsanSide {
+        match side {
+            Side::C => &self.c,
+            Side::Rust => &self.rust,
+        }
+    }
+
+    pub fn at_exit(&self) -> AtExit {
+        AtExit {
+            runs: self.runs,
+            c: self.c.amounts(),
+            rust: self.rust.amounts(),
+        }
+    }
+}
+
+/// Builds (if needed) and runs the variant under LeakSanitizer, and reads
+/// its report. An `Err` means LSan could not run or its output could not
+/// be read; a child that failed is reported, not an `Err`.
+pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
+    available()?;
+    let expected = (req.scenario.expected)(req.variant, req.backend);
+    if expected.is_unbounded() {
+        return Err(format!(
+            "{} {} grows without bound: LeakSanitizer does not run it (no exit to check)",
+            req.scenario.id,
+            req.variant.as_str()
+        ));
+    }
+    let exe = build()?;
+    let plan = Plan {
+        variant: req.variant,
+        backend: req.backend,
+        iterations: req.iterations,
+        sample_every: 0,
+    };
+    let limits = Limits {
+        mem_cap: 0,
+        time_limit: req.limits.time_limit,
+    };
+    let env = [("LSAN_OPTIONS", OPTIONS)];
+    let child = run_child_of(&exe, &env, req.scenario.id, plan, limits, &[])?;
+    if child
+        .stderr
+        .contains("LeakSanitizer has encountered a fatal error")
+    {
+        return Err(format!("LeakSanitizer failed: {}", tail(&child.stderr)));
+    }
+    let leaks = parse(&child.stderr);
+    let mut report = LsanReport {
+        scenario: req.scenario.id.to_owned(),
+        variant: req.variant,
+        backend: req.backend,
+        iterations: req.iterations,
+        runs: expect::runs(&expected, req.iterations),
+        binary: exe.display().to_string(),
+        options: OPTIONS,
+        c: LsanSide::default(),
+        rust: LsanSide::default(),
+        summary: parse_summary(&child.stderr),
+        leaks,
+        child: summarize_child(&child),
+    };
+    for leak in &report.leaks {
+        match leak.side {
+            Side::C => report.c.add(leak),
+            Side::Rust => report.rust.add(leak),
+        }
+    }
+    Ok(report)
+}
+
+/// The records of LSan's report, with their stacks, in order.
+pub fn parse(stderr: &str) -> Vec<LsanLeak> {
+    let mut leaks: Vec<LsanLeak> = Vec::new();
+    let mut in_stack = false;
+    for line in stderr.lines() {
+        let line = line.trim();
+        if let Some(leak) = parse_header(line) {
+            leaks.push(leak);
+            in_stack = true;
+        } else if line.is_empty() {
+            in_stack = false;
+        } else if in_stack
+            && line.starts_with('#')
+            && let Some(leak) = leaks.last_mut()
+        {
+            leak.stack.push(parse_frame(line));
+        }
+    }
+    for leak in &mut leaks {
+        leak.side = side_of(&leak.stack);
+    }
+    leaks
+}
+
+/// "Direct leak of 704 byte(s) in 11 object(s) allocated from:".
+fn parse_header(line: &str) -> Option<LsanLeak> {
+    let (class, rest) = if let Some(rest) = line.strip_prefix("Direct leak of ") {
+        (LeakClass::Direct, rest)
+    } else {
+        (LeakClass::Indirect, line.strip_prefix("Indirect leak of ")?)
+    };
+    let (bytes, rest) = rest.split_once(" byte(s) in ")?;
+    let (objects, _) = rest.split_once(" object(s)")?;
+    Some(LsanLeak {
+        class,
+        side: Side::Rust,
+        bytes: bytes.parse().ok()?,
+        objects: objects.parse().ok()?,
+        stack: Vec::new(),
+    })
+}
+
+/// "#1 0x55d in lab_malloc /lab/csrc/lab_alloc.c:75:27", or with
+/// "(/path/binary+0x1f)" for a frame without debug info.
+fn parse_frame(line: &str) -> Frame {
+    let mut frame = Frame::default();
+    // "#1", then the address, then the rest.
+    let rest = line.splitn(3, ' ').nth(2).unwrap_or("").trim();
+    let rest = rest.strip_prefix("in ").unwrap_or(rest);
+    let (function, location) = match rest.rsplit_once(' ') {
+        Some((function, location)) => (Some(function), location),
+        None if rest.starts_with('(') => (None, rest),
+        None => (Some(rest), ""),
+    };
+    frame.function = function.map(str::to_owned);
+    if let Some(object) = location.strip_prefix('(') {
+        frame.object = Some(object.trim_end_matches(')').to_owned());
+    } else if !location.is_empty() {
+        let (file, line_number) = split_location(location);
+        frame.file = Some(file.to_owned());
+        frame.line = line_number;
+    }
+    frame
+}
+
+/// "file.rs:14:22" (or "file.rs:14") into the file and its line; the
+/// column is dropped.
+fn split_location(location: &str) -> (&str, Option<u32>) {
+    let Some((head, last)) = location.rsplit_once(':') else {
+        return (location, None);
+    };
+    let Ok(last) = last.parse::<u32>() else {
+        return (location, None);
+    };
+    match head.rsplit_once(':') {
+        Some((file, line)) => match line.parse::<u32>() {
+            Ok(line) => (file, Some(line)),
+            Err(_) => (head, Some(last)),
+        },
+        None => (head, Some(last)),
+    }
+}
+
+/// "SUMMARY: LeakSanitizer: 11910 byte(s) leaked in 109 allocation(s)."
+fn parse_summary(stderr: &str) -> Option<Amount> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SUMMARY: LeakSanitizer: "))?;
+    let (bytes, rest) = line.split_once(" byte(s) leaked in ")?;
+    let (blocks, _) = rest.split_once(" allocation(s)")?;
+    Some(Amount {
+        blocks: blocks.parse().ok()?,
+        bytes: bytes.parse().ok()?,
+    })
+}
+
+/// What LSan should see at exit: the lost memory valgrind should see, and
+/// nothing of what stays reachable (LSan does not report it).
+pub fn expected_at_exit(want: AtExit) -> AtExit {
+    let lost_only = |side: SideAmounts| SideAmounts {
+        lost: side.lost,
+        ..SideAmounts::default()
+    };
+    AtExit {
+        runs: want.runs,
+        c: lost_only(want.c),
+        rust: lost_only(want.rust),
+    }
+}
+
+/// Every way `report` falls short of `want` (empty: it matches).
+pub fn check(report: &LsanReport, want: &AtExit) -> Vec<String> {
+    let mut out = Vec::new();
+    let child = &report.child;
+    let leaked = !report.leaks.is_empty();
+    let exit_ok = match child.exit_code {
+        Some(0) => !leaked,
+        Some(LEAK_EXIT_CODE) => leaked,
+        _ => false,
+    };
+    if !exit_ok || child.error.is_some() || child.completed != report.iterations {
+        out.push(format!(
+            "the child did not finish cleanly under LeakSanitizer: {}, {}/{} iterations{}",
+            child.status,
+            child.completed,
+            report.iterations,
+            child
+                .error
+                .as_deref()
+                .map(|e| format!(", {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    let parsed = report.c.amounts().lost + report.rust.amounts().lost;
+    if leaked && report.summary != Some(parsed) {
+        out.push(format!(
+            "LSan's summary {:?} differs from its records read ({})",
+            report.summary,
+            parsed.describe()
+        ));
+    }
+    out.extend(expect::differences(&report.at_exit(), want));
+    out
+}
+
+/// "C 66 blk/4697 B lost; Rust clean".
+pub fn observed_summary(report: &LsanReport) -> String {
+    describe(&report.at_exit())
+}
+
+fn describe(at: &AtExit) -> String {
+    format!(
+        "{}; {}",
+        expect::describe_side(Side::C, &at.c),
+        expect::describe_side(Side::Rust, &at.rust)
+    )
+}
+
+/// LeakSanitizer's observation of one scenario variant.
+pub fn observe(req: &Request<'_>) -> Outcome {
+    let unavailable = |reason| Unavailable {
+        detector: NAME,
+        reason,
+    };
+    available().map_err(unavailable)?;
+    let expected = (req.scenario.expected)(req.variant, req.backend);
+    let Some(want) = expect::at_exit(&expected, req.iterations).map(expected_at_exit) else {
+        return Ok(Observation {
+            detector: NAME,
+            observed: "skipped: unbounded".into(),
+            expected: "skipped: unbounded".into(),
+            matches: true,
+            detail: serde_json::json!({
+                "skipped": "grows without bound within one iteration: LSan checks at exit, \
+                            and such a run has none; the growth detector sees it",
+            }),
+        });
+    };
+    let report = report(req).map_err(unavailable)?;
+    let mismatches = check(&report, &want);
+    Ok(Observation {
+        detector: NAME,
+        observed: observed_summary(&report),
+        expected: describe(&want),
+        matches: mismatches.is_empty(),
+        detail: serde_json::json!({
+            "report": report,
+            "expected_at_exit": want,
+            "mismatches": mismatches,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "
+=================================================================
+==10427==ERROR: LeakSanitizer: detected memory leaks
+
+Direct leak of 704 byte(s) in 11 object(s) allocated from:
+    #0 0x557dfc773a4f in malloc /rustc/llvm/src/llvm-project/compiler-rt/lib/lsan/lsan_interceptors.cpp:74:3
+    #1 0x557dfc803e23 in lab_malloc /work/main/csrc/lab_alloc.c:75:27
+    #2 0x557dfc7fe330 in <leaklab::connector::safe::connection::Connection>::connect /work/main/src/connector/safe/connection.rs:66:28
+
+Indirect leak of 480 byte(s) in 10 object(s) allocated from:
+    #0 0x557dfc773a4f in malloc /rustc/llvm/src/llvm-project/compiler-rt/lib/lsan/lsan_interceptors.cpp:74:3
+    #1 0x557dfc7ca93d in <std::alloc::System as core::alloc::global::GlobalAlloc>::alloc /root/.rustup/toolchains/nightly/lib/rustlib/src/rust/library/std/src/sys/alloc/unix.rs:14:22
+    #2 0x557dfc7ca93d in lc_like_named_rust_helper (/work/main/target/leaklab+0x1234)
+
+SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
+";
+
+    #[test]
+    fn reads_records_sides_and_summary() {
+        let leaks = parse(SAMPLE);
+        assert_eq!(leaks.len(), 2);
+        assert_eq!(leaks[0].class, LeakClass::Direct);
+        assert_eq!((leaks[0].bytes, leaks[0].objects), (704, 11));
+        assert_eq!(leaks[0].side, Side::C);
+        assert_eq!(leaks[0].stack[1].function.as_deref(), Some("lab_malloc"));
+        assert_eq!(leaks[0].stack[1].line, Some(75));
+        assert_eq!(leaks[1].class, LeakClass::Indirect);
+        assert_eq!(leaks[1].side, Side::Rust);
+        assert_eq!(
+            leaks[1].stack[2].object.as_deref(),
+            Some("/work/main/target/leaklab+0x1234")
+        );
+        assert_eq!(
+            parse_summary(SAMPLE),
+            Some(Amount {
+                blocks: 21,
+                bytes: 1184
+            })
+        );
+    }
+
+    #[test]
+    fn location_splits_file_and_line() {
+        assert_eq!(split_location("/a/b.c:75:27"), ("/a/b.c", Some(75)));
+        assert_eq!(split_location("/a/b.c:75"), ("/a/b.c", Some(75)));
+        assert_eq!(split_location("/a/b.c"), ("/a/b.c", None));
+    }
+
+    #[test]
+    fn reachable_memory_is_expected_unreported() {
+        let want = AtExit {
+            runs: 3,
+            c: SideAmounts::default(),
+            rust: SideAmounts {
+                reachable: Amount {
+                    blocks: 3,
+                    bytes: 192,
+                },
+                ..SideAmounts::default()
+            },
+        };
+        assert_eq!(expected_at_exit(want).rust, SideAmounts::default());
+    }
+}
