@@ -40,43 +40,130 @@ pub(crate) struct Token<'a> {
     pub(crate) offset: usize,
 }
 
-/// Splits `src` into tokens, ending with `End` (at `src.len()`) or at the
-/// first `Bad` token: nothing after a bad token can matter.
-pub(crate) fn tokenize(src: &[u8]) -> Vec<Token<'_>> {
-    let mut tokens = Vec::new();
-    let mut pos = 0;
-    loop {
-        while src.get(pos).copied().is_some_and(is_space) {
+/// A lazy lexer: the parser pulls one token at a time, so a query is lexed
+/// only up to the first token that does not fit. Bytes are read by index,
+/// never through per-byte references, which keeps Miri's borrow tracking
+/// linear on 64 KiB queries.
+pub(crate) struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(src: &'a [u8]) -> Lexer<'a> {
+        Lexer { src, pos: 0 }
+    }
+
+    /// The next token; `End` (at `src.len()`) forever once input runs out.
+    pub(crate) fn next_token(&mut self) -> Token<'a> {
+        self.pos = skip_spaces(self.src, self.pos);
+        let offset = self.pos;
+        let (tok, next) = self.lex_one();
+        self.pos = next;
+        Token { tok, offset }
+    }
+
+    fn byte(&self, pos: usize) -> Option<u8> {
+        (pos < self.src.len()).then(|| self.src[pos])
+    }
+
+    /// Lexes the token at `self.pos` (not whitespace); returns it and the
+    /// offset just past it.
+    fn lex_one(&self) -> (Tok<'a>, usize) {
+        let pos = self.pos;
+        let Some(byte) = self.byte(pos) else {
+            return (Tok::End, pos);
+        };
+        let next = self.byte(pos + 1);
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'_' => self.lex_word(),
+            b'0'..=b'9' => self.lex_number(),
+            b'-' if next.is_some_and(|b| b.is_ascii_digit()) => self.lex_number(),
+            b'\'' => self.lex_text(),
+            b'!' if next == Some(b'=') => (Tok::Op(Op::Ne), pos + 2),
+            b'<' if next == Some(b'>') => (Tok::Op(Op::Ne), pos + 2),
+            b'<' if next == Some(b'=') => (Tok::Op(Op::Le), pos + 2),
+            b'>' if next == Some(b'=') => (Tok::Op(Op::Ge), pos + 2),
+            _ => (single_byte(byte), pos + 1),
+        }
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_]*`.
+    fn lex_word(&self) -> (Tok<'a>, usize) {
+        let end = self.skip_while(self.pos + 1, |b| b.is_ascii_alphanumeric() || b == b'_');
+        (Tok::Word(&self.src[self.pos..end]), end)
+    }
+
+    /// `-?[0-9]+(.[0-9]+)?`; an integer that does not fit int64 is `Bad`.
+    fn lex_number(&self) -> (Tok<'a>, usize) {
+        let start = self.pos;
+        let signed = self.src[start] == b'-';
+        let digits_end = self.skip_while(start + usize::from(signed), |b| b.is_ascii_digit());
+        let has_fraction = self.byte(digits_end) == Some(b'.')
+            && self
+                .byte(digits_end + 1)
+                .is_some_and(|b| b.is_ascii_digit());
+        if has_fraction {
+            let end = self.skip_while(digits_end + 1, |b| b.is_ascii_digit());
+            return (Tok::Decimal(parse_decimal(&self.src[start..end])), end);
+        }
+        let tok = match ascii_str(&self.src[start..digits_end]).parse::<i64>() {
+            Ok(value) => Tok::Int { value, signed },
+            Err(_) => Tok::Bad,
+        };
+        (tok, digits_end)
+    }
+
+    /// A single-quoted text; `Bad` (at the opening quote) if unterminated.
+    fn lex_text(&self) -> (Tok<'a>, usize) {
+        let mut value = Vec::new();
+        let mut pos = self.pos + 1;
+        while let Some(byte) = self.byte(pos) {
+            match byte {
+                b'\'' if self.byte(pos + 1) == Some(b'\'') => {
+                    value.push(b'\'');
+                    pos += 2;
+                }
+                b'\'' => return (Tok::Text(value), pos + 1),
+                b'\\' => {
+                    let Some(escaped) = self.byte(pos + 1) else {
+                        break;
+                    };
+                    value.push(unescape(escaped));
+                    pos += 2;
+                }
+                _ => {
+                    value.push(byte);
+                    pos += 1;
+                }
+            }
+        }
+        (Tok::Bad, self.src.len())
+    }
+
+    fn skip_while(&self, mut pos: usize, keep: impl Fn(u8) -> bool) -> usize {
+        while self.byte(pos).is_some_and(&keep) {
             pos += 1;
         }
-        let (tok, next) = lex_one(src, pos);
-        let last = matches!(tok, Tok::End | Tok::Bad);
-        tokens.push(Token { tok, offset: pos });
-        if last {
-            return tokens;
-        }
-        pos = next;
+        pos
     }
 }
 
-/// Lexes the token starting at `pos` (not whitespace); returns it and the
-/// offset just past it.
-fn lex_one(src: &[u8], pos: usize) -> (Tok<'_>, usize) {
-    let Some(&byte) = src.get(pos) else {
-        return (Tok::End, pos);
-    };
-    let next = src.get(pos + 1).copied();
-    match byte {
-        b'A'..=b'Z' | b'a'..=b'z' | b'_' => lex_word(src, pos),
-        b'0'..=b'9' => lex_number(src, pos),
-        b'-' if next.is_some_and(|b| b.is_ascii_digit()) => lex_number(src, pos),
-        b'\'' => lex_text(src, pos),
-        b'!' if next == Some(b'=') => (Tok::Op(Op::Ne), pos + 2),
-        b'<' if next == Some(b'>') => (Tok::Op(Op::Ne), pos + 2),
-        b'<' if next == Some(b'=') => (Tok::Op(Op::Le), pos + 2),
-        b'>' if next == Some(b'=') => (Tok::Op(Op::Ge), pos + 2),
-        _ => (single_byte(byte), pos + 1),
+/// The offset of the first non-whitespace byte at or after `pos`.
+fn skip_spaces(src: &[u8], mut pos: usize) -> usize {
+    while pos < src.len() && is_space(src[pos]) {
+        pos += 1;
     }
+    pos
+}
+
+/// True if `src` holds only whitespace and ';' (`LC_ER_EMPTY_QUERY`).
+pub(crate) fn is_blank(src: &[u8]) -> bool {
+    let mut pos = 0;
+    while pos < src.len() && (is_space(src[pos]) || src[pos] == b';') {
+        pos += 1;
+    }
+    pos == src.len()
 }
 
 /// Tokens made of exactly one byte; anything else is `Bad`.
@@ -95,65 +182,15 @@ fn single_byte(byte: u8) -> Tok<'static> {
     }
 }
 
-/// `[A-Za-z_][A-Za-z0-9_]*`.
-fn lex_word(src: &[u8], start: usize) -> (Tok<'_>, usize) {
-    let end = skip_while(src, start + 1, |b| b.is_ascii_alphanumeric() || b == b'_');
-    (Tok::Word(&src[start..end]), end)
-}
-
-/// `-?[0-9]+(.[0-9]+)?`; an integer that does not fit int64 is `Bad`.
-fn lex_number(src: &[u8], start: usize) -> (Tok<'_>, usize) {
-    let signed = src[start] == b'-';
-    let digits_end = skip_while(src, start + usize::from(signed), |b| b.is_ascii_digit());
-    let has_fraction = src.get(digits_end) == Some(&b'.')
-        && src.get(digits_end + 1).is_some_and(|b| b.is_ascii_digit());
-    if has_fraction {
-        let end = skip_while(src, digits_end + 1, |b| b.is_ascii_digit());
-        return (Tok::Decimal(parse_ascii(&src[start..end])), end);
-    }
-    let tok = match ascii_str(&src[start..digits_end]).parse::<i64>() {
-        Ok(value) => Tok::Int { value, signed },
-        Err(_) => Tok::Bad,
-    };
-    (tok, digits_end)
-}
-
 /// Correctly rounded, as glibc's `strtod`; too large becomes +-infinity.
 /// The lexer only passes `-?[0-9]+.[0-9]+`, which always parses.
-fn parse_ascii(text: &[u8]) -> f64 {
+fn parse_decimal(text: &[u8]) -> f64 {
     ascii_str(text).parse().unwrap_or(f64::NAN)
 }
 
 /// The lexer only calls this on ASCII digits, '-' and '.'.
 fn ascii_str(text: &[u8]) -> &str {
     std::str::from_utf8(text).unwrap_or_default()
-}
-
-/// A single-quoted text; `Bad` (at the opening quote) if unterminated.
-fn lex_text(src: &[u8], start: usize) -> (Tok<'_>, usize) {
-    let mut value = Vec::new();
-    let mut pos = start + 1;
-    while let Some(&byte) = src.get(pos) {
-        match byte {
-            b'\'' if src.get(pos + 1) == Some(&b'\'') => {
-                value.push(b'\'');
-                pos += 2;
-            }
-            b'\'' => return (Tok::Text(value), pos + 1),
-            b'\\' => {
-                let Some(&escaped) = src.get(pos + 1) else {
-                    break;
-                };
-                value.push(unescape(escaped));
-                pos += 2;
-            }
-            _ => {
-                value.push(byte);
-                pos += 1;
-            }
-        }
-    }
-    (Tok::Bad, src.len())
 }
 
 /// The byte that `\x` stands for: the MySQL escapes, else `x` itself.
@@ -168,22 +205,22 @@ fn unescape(byte: u8) -> u8 {
     }
 }
 
-fn skip_while(src: &[u8], mut pos: usize, keep: impl Fn(u8) -> bool) -> usize {
-    while src.get(pos).copied().is_some_and(&keep) {
-        pos += 1;
-    }
-    pos
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every token up to and including the first `End` or `Bad`.
     fn toks(src: &[u8]) -> Vec<(Tok<'_>, usize)> {
-        tokenize(src)
-            .into_iter()
-            .map(|t| (t.tok, t.offset))
-            .collect()
+        let mut lexer = Lexer::new(src);
+        let mut out = Vec::new();
+        loop {
+            let token = lexer.next_token();
+            let last = matches!(token.tok, Tok::End | Tok::Bad);
+            out.push((token.tok, token.offset));
+            if last {
+                return out;
+            }
+        }
     }
 
     #[test]
@@ -261,6 +298,13 @@ mod tests {
         );
         assert_eq!(toks(b"  'abc"), vec![(Tok::Bad, 2)]);
         assert_eq!(toks(b"'abc\\'"), vec![(Tok::Bad, 0)]);
+    }
+
+    #[test]
+    fn blank_means_whitespace_and_semicolons() {
+        assert!(is_blank(b""));
+        assert!(is_blank(b" ;\t;\x0b\x0c\r\n"));
+        assert!(!is_blank(b" ; x"));
     }
 
     #[test]

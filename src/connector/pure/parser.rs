@@ -2,7 +2,7 @@
 //! written. Name resolution and types come later (see `statement.rs`), as
 //! the spec orders syntax errors before table, column and type errors.
 
-use super::lexer::{Tok, Token, tokenize};
+use super::lexer::{Lexer, Tok, Token};
 
 /// Most columns a SELECT may list (`LC_MAX_SELECT_COLUMNS`).
 pub const MAX_SELECT_COLUMNS: usize = 16;
@@ -89,9 +89,10 @@ pub(crate) struct Parsed<'a> {
 /// Parses one statement; `Err` holds the offset of the first token that does
 /// not fit. The caller has already ruled out too-long and empty queries.
 pub(crate) fn parse_syntax(src: &[u8], allow_params: bool) -> Result<Parsed<'_>, usize> {
+    let mut lexer = Lexer::new(src);
     let mut parser = Parser {
-        tokens: tokenize(src),
-        pos: 0,
+        current: lexer.next_token(),
+        lexer,
         allow_params,
         params: Vec::new(),
     };
@@ -103,30 +104,27 @@ pub(crate) fn parse_syntax(src: &[u8], allow_params: bool) -> Result<Parsed<'_>,
     })
 }
 
-/// Recursive descent over the token list; every method returns the failing
-/// token's offset as its error.
+/// Recursive descent with one token of lookahead; every method returns the
+/// failing token's offset as its error.
 struct Parser<'a> {
-    tokens: Vec<Token<'a>>,
-    pos: usize,
+    lexer: Lexer<'a>,
+    current: Token<'a>,
     allow_params: bool,
     params: Vec<usize>,
 }
 
 impl<'a> Parser<'a> {
-    /// The current token. `tokenize` ends with `End` or `Bad`, and the parser
-    /// never moves past either, so `pos` stays in bounds.
     fn peek(&self) -> &Token<'a> {
-        &self.tokens[self.pos]
+        &self.current
     }
 
     fn fail<T>(&self) -> Result<T, usize> {
-        Err(self.peek().offset)
+        Err(self.current.offset)
     }
 
+    /// Moves to the next token, returning the one consumed.
     fn bump(&mut self) -> Token<'a> {
-        let token = self.peek().clone();
-        self.pos += 1;
-        token
+        std::mem::replace(&mut self.current, self.lexer.next_token())
     }
 
     /// True (and consumed) if the current token is the keyword `word`.
@@ -134,7 +132,7 @@ impl<'a> Parser<'a> {
         let found =
             matches!(self.peek().tok, Tok::Word(w) if w.eq_ignore_ascii_case(word.as_bytes()));
         if found {
-            self.pos += 1;
+            self.bump();
         }
         found
     }
@@ -150,7 +148,7 @@ impl<'a> Parser<'a> {
     fn eat(&mut self, tok: &Tok<'_>) -> bool {
         let found = self.peek().tok == *tok;
         if found {
-            self.pos += 1;
+            self.bump();
         }
         found
     }
@@ -238,7 +236,7 @@ impl<'a> Parser<'a> {
     fn name(&mut self) -> Result<Name<'a>, usize> {
         match self.peek().tok {
             Tok::Word(word) if !is_keyword(word) => {
-                self.pos += 1;
+                self.bump();
                 Ok(word)
             }
             _ => self.fail(),
@@ -253,7 +251,7 @@ impl<'a> Parser<'a> {
         let Tok::Op(op) = self.peek().tok else {
             return self.fail();
         };
-        self.pos += 1;
+        self.bump();
         let value = self.lit()?;
         Ok(Some(Cond { column, op, value }))
     }
@@ -265,7 +263,7 @@ impl<'a> Parser<'a> {
                 value,
                 signed: false,
             } => {
-                self.pos += 1;
+                self.bump();
                 Ok(value.unsigned_abs())
             }
             _ => self.fail(),
@@ -282,7 +280,7 @@ impl<'a> Parser<'a> {
             Tok::Decimal(value) => Lit::Decimal(*value),
             _ => return self.fail(),
         };
-        self.pos += 1;
+        self.bump();
         Ok(lit)
     }
 

@@ -4,7 +4,7 @@
 
 use super::error;
 use super::format::{format_double, format_int, quote_text};
-use super::lexer::is_space;
+use super::lexer::is_blank;
 use super::parser::{Ast, Cond, Lit, Op, parse_syntax};
 use super::table::{Column, TABLE_NAME};
 use crate::connector::types::{Error, Field, MAX_QUERY_LEN, Param};
@@ -50,7 +50,7 @@ pub fn parse(sql: &[u8], allow_params: bool) -> Result<Statement, Error> {
     if sql.len() > MAX_QUERY_LEN {
         return Err(error::too_long());
     }
-    if sql.iter().all(|&b| is_space(b) || b == b';') {
+    if is_blank(sql) {
         return Err(error::empty_query());
     }
     let parsed = parse_syntax(sql, allow_params).map_err(error::parse)?;

@@ -1,7 +1,9 @@
 //! Behaviour tests of the whole backend, through its public API.
 
 use super::*;
-use crate::connector::types::{Backend, Error, Field, FieldType, Outcome, Param, code};
+use crate::connector::types::{
+    Backend, Error, Field, FieldType, MAX_QUERY_LEN, Outcome, Param, code,
+};
 
 fn conn() -> PureConnection {
     PureConnection::connect("localhost", "lab", "lab", "shop").expect("connect")
@@ -577,4 +579,22 @@ fn doubles_from_params_keep_ieee_semantics() {
         &[Param::Double(f64::NAN)],
     );
     assert!(eq.unwrap().rows.is_empty());
+}
+
+#[test]
+fn long_text_literal_fills_the_limit() {
+    let prefix = b"INSERT INTO people VALUES ('";
+    let suffix = b"', 1, 1)";
+    let mut sql = prefix.to_vec();
+    sql.resize(MAX_QUERY_LEN - suffix.len(), b'x');
+    sql.extend_from_slice(suffix);
+    let mut c = conn();
+    c.query_bytes(&sql).unwrap();
+    let outcome = query(&mut c, "SELECT name FROM people WHERE age = 1");
+    assert_eq!(
+        outcome.rows[0][0].len(),
+        65536 - prefix.len() - suffix.len()
+    );
+    sql.insert(prefix.len(), b'y');
+    assert_eq!(query_error(&sql).0, 1153);
 }
