@@ -20,5 +20,6 @@ pub mod sqlite;
 pub mod sys;
 
 /// Every binary and test linking the lab counts its Rust heap exactly.
+#[cfg(not(feature = "uncounted"))]
 #[global_allocator]
 static ALLOCATOR: heap::rust::CountingAllocator = heap::rust::CountingAllocator;

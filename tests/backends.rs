@@ -166,3 +166,35 @@ fn every_operator_on_every_column() {
     let script: Vec<&str> = script.iter().map(String::as_str).collect();
     same_answers(&script);
 }
+
+#[test]
+fn prepare_checks_written_literals_as_c_does() {
+    let (mut c, _) = both();
+    for sql in [
+        "SELECT name FROM people WHERE age = 'x'",
+        "SELECT name FROM people WHERE name = ?",
+        "INSERT INTO people VALUES (?, 1.5, ?)",
+        "INSERT INTO people VALUES ('a', ?, 'b')",
+        "DELETE FROM people WHERE score > 'high'",
+    ] {
+        let from_c = c.prepare(sql).map(|s| s.param_count());
+        let from_pure =
+            leaklab::connector::pure::parse(sql.as_bytes(), true).map(|s| s.param_count());
+        assert_eq!(from_c, from_pure, "prepare {sql:?}");
+    }
+}
+
+#[test]
+fn written_literals_fail_before_unbound_parameters() {
+    let (mut c, mut pure) = both();
+    for sql in [
+        "INSERT INTO people VALUES (1, ?, 3)",
+        "INSERT INTO people VALUES (?, ?, 3)",
+    ] {
+        assert_eq!(
+            c.execute_prepared(sql, &[]),
+            pure.execute_prepared(sql, &[]),
+            "{sql}"
+        );
+    }
+}

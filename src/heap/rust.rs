@@ -4,7 +4,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 
 use super::Live;
 
@@ -64,18 +64,27 @@ thread_local! {
     static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
 }
 
+/// Whether anyone asked for per-thread counts ([`thread_live`]): off by
+/// default, so a plain run pays for the two global adds only.
+static PER_THREAD: AtomicBool = AtomicBool::new(false);
+
 fn record(blocks: i64, bytes: i64) {
     BLOCKS.fetch_add(blocks, Relaxed);
     BYTES.fetch_add(bytes, Relaxed);
-    // try_with: the slot may already be gone while a thread exits.
-    let _ = THREAD.try_with(|t| {
-        let (b, n) = t.get();
-        t.set((b + blocks, n + bytes));
-    });
+    if PER_THREAD.load(Relaxed) {
+        // try_with: the slot may already be gone while a thread exits.
+        let _ = THREAD.try_with(|t| {
+            let (b, n) = t.get();
+            t.set((b + blocks, n + bytes));
+        });
+    }
 }
 
-/// Blocks and bytes allocated minus freed by the calling thread so far.
+/// Blocks and bytes allocated minus freed by the calling thread since
+/// per-thread counting started (the first call of this function in the
+/// process): compare two calls, as `Snapshot::now_this_thread` does.
 pub fn thread_live() -> Live {
+    PER_THREAD.store(true, Relaxed);
     let (blocks, bytes) = THREAD.try_with(Cell::get).unwrap_or((0, 0));
     Live { blocks, bytes }
 }

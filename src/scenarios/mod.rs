@@ -22,6 +22,7 @@ mod growing_cache;
 mod panic_unwind;
 mod prepared_statement;
 mod rc_cycle;
+mod sized_leak;
 mod sqlite_exec_errmsg;
 mod sqlite_expanded_sql;
 mod sqlite_unfinalized_statement;
@@ -168,6 +169,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &escape_buffer::SCENARIO,
         &c_extension_bug::SCENARIO,
         &growing_cache::SCENARIO,
+        &sized_leak::SCENARIO,
         // libsqlite3, the system's (EXTENDING.md walks through adding it).
         &sqlite_exec_errmsg::SCENARIO,
         &sqlite_unfinalized_statement::SCENARIO,

@@ -63,6 +63,16 @@ fn typed(lit: &Lit, column: Column, params: &[&Param]) -> Result<Value, Error> {
     }
 }
 
+/// Whether a literal written in the query fits `column`, before any value
+/// is bound: `lc_stmt_prepare` refuses a wrong literal at once, while a '?'
+/// fits any column until execute.
+pub(crate) fn check_written(lit: &Lit, column: Column) -> Result<(), Error> {
+    if matches!(lit, Lit::Param(_)) {
+        return Ok(());
+    }
+    typed(lit, column, &[]).map(drop)
+}
+
 /// A literal's value as written (or as bound, for a '?').
 fn untyped(lit: &Lit, params: &[&Param]) -> Value {
     match lit {

@@ -2,6 +2,7 @@
 //! emptiness, syntax, the table and the columns. Literal types wait for
 //! execution, since a '?' has no type until it is bound.
 
+use super::engine;
 use super::error;
 use super::format::{format_double, format_int, quote_text};
 use super::lexer::is_blank;
@@ -54,11 +55,27 @@ pub fn parse(sql: &[u8], allow_params: bool) -> Result<Statement, Error> {
         return Err(error::empty_query());
     }
     let parsed = parse_syntax(sql, allow_params).map_err(error::parse)?;
+    let kind = resolve(parsed.ast)?;
+    check_written_literals(&kind)?;
     Ok(Statement {
         sql: sql.to_vec(),
-        kind: resolve(parsed.ast)?,
+        kind,
         params: parsed.params,
     })
+}
+
+/// The types of the literals written in the query, left to right, as the
+/// C library checks them at prepare (a '?' is checked at execute).
+fn check_written_literals(kind: &Kind) -> Result<(), Error> {
+    match kind {
+        Kind::Select { filter, .. } | Kind::Delete { filter } => filter
+            .as_ref()
+            .map_or(Ok(()), |f| engine::check_written(&f.value, f.column)),
+        Kind::Insert { values } => values
+            .iter()
+            .zip(Column::ALL)
+            .try_for_each(|(lit, column)| engine::check_written(lit, column)),
+    }
 }
 
 /// The table first, then every column name left to right.

@@ -486,10 +486,17 @@ fn prepared_parameter_errors() {
     );
     let text = error(c.execute_prepared(sql, &[Param::Text(b"1".to_vec())]));
     assert_eq!(text.0, 1366);
-    // Prepare errors come first, binding errors next, types last.
+    // Prepare errors come first (written literals' types included), binding
+    // errors next, bound values' types last.
     let table = error(c.execute_prepared("SELECT * FROM nope", &[Param::Int(1)]));
     assert_eq!(table.0, 1146);
-    let unbound_first = c.execute_prepared("INSERT INTO people VALUES (1, ?, 3)", &[]);
+    // A literal written in the query is checked at prepare, before binding.
+    let written_first = c.execute_prepared("INSERT INTO people VALUES (1, ?, 3)", &[]);
+    assert_eq!(
+        error(written_first),
+        (1366, "Incorrect value for column 'name'".to_string())
+    );
+    let unbound_first = c.execute_prepared("INSERT INTO people VALUES (?, ?, 3)", &[]);
     assert_eq!(error(unbound_first), not_bound);
     let no_marks = error(c.execute_prepared("SELECT * FROM people", &[Param::Int(1)]));
     assert_eq!(no_marks.0, 2034);

@@ -52,19 +52,15 @@ impl Connection {
     /// Allocates a handle and connects it. On failure the handle is closed
     /// here: `lc_real_connect` does not free it (the leak of mysqlclient PR #350).
     pub fn connect(options: &ConnectOptions) -> Result<Connection, Error> {
-        let strings = [
-            &options.host,
-            &options.user,
-            &options.password,
-            &options.database,
-        ]
-        .map(|s| query_cstring(s));
-        let [host, user, password, database] = strings;
-        let (host, user, password, database) = (host?, user?, password?, database?);
+        let host = query_cstring(&options.host)?;
+        let user = query_cstring(&options.user)?;
+        let password = query_cstring(&options.password)?;
+        let database = query_cstring(&options.database)?;
 
         // SAFETY: lc_init takes no arguments; NULL means out of memory.
         let raw = unsafe { sys::lc_init() };
-        let handle = NonNull::new(raw).ok_or(Error::Connector {
+        // ok_or_else: the message is built only on failure, not on every connect.
+        let handle = NonNull::new(raw).ok_or_else(|| Error::Connector {
             code: crate::connector::types::code::OUT_OF_MEMORY,
             message: "Client ran out of memory".into(),
         })?;
