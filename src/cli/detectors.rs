@@ -48,10 +48,12 @@ impl Detector {
                 .map(|reason| Unavailable {
                     detector: detect::valgrind::NAME,
                     reason,
+                    by_design: false,
                 }),
             Detector::Lsan => detect::lsan::available().err().map(|reason| Unavailable {
                 detector: detect::lsan::NAME,
                 reason,
+                by_design: false,
             }),
             Detector::Miri => detect::miri::available().err(),
         }

@@ -30,6 +30,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     let record = record(req).map_err(|reason| Unavailable {
         detector: NAME,
         reason,
+        by_design: false,
     })?;
     Ok(Observation {
         detector: NAME,

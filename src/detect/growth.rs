@@ -386,6 +386,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     let report = report(req).map_err(|reason| Unavailable {
         detector: NAME,
         reason,
+        by_design: false,
     })?;
     Ok(observation(&report))
 }

@@ -454,6 +454,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     let unavailable = |reason| Unavailable {
         detector: NAME,
         reason,
+        by_design: false,
     };
     available().map_err(unavailable)?;
     let expected = (req.scenario.expected)(req.variant, req.backend);

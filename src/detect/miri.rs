@@ -27,6 +27,7 @@ fn unavailable(reason: impl Into<String>) -> Unavailable {
     Unavailable {
         detector: NAME,
         reason: reason.into(),
+        by_design: false,
     }
 }
 
@@ -59,10 +60,13 @@ fn case_name(id: &str, variant: Variant) -> String {
 pub fn observe(req: &Request<'_>) -> Outcome {
     let case = case_name(req.scenario.id, req.variant);
     if !CASES.contains(&format!("fn {case}()")) {
-        return Err(unavailable(format!(
-            "no Miri case for {} (library '{}'): Miri cannot call C, and only modelled workloads have one",
-            req.scenario.id, req.scenario.library
-        )));
+        return Err(Unavailable {
+            by_design: true,
+            ..unavailable(format!(
+                "no Miri case for {} (library '{}'): Miri cannot call C, and only modelled workloads have one",
+                req.scenario.id, req.scenario.library
+            ))
+        });
     }
     available()?;
     let out = Command::new("cargo")

@@ -50,6 +50,9 @@ pub struct Observation {
 pub struct Unavailable {
     pub detector: &'static str,
     pub reason: String,
+    /// The detector cannot see this cell by its nature (Miri and a C library
+    /// without a model), as opposed to a tool missing or failing here.
+    pub by_design: bool,
 }
 
 pub type Outcome = Result<Observation, Unavailable>;

@@ -197,6 +197,7 @@ mod tests {
         let u = Unavailable {
             detector,
             reason: reason.to_owned(),
+            by_design: false,
         };
         (detector.to_owned(), Err(u))
     }
