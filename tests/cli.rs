@@ -132,3 +132,68 @@ fn matrix_matches_every_declared_cell() {
             .all(|r| r["verdict"] == "clean")
     );
 }
+
+#[test]
+fn detector_matrix_with_growth_and_an_html_report() {
+    let html = std::env::temp_dir().join(format!("leaklab-test-{}.html", std::process::id()));
+    let html_arg = html.display().to_string();
+    let rows = leaklab_json(&[
+        "matrix",
+        "--detectors",
+        "counters,growth",
+        "--growth-iterations",
+        "2000",
+        "--html",
+        &html_arg,
+        "--json",
+    ]);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2 * leaklab::scenarios::all().len());
+    for row in rows {
+        for detector in ["counters", "growth"] {
+            let cell = &row["detectors"][detector];
+            assert_eq!(cell["matches"], true, "{detector}: {row}");
+        }
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    std::fs::remove_file(&html).unwrap();
+    assert!(
+        page.contains("<svg"),
+        "the page carries its growth plots inline"
+    );
+    assert!(page.contains("rc-cycle"));
+}
+
+#[test]
+fn growth_plot_is_written() {
+    let svg = std::env::temp_dir().join(format!("leaklab-test-{}.svg", std::process::id()));
+    let svg_arg = svg.display().to_string();
+    let out = leaklab(&[
+        "run",
+        "cstring-into-raw",
+        "--detector",
+        "growth",
+        "--iterations",
+        "2000",
+        "--plot",
+        &svg_arg,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("cstring-into-raw leaky [growth]: leak"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cstring-into-raw safe [growth]: clean"),
+        "{text}"
+    );
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    std::fs::remove_file(&svg).unwrap();
+    assert!(picture.starts_with("<svg") || picture.contains("<svg"));
+}
