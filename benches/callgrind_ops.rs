@@ -10,23 +10,18 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{Opts, QUERY, QUERY_ALL, connect_variant, raw, safe, variant};
+use common::{Opts, QUERY, QUERY_ALL, raw, safe};
 use leaklab::connector::safe::ConnectOptions;
 
 /// Every operation's name, in the order the script reports them.
 const OPS: &[&str] = &[
     "connect-raw",
     "connect-safe",
-    "connect-copy",
-    "connect-lazy",
-    "connect-seq",
     "connect-pure",
     "query-raw",
     "query-safe",
     "fetch-raw",
     "fetch-safe",
-    "fetch-copy",
-    "fetch-cached",
     "free-raw",
     "free-safe",
     "execute-c",
@@ -55,15 +50,6 @@ fn run(op: &str, n: u64) {
             let o = ConnectOptions::default();
             (0..n).for_each(|_| assert!(safe::measured_connect_safe(black_box(&o))));
         }
-        "connect-copy" | "connect-lazy" | "connect-seq" => {
-            let o = ConnectOptions::default();
-            let measured = match op {
-                "connect-copy" => connect_variant::measured_connect_copy,
-                "connect-lazy" => connect_variant::measured_connect_lazy,
-                _ => connect_variant::measured_connect_seq,
-            };
-            (0..n).for_each(|_| assert!(measured(black_box(&o))));
-        }
         "connect-pure" => {
             let o = ConnectOptions::default();
             (0..n).for_each(|_| assert!(safe::measured_connect_pure(black_box(&o))));
@@ -76,7 +62,18 @@ fn run(op: &str, n: u64) {
             let mut c = leaklab::connector::safe::Connection::open_default().expect("connect");
             (0..n).for_each(|_| assert_eq!(safe::measured_query_safe(&mut c, black_box(QUERY)), 1));
         }
-        "fetch-raw" | "fetch-copy" | "fetch-cached" => fetch_raw_result(op, n),
+        "fetch-raw" => {
+            let h = raw::Handle::grown();
+            let rows = h.all_rows();
+            let mut left = n;
+            while left > 0 {
+                let result = h.store(QUERY_ALL);
+                let take = rows.min(left);
+                (0..take).for_each(|_| assert_ne!(raw::measured_fetch_raw(result), 0));
+                raw::measured_free_raw(result);
+                left -= take;
+            }
+        }
         "fetch-safe" => {
             let mut c = safe::grown();
             let mut left = n;
@@ -117,30 +114,5 @@ fn run(op: &str, n: u64) {
             });
         }
         other => panic!("unknown op {other:?}; `callgrind_ops list` lists them"),
-    }
-}
-
-/// The fetch benches that take a raw result: the raw baseline, the copy of
-/// the safe code, and the proposed change.
-fn fetch_raw_result(op: &str, n: u64) {
-    let h = raw::Handle::grown();
-    let rows = h.all_rows();
-    let mut left = n;
-    while left > 0 {
-        let result = h.store(QUERY_ALL);
-        let take = rows.min(left);
-        // SAFETY: `result` is live and freed below, after the last fetch.
-        let mut cached = unsafe { variant::CachedResult::new(result) };
-        for _ in 0..take {
-            let folded = match op {
-                "fetch-raw" => raw::measured_fetch_raw(result),
-                "fetch-copy" => variant::measured_fetch_copy(&mut cached),
-                _ => variant::measured_fetch_cached(&mut cached),
-            };
-            assert_ne!(folded, 0);
-        }
-        // `cached` is not used past here: its result is freed now.
-        raw::measured_free_raw(result);
-        left -= take;
     }
 }

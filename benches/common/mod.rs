@@ -10,10 +10,8 @@
 
 #![allow(dead_code)]
 
-pub mod connect_variant;
 pub mod raw;
 pub mod safe;
-pub mod variant;
 
 /// A SELECT of 2 of the 5 seeded rows (the scenarios' unfreed-result query).
 pub const QUERY: &str = "SELECT name, age, score FROM people WHERE age > 30";
