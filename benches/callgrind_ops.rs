@@ -22,6 +22,8 @@ const OPS: &[&str] = &[
     "query-safe",
     "fetch-raw",
     "fetch-safe",
+    "fetch-row-raw",
+    "fetch-row-safe",
     "free-raw",
     "free-safe",
     "execute-c",
@@ -81,6 +83,30 @@ fn run(op: &str, n: u64) {
                 let mut r = c.query(QUERY_ALL).expect("query").expect("rows");
                 let rows = r.num_rows().min(left);
                 (0..rows).for_each(|_| assert_ne!(safe::measured_fetch_safe(&mut r), 0));
+                left -= rows;
+            }
+        }
+        "fetch-row-raw" => {
+            let h = raw::Handle::grown();
+            let rows = h.all_rows();
+            let mut left = n;
+            while left > 0 {
+                let result = h.store(QUERY_ALL);
+                // SAFETY: a live result; reads its width once.
+                let width = unsafe { leaklab::sys::lc_num_fields(result) } as usize;
+                let take = rows.min(left);
+                (0..take).for_each(|_| assert_ne!(raw::measured_fetch_row_raw(result, width), 0));
+                raw::measured_free_raw(result);
+                left -= take;
+            }
+        }
+        "fetch-row-safe" => {
+            let mut c = safe::grown();
+            let mut left = n;
+            while left > 0 {
+                let mut r = c.query(QUERY_ALL).expect("query").expect("rows");
+                let rows = r.num_rows().min(left);
+                (0..rows).for_each(|_| assert_ne!(safe::measured_fetch_row_safe(&mut r), 0));
                 left -= rows;
             }
         }

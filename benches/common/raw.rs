@@ -78,6 +78,38 @@ pub fn measured_fetch_raw(result: *mut sys::LC_RES) -> usize {
     }
 }
 
+/// One row read whole: lc_fetch_row + lc_fetch_lengths, then each of its
+/// `width` values as bytes (`width` read once per result, with
+/// lc_num_fields, as a raw caller that does not know the shape must).
+#[inline(never)]
+pub fn measured_fetch_row_raw(result: *mut sys::LC_RES, width: usize) -> usize {
+    // SAFETY: `result` is live and its rows are `width` wide; after a
+    // non-NULL row, its lengths are valid; a NULL value is read as empty.
+    unsafe {
+        let row = sys::lc_fetch_row(result);
+        if row.is_null() {
+            return 0;
+        }
+        let lengths = sys::lc_fetch_lengths(result);
+        if lengths.is_null() {
+            return 0;
+        }
+        let mut acc = 1;
+        for i in 0..width {
+            let value = *row.add(i);
+            acc ^= if value.is_null() {
+                fold(&[])
+            } else {
+                fold(std::slice::from_raw_parts(
+                    value.cast(),
+                    *lengths.add(i) as usize,
+                ))
+            };
+        }
+        acc
+    }
+}
+
 /// lc_free_result alone.
 #[inline(never)]
 pub fn measured_free_raw(result: *mut sys::LC_RES) {

@@ -35,6 +35,15 @@ pub fn measured_fetch_safe(result: &mut QueryResult<'_>) -> usize {
     }
 }
 
+/// QueryResult::fetch, then every value of the row through `Row::values`.
+#[inline(never)]
+pub fn measured_fetch_row_safe(result: &mut QueryResult<'_>) -> usize {
+    match result.fetch() {
+        Some(row) => row.values().fold(1, |acc, v| acc ^ fold(v)),
+        None => 0,
+    }
+}
+
 /// Dropping a QueryResult (lc_free_result).
 #[inline(never)]
 pub fn measured_free_safe(result: QueryResult<'_>) {

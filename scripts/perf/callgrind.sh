@@ -38,7 +38,7 @@ done
 ratio() { awk -v x="${IR[$1]}" -v y="${IR[$2]}" 'BEGIN { printf "%.3f", x / y }'; }
 echo
 printf '%-34s %8s\n' comparison ratio
-for pair in connect-safe:connect-raw query-safe:query-raw fetch-safe:fetch-raw \
+for pair in connect-safe:connect-raw query-safe:query-raw fetch-safe:fetch-raw fetch-row-safe:fetch-row-raw \
     free-safe:free-raw connect-pure:connect-safe execute-pure:execute-c; do
     printf '%-34s %8s\n' "${pair%%:*} / ${pair##*:}" "$(ratio "${pair%%:*}" "${pair##*:}")"
 done

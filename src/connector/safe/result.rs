@@ -148,6 +148,20 @@ impl Row<'_> {
         }
     }
 
+    /// Every value of the row, in column order, as bytes. No index to
+    /// check: the iterator stops at the row's width.
+    #[inline]
+    pub fn values(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        // SAFETY: i < count, and the row holds `count` pointers and `count`
+        // lengths, alive while the result's borrow lasts.
+        (0..self.count).map(move |i| unsafe {
+            bytes(
+                *self.values.as_ptr().add(i),
+                *self.lengths.as_ptr().add(i) as usize,
+            )
+        })
+    }
+
     /// Value `index` as UTF-8 text, or `Error::InvalidUtf8`.
     pub fn get_str(&self, index: usize) -> Result<&str, Error> {
         let value = self.get_bytes(index)?;
@@ -163,9 +177,7 @@ impl Row<'_> {
 
     /// All values, copied.
     pub fn to_vec(&self) -> Vec<Vec<u8>> {
-        (0..self.count)
-            .map(|i| self.get_bytes(i).map(<[u8]>::to_vec).unwrap_or_default())
-            .collect()
+        self.values().map(<[u8]>::to_vec).collect()
     }
 }
 
