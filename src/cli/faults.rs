@@ -1,7 +1,5 @@
 //! `leaklab faults <scenario>`: fault injection at every C allocation.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
-
 use super::args::{FaultsArgs, VariantChoice};
 use super::run::backend_for;
 use super::{EXIT_MISMATCH, EXIT_OK, Failure, scenario};
@@ -49,21 +47,17 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
 }
 
 fn table(reports: &[SweepReport]) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "scenario",
-            "variant",
-            "backend",
-            "points",
-            "failures injected",
-            "errors returned",
-            "panics",
-            "leaking points",
-            "crashes",
-        ]);
+    let mut table = crate::report::table::styled([
+        "scenario",
+        "variant",
+        "backend",
+        "points",
+        "failures injected",
+        "errors returned",
+        "panics",
+        "leaking points",
+        "crashes",
+    ]);
     for r in reports {
         let points = match &r.skipped {
             Some(why) => format!("skipped: {why}"),

@@ -1,6 +1,5 @@
 //! `leaklab list`.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 
 use super::{EXIT_OK, Failure, args::ListArgs};
@@ -37,16 +36,8 @@ pub fn run(args: ListArgs) -> Result<i32, Failure> {
         println!("{}", serde_json::to_string_pretty(&list).expect("json"));
         return Ok(EXIT_OK);
     }
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "scenario",
-            "title",
-            "source",
-            "leaky leaks per iteration",
-        ]);
+    let mut table =
+        crate::report::table::styled(["scenario", "title", "source", "leaky leaks per iteration"]);
     for s in scenarios::all() {
         let e = (s.expected)(Variant::Leaky, BackendChoice::C);
         let leaks = [("C", e.c), ("Rust", e.rust)]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{Cell, Color};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::detectors::Detector;
@@ -176,12 +176,9 @@ fn cell_text(outcome: &Outcome) -> (String, Color) {
 }
 
 fn detector_table(rows: &[MatrixRow], detectors: &[Detector]) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    let mut header = vec!["scenario".to_owned(), "variant".to_owned()];
-    header.extend(detectors.iter().map(|d| d.name().to_owned()));
-    t.set_header(header);
+    let mut header = vec!["scenario", "variant"];
+    header.extend(detectors.iter().map(|d| d.name()));
+    let mut t = table::styled(header);
     for row in rows {
         let mut cells = vec![Cell::new(&row.scenario), Cell::new(&row.variant)];
         for (_, outcome) in &row.cells {

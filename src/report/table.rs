@@ -6,6 +6,21 @@ use super::record::{Ending, RunRecord};
 use crate::heap::Live;
 use crate::scenarios::SideExpectation;
 
+/// An empty terminal table in the lab's one style, with `header`.
+pub fn styled<T: ToString>(header: impl IntoIterator<Item = T>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(
+            header
+                .into_iter()
+                .map(|h| h.to_string())
+                .collect::<Vec<_>>(),
+        );
+    table
+}
+
 /// Human-readable byte count.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -66,22 +81,18 @@ fn expected_text(side: &SideExpectation) -> String {
 
 /// The per-variant table of `run` and the per-cell table of `matrix`.
 pub fn records(records: &[RunRecord]) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(vec![
-            "scenario",
-            "variant",
-            "backend",
-            "iters",
-            "C expected/iter",
-            "C observed/iter",
-            "Rust expected/iter",
-            "Rust observed/iter",
-            "verdict",
-            "match",
-        ]);
+    let mut table = styled([
+        "scenario",
+        "variant",
+        "backend",
+        "iters",
+        "C expected/iter",
+        "C observed/iter",
+        "Rust expected/iter",
+        "Rust observed/iter",
+        "verdict",
+        "match",
+    ]);
     for r in records {
         let ok = if r.matches_expected {
             Cell::new("yes").fg(Color::Green)
