@@ -30,6 +30,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
     }
     let mut records = Vec::new();
     for (variant, backend) in plan {
+        let _spinner = spinner(s, variant, args.iterations, "counters");
         records.push(run_one(s, variant, backend, args.iterations, limits)?);
     }
     if args.json {
@@ -85,6 +86,7 @@ fn with_detector(
     let mut observations = Vec::new();
     let mut reports = Vec::new();
     for &(variant, backend) in plan {
+        let _spinner = spinner(s, variant, args.iterations, args.detector.name());
         let req = request(variant, backend);
         let outcome = if args.detector == Detector::Growth {
             let report = crate::detect::growth::report(&req).map_err(|message| Failure {
@@ -168,6 +170,30 @@ fn with_detector(
         return Ok(super::EXIT_USAGE);
     }
     Ok(if ok { EXIT_OK } else { EXIT_MISMATCH })
+}
+
+/// A spinner on stderr while a child runs (drawn only on a terminal),
+/// cleared when dropped.
+fn spinner(s: &Scenario, variant: Variant, iterations: u64, detector: &str) -> Spinner {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("template"),
+    );
+    bar.set_message(format!(
+        "{} {}: {iterations} iterations under {detector}",
+        s.id,
+        variant.as_str()
+    ));
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Spinner(bar)
+}
+
+struct Spinner(indicatif::ProgressBar);
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 pub fn limits(args: &LimitArgs) -> Limits {
