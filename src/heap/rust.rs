@@ -18,6 +18,8 @@ pub struct CountingAllocator;
 // unchanged, so `System`'s guarantees carry over; the counters are atomics
 // and never touch the allocated memory.
 unsafe impl GlobalAlloc for CountingAllocator {
+    /// # Safety
+    /// The contract of `GlobalAlloc::alloc`, forwarded to `System`.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
         let ptr = unsafe { System.alloc(layout) };
@@ -29,6 +31,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
         ptr
     }
 
+    /// # Safety
+    /// The contract of `GlobalAlloc::alloc_zeroed`, forwarded to `System`.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
         let ptr = unsafe { System.alloc_zeroed(layout) };
@@ -40,12 +44,16 @@ unsafe impl GlobalAlloc for CountingAllocator {
         ptr
     }
 
+    /// # Safety
+    /// The contract of `GlobalAlloc::dealloc`, forwarded to `System`.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
         unsafe { System.dealloc(ptr, layout) };
         record(-1, -(layout.size() as i64));
     }
 
+    /// # Safety
+    /// The contract of `GlobalAlloc::realloc`, forwarded to `System`.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
