@@ -76,3 +76,41 @@ fn c_extension_bug_leaky() {
 fn c_extension_bug_safe() {
     run_once("c-extension-bug", Variant::Safe);
 }
+
+/// The other scenarios the model can run, each as a leaky case (ignored:
+/// it leaks on purpose; `leaklab matrix --detectors miri` runs it alone) and
+/// its safe twin (an ordinary test, run by scripts/miri.sh's clean suite).
+macro_rules! cases {
+    ($($leaky:ident, $safe:ident => $id:literal;)*) => {$(
+        #[test]
+        #[ignore = "leaks on purpose: run alone under Miri, which must report it"]
+        fn $leaky() {
+            run_once($id, Variant::Leaky);
+        }
+
+        #[test]
+        fn $safe() {
+            run_once($id, Variant::Safe);
+        }
+    )*};
+}
+
+cases! {
+    unfreed_c_string_leaky, unfreed_c_string_safe => "unfreed-c-string";
+    early_return_leaky, early_return_safe => "early-return";
+    panic_unwind_leaky, panic_unwind_safe => "panic-unwind";
+    callback_box_leaky, callback_box_safe => "callback-box";
+    forget_owner_leaky, forget_owner_safe => "forget-owner";
+    prepared_statement_leaky, prepared_statement_safe => "prepared-statement";
+    escape_buffer_leaky, escape_buffer_safe => "escape-buffer";
+    ffi_cycle_leaky, ffi_cycle_safe => "ffi-cycle";
+    growing_cache_leaky, growing_cache_safe => "growing-cache";
+    sized_leak_leaky, sized_leak_safe => "sized-leak";
+}
+
+/// unbounded-int's safe variant refuses the power before allocating it; its
+/// leaky variant has no case: it grows until memory runs out.
+#[test]
+fn unbounded_int_safe() {
+    run_once("unbounded-int", Variant::Safe);
+}
