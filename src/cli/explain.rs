@@ -27,7 +27,8 @@ pub fn render(s: &Scenario) -> String {
     out.push_str(&format!("Fix: {}\n\n", s.fix));
     out.push_str("Leaks per iteration:\n");
     let label = |variant: &str, backend: BackendChoice| {
-        if s.library == "none" {
+        // Only the connector has two backends to choose from.
+        if s.library != "connector" {
             variant.to_owned()
         } else {
             format!("{variant} ({} backend)", backend.as_str())
@@ -101,7 +102,11 @@ fn binding_methods(s: &Scenario, leaky_src: &str) -> String {
     };
     let mut out = String::new();
     let mut shown = Vec::new();
-    for name in called_methods(leaky_src) {
+    // The methods the iteration calls, not the setup before it.
+    let iteration = leaky_src
+        .find("Box::new(")
+        .map_or(leaky_src, |at| &leaky_src[at..]);
+    for name in called_methods(iteration) {
         let signature = format!("    pub fn {name}");
         if shown.contains(&name) || !source.contains(&signature) {
             continue;
@@ -113,9 +118,10 @@ fn binding_methods(s: &Scenario, leaky_src: &str) -> String {
     out
 }
 
-/// Names `x` of every `.x(` call in `code`.
+/// Names `x` of every `.x(` and `::x(` call in `code`.
 fn called_methods(code: &str) -> Vec<String> {
-    code.split('.')
+    code.replace("::", ".")
+        .split('.')
         .skip(1)
         .filter_map(|rest| {
             let name: String = rest
