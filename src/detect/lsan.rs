@@ -459,16 +459,11 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     available().map_err(unavailable)?;
     let expected = (req.scenario.expected)(req.variant, req.backend);
     let Some(want) = expect::at_exit(&expected, req.iterations).map(expected_at_exit) else {
-        return Ok(Observation {
-            detector: NAME,
-            observed: "skipped: unbounded".into(),
-            expected: "skipped: unbounded".into(),
-            matches: true,
-            detail: serde_json::json!({
-                "skipped": "grows without bound within one iteration: LSan checks at exit, \
-                            and such a run has none; the growth detector sees it",
-            }),
-        });
+        return Ok(super::skipped_unbounded(
+            NAME,
+            "grows without bound within one iteration: LSan checks at exit, and such a run \
+             has none; the growth detector sees it",
+        ));
     };
     let report = report(req).map_err(unavailable)?;
     let mismatches = check(&report, &want);

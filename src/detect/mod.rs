@@ -56,3 +56,16 @@ pub struct Unavailable {
 }
 
 pub type Outcome = Result<Observation, Unavailable>;
+
+/// The observation of a detector that checks at exit, for a workload that
+/// grows without bound: it is not run (it would have no exit to check),
+/// which is what is expected of it; `why` says who sees it instead.
+pub fn skipped_unbounded(detector: &'static str, why: &str) -> Observation {
+    Observation {
+        detector,
+        observed: "skipped: unbounded".into(),
+        expected: "skipped: unbounded".into(),
+        matches: true,
+        detail: serde_json::json!({ "skipped": why }),
+    }
+}

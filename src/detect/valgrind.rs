@@ -375,7 +375,11 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     available().map_err(unavailable)?;
     let expected = (req.scenario.expected)(req.variant, req.backend);
     let Some(want) = expect::at_exit(&expected, req.iterations) else {
-        return Ok(skipped_unbounded());
+        return Ok(super::skipped_unbounded(
+            NAME,
+            "grows without bound within one iteration: a memcheck run has no exit to check; \
+             the growth detector and the counters' memory cap see it",
+        ));
     };
     let report = report(req).map_err(unavailable)?;
     let mismatches = check(&report, &want);
@@ -390,21 +394,6 @@ pub fn observe(req: &Request<'_>) -> Outcome {
             "mismatches": mismatches,
         }),
     })
-}
-
-/// What valgrind says of a scenario that grows without bound: it does not
-/// run it (see the module's documentation), which is what is expected.
-fn skipped_unbounded() -> Observation {
-    Observation {
-        detector: NAME,
-        observed: "skipped: unbounded".into(),
-        expected: "skipped: unbounded".into(),
-        matches: true,
-        detail: serde_json::json!({
-            "skipped": "grows without bound within one iteration: a memcheck run has no \
-                        exit to check; the growth detector and the counters' memory cap see it",
-        }),
-    }
 }
 
 /// Where memcheck writes its XML for one run.
