@@ -5,11 +5,17 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use leaklab::hardening::faults::{
     CHILD_COMMAND, PROGRESS_MARKER, REPORT_MARKER, run_isolated_with, sweep,
 };
 use leaklab::scenarios::{self, BackendChoice, Variant};
+
+/// The tests of this file take turns: writing an executable while another
+/// thread forks a child can leave the write descriptor open in that child
+/// for a moment, and exec'ing the file then fails with "Text file busy".
+static TURNS: Mutex<()> = Mutex::new(());
 
 /// Writes an executable script whose body runs only when called as the
 /// faults child with the expected arguments (else it exits 3).
@@ -28,8 +34,13 @@ fn run(exe: &Path) -> Result<leaklab::hardening::faults::SweepReport, String> {
     run_isolated_with(exe, "failed-connect", Variant::Safe, BackendChoice::C)
 }
 
+fn turn() -> MutexGuard<'static, ()> {
+    TURNS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn a_child_killed_by_a_signal_is_a_crash_at_its_last_point() {
+    let _turn = turn();
     let exe = script(
         "segv",
         &format!(
@@ -48,6 +59,7 @@ fn a_child_killed_by_a_signal_is_a_crash_at_its_last_point() {
 
 #[test]
 fn a_child_report_comes_back_whole() {
+    let _turn = turn();
     let scenario = scenarios::find("failed-connect").expect("scenario");
     let expected = sweep(scenario, Variant::Safe, BackendChoice::C);
     let json = serde_json::to_string(&expected).expect("encode");
@@ -62,6 +74,7 @@ fn a_child_report_comes_back_whole() {
 
 #[test]
 fn a_child_exiting_without_a_report_is_an_error() {
+    let _turn = turn();
     let exe = script("silent", "echo 'cannot sweep' >&2\nexit 2");
     let outcome = run(&exe);
     std::fs::remove_file(&exe).ok();
