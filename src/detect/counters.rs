@@ -9,11 +9,17 @@ pub const NAME: &str = "counters";
 
 /// Runs the variant in a child and returns its result record.
 pub fn record(req: &Request<'_>) -> Result<RunRecord, String> {
+    record_sampled(req, (req.iterations / 20).max(1))
+}
+
+/// [`record`], sampling the heaps and RSS every `sample_every` iterations
+/// (the growth detector wants more samples than a plain run).
+pub fn record_sampled(req: &Request<'_>, sample_every: u64) -> Result<RunRecord, String> {
     let plan = Plan {
         variant: req.variant,
         backend: req.backend,
         iterations: req.iterations,
-        sample_every: (req.iterations / 20).max(1),
+        sample_every,
     };
     let child = run_child(req.scenario.id, plan, req.limits, &[])?;
     Ok(RunRecord::from_child(

@@ -21,8 +21,7 @@ use serde::Serialize;
 use super::{Observation, Outcome, Request, Unavailable};
 use crate::report::record::{Ending, RunRecord};
 use crate::report::table::bytes;
-use crate::run::isolate::run_child;
-use crate::run::measure::{Plan, Sample};
+use crate::run::measure::Sample;
 use crate::scenarios::{BackendChoice, Variant};
 
 pub const NAME: &str = "growth";
@@ -242,22 +241,9 @@ impl Series {
 
 /// Runs the variant in a child, sampling ~[`BATCHES`] times, and fits.
 pub fn report(req: &Request<'_>) -> Result<GrowthReport, String> {
-    let plan = Plan {
-        variant: req.variant,
-        backend: req.backend,
-        iterations: req.iterations,
-        sample_every: (req.iterations / BATCHES).max(1),
-    };
-    let child = run_child(req.scenario.id, plan, req.limits, &[])?;
-    let record = RunRecord::from_child(
-        req.scenario,
-        req.variant,
-        req.backend,
-        req.iterations,
-        req.limits,
-        child,
-    );
-    Ok(from_record(&record, plan.sample_every, page_size()))
+    let sample_every = (req.iterations / BATCHES).max(1);
+    let record = super::counters::record_sampled(req, sample_every)?;
+    Ok(from_record(&record, sample_every, page_size()))
 }
 
 /// The growth report of a finished run (pure: no process is started).
