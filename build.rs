@@ -1,19 +1,37 @@
-//! Builds the lab's C libraries (csrc/), links the system libraries the lab
-//! binds (libsqlite3, through pkg-config) and, with the `bindgen` feature,
-//! regenerates their raw Rust bindings. Compiling and binding are separate
-//! steps in separate files, so a fresh machine needs a C compiler (and the
-//! system libraries' development packages) only: the bindings are committed
-//! in src/sys/bindings.rs and src/sys/sqlite_bindings.rs.
+//! Builds the lab's C library (csrc/), links the system libraries the lab
+//! binds (build/libraries.rs, through pkg-config) and, with the `bindgen`
+//! feature, regenerates their raw Rust bindings. Compiling and binding are
+//! separate steps in separate files, so a fresh machine needs a C compiler
+//! (and the system libraries' development packages) only: the bindings are
+//! committed in src/sys/.
 
 #[path = "build/bindings.rs"]
 mod bindings;
 #[path = "build/compile.rs"]
 mod compile;
-#[path = "build/sqlite.rs"]
-mod sqlite;
+#[path = "build/libraries.rs"]
+mod libraries;
 
 fn main() {
-    let sqlite_includes = sqlite::link();
-    bindings::generate_if_enabled(&sqlite_includes);
-    compile::compile_c_libraries(&sqlite_includes);
+    let includes = libraries::link_all();
+    bindings::generate_if_enabled(&includes);
+    compile::compile_c_libraries();
+    interposer_cfg();
+}
+
+/// `leaklab_interpose`: compile the C allocator interposer
+/// (src/heap/interpose.rs) unless this build must not have one: the
+/// `uncounted` baseline, a sanitizer build (the sanitizer interposes malloc
+/// itself), or a target other than glibc Linux (it forwards to glibc).
+fn interposer_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(leaklab_interpose)");
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let sanitizer = rustflags.contains("sanitizer=");
+    let uncounted = std::env::var_os("CARGO_FEATURE_UNCOUNTED").is_some();
+    let glibc = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
+    if glibc && !sanitizer && !uncounted {
+        println!("cargo:rustc-cfg=leaklab_interpose");
+    }
 }

@@ -1,3 +1,2 @@
-/* Every C API the lab binds; bindgen reads this one file. */
-#include "lab_alloc.h"
+/* The lab's own C API (the connector); bindgen reads this one file. */
 #include "connector/connector.h"

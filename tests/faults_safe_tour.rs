@@ -27,6 +27,7 @@ static TOUR: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected: |_, _| Expected::CLEAN,
+    iteration_budget: None,
     source_file: "tests/faults_safe_tour.rs",
     source: "",
 };

@@ -14,7 +14,6 @@ use leaklab::detect::valgrind::attribution::Side;
 use leaklab::detect::valgrind::expect::{self, Amount};
 use leaklab::detect::{Request, counters, lsan};
 use leaklab::heap::Live;
-use leaklab::heap::c::HEADER_BYTES;
 use leaklab::run::isolate::Limits;
 use leaklab::scenarios::{self, Variant};
 
@@ -82,8 +81,7 @@ fn at_exit(counted: Live, runs: u64, side: Side) -> Amount {
         blocks: counted.blocks / n,
         bytes: counted.bytes / n,
     };
-    let header = if side == Side::C { HEADER_BYTES } else { 0 };
-    expect::scaled(per_iteration, runs, header)
+    expect::scaled(per_iteration, runs)
 }
 
 #[test]

@@ -34,9 +34,9 @@ fn expanded_sql_blocks_follow_the_accumulator_model() {
         for (index, value) in (1..).zip(*params) {
             statement.bind_int64(index, *value).unwrap();
         }
-        let before = c::live();
+        let before = c::thread_live();
         let text = statement.expanded_sql().unwrap();
-        let block = c::live().since(before);
+        let block = c::thread_live().since(before);
         assert_eq!(
             text.to_string_lossy(),
             model::expanded_text(sql, params),
@@ -57,13 +57,13 @@ fn an_exec_message_is_one_block_of_its_length_plus_one() {
     ] {
         // The first failure also sets up the connection's error state.
         let _ = db.exec(sql);
-        let before = c::live();
+        let before = c::thread_live();
         // The leaky exec leaves the message allocated: it is what we weigh.
         let Err(Error::Sqlite { message, .. }) = db.exec(sql) else {
             panic!("{sql} fails");
         };
         assert_eq!(
-            c::live().since(before),
+            c::thread_live().since(before),
             model::exec_message(&message),
             "{sql}"
         );

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 #include "engine.h"
 #include "errors.h"
 #include "escape.h"
@@ -22,7 +24,7 @@ static void clear_error(LC *h) { lc_report_clear(&h->last_errno, h->last_error);
 
 static void drop_pending(LC *h)
 {
-    lab_free(h->pending_rows);
+    free(h->pending_rows);
     h->pending_rows = NULL;
     h->pending_count = 0;
     h->has_pending = 0;
@@ -36,7 +38,7 @@ static int rows_owed(const LC *h)
 
 LC *lc_init(void)
 {
-    return lab_calloc(1, sizeof(LC)); /* zeroed: no error, not connected */
+    return calloc(1, sizeof(LC)); /* zeroed: no error, not connected */
 }
 
 LC *lc_real_connect(LC *handle, const char *host, const char *user, const char *passwd,
@@ -86,7 +88,7 @@ int lc_close(LC *handle)
         return (int)fail_code(handle, LC_CR_COMMANDS_OUT_OF_SYNC);
     drop_pending(handle);
     lc_server_destroy(handle->server);
-    lab_free(handle);
+    free(handle);
     return 0;
 }
 
@@ -191,7 +193,7 @@ char *lc_stat(LC *handle)
     unsigned long long queries = handle->queries;
     unsigned long long rows = handle->server->people.count;
     int n = snprintf(NULL, 0, "Queries: %llu  Rows: %llu", queries, rows);
-    char *s = n >= 0 ? lab_malloc((size_t)n + 1) : NULL;
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (s == NULL) {
         fail_code(handle, LC_CR_OUT_OF_MEMORY);
         return NULL;
@@ -200,7 +202,7 @@ char *lc_stat(LC *handle)
     return s;
 }
 
-void lc_free(void *ptr) { lab_free(ptr); }
+void lc_free(void *ptr) { free(ptr); }
 
 void lc_set_row_callback(LC *handle, lc_row_callback callback, void *user_data)
 {

@@ -3,16 +3,18 @@
 
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 #include "lexer.h"
 
 unsigned int lc_server_create(struct lc_server **out)
 {
-    struct lc_server *s = lab_calloc(1, sizeof *s);
+    struct lc_server *s = calloc(1, sizeof *s);
     if (s == NULL)
         return LC_CR_OUT_OF_MEMORY;
     if (lc_table_seed(&s->people) != LC_OK) {
-        lab_free(s);
+        free(s);
         return LC_CR_OUT_OF_MEMORY;
     }
     *out = s;
@@ -24,7 +26,7 @@ void lc_server_destroy(struct lc_server *server)
     if (server == NULL)
         return;
     lc_table_free(&server->people);
-    lab_free(server);
+    free(server);
 }
 
 static int find_column(const lc_span *name, unsigned int *index)
@@ -211,7 +213,7 @@ unsigned int lc_execute(struct lc_server *server, const lc_ast *ast, const lc_pa
             max = ast->limit;
         if (max == 0)
             return LC_OK;
-        uint32_t *rows = lab_malloc((size_t)max * sizeof *rows);
+        uint32_t *rows = malloc((size_t)max * sizeof *rows);
         if (rows == NULL)
             return LC_CR_OUT_OF_MEMORY;
         uint64_t n = 0;
@@ -219,7 +221,7 @@ unsigned int lc_execute(struct lc_server *server, const lc_ast *ast, const lc_pa
             if (matches(&t->rows[i], &cond))
                 rows[n++] = (uint32_t)i;
         if (n == 0) {
-            lab_free(rows);
+            free(rows);
             rows = NULL;
         }
         out->rows = rows;

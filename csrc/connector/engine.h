@@ -22,13 +22,13 @@ typedef struct lc_param {
     lc_field_type type;
     int64_t ival;
     double dval;
-    char *text;        /* lab_strndup'd */
+    char *text;        /* lc_copy_bytes'd */
     size_t text_len;
 } lc_param;
 
 /* What a statement did: matched row numbers of a SELECT, affected rows. */
 typedef struct lc_outcome {
-    uint32_t *rows;    /* lab_malloc'd, NULL when row_count == 0 */
+    uint32_t *rows;    /* malloc'd, NULL when row_count == 0 */
     uint64_t row_count;
     uint64_t affected;
 } lc_outcome;

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 
 int lc_is_space(unsigned char c)
 {
@@ -53,14 +55,14 @@ static void lex_number(lc_lexer *lx, lc_token *tok)
     tok->len = p - tok->off;
     if (decimal) {
         /* strtod needs a NUL-terminated copy; the query is (pointer, length). */
-        char *copy = lab_strndup(lx->src + tok->off, tok->len);
+        char *copy = lc_copy_bytes(lx->src + tok->off, tok->len);
         if (copy == NULL) {
             tok->kind = TK_OOM;
             return;
         }
         tok->kind = TK_DECIMAL;
         tok->dval = strtod(copy, NULL);
-        lab_free(copy);
+        free(copy);
     } else {
         /* Magnitude up to 2^63 (negative) or 2^63 - 1, else it does not fit int64. */
         const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 #include "lexer.h"
 
 typedef struct parser {
@@ -88,7 +90,7 @@ static int literal(parser *p, lc_lit *lit)
         break;
     case TK_TEXT: {
         size_t n = lc_text_decode(&p->lx, &p->tok, NULL);
-        char *text = lab_malloc(n + 1);
+        char *text = malloc(n + 1);
         if (text == NULL) {
             p->status = LC_CR_OUT_OF_MEMORY;
             return 0;
@@ -235,7 +237,7 @@ void lc_ast_free(lc_ast *ast)
         return;
     lc_lit *lits[4] = {&ast->where_lit, &ast->values[0], &ast->values[1], &ast->values[2]};
     for (int i = 0; i < 4; i++) {
-        lab_free(lits[i]->text);
+        free(lits[i]->text);
         lits[i]->text = NULL;
     }
 }

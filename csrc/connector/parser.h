@@ -13,7 +13,7 @@ typedef enum lc_lit_kind { LC_LIT_TEXT, LC_LIT_INT, LC_LIT_DECIMAL, LC_LIT_PARAM
 
 typedef struct lc_lit {
     lc_lit_kind kind;
-    char *text;          /* LC_LIT_TEXT: decoded value, lab_malloc'd (text_len + 1 bytes) */
+    char *text;          /* LC_LIT_TEXT: decoded value, malloc'd (text_len + 1 bytes) */
     size_t text_len;
     int64_t ival;        /* LC_LIT_INT */
     double dval;         /* LC_LIT_DECIMAL */

@@ -4,18 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 
 LC_RES *lc_result_metadata(const unsigned int *cols, unsigned int ncols)
 {
-    LC_RES *res = lab_malloc(sizeof *res);
+    LC_RES *res = malloc(sizeof *res);
     if (res == NULL)
         return NULL;
     memset(res, 0, sizeof *res);
     res->field_count = ncols;
-    res->fields = lab_malloc(ncols * sizeof *res->fields);
+    res->fields = malloc(ncols * sizeof *res->fields);
     if (res->fields == NULL) {
-        lab_free(res);
+        free(res);
         return NULL;
     }
     for (unsigned int i = 0; i < ncols; i++) {
@@ -32,14 +34,14 @@ static void drop_buffers(char **bufs, unsigned int n, int leak)
 {
     for (unsigned int i = 0; i < n; i++) {
         if (!leak)
-            lab_free(bufs[i]);
+            free(bufs[i]);
         bufs[i] = NULL;
     }
 }
 
 /*
  * One row block: value pointers, then lengths, then the NUL-terminated values.
- * DOUBLE values are formatted into a lab_malloc'd LC_DOUBLE_BUF_SIZE buffer
+ * DOUBLE values are formatted into a malloc'd LC_DOUBLE_BUF_SIZE buffer
  * (so "%.2f" text is cut to LC_DOUBLE_BUF_SIZE - 1 bytes), copied, then freed.
  */
 static LC_ROW build_row(const lc_person *p, const unsigned int *cols, unsigned int n,
@@ -64,7 +66,7 @@ static LC_ROW build_row(const lc_person *p, const unsigned int *cols, unsigned i
             lens[i] = w > 0 ? (size_t)w : 0;
             break;
         case LC_TYPE_DOUBLE:
-            bufs[i] = lab_malloc(LC_DOUBLE_BUF_SIZE);
+            bufs[i] = malloc(LC_DOUBLE_BUF_SIZE);
             if (bufs[i] == NULL) {
                 drop_buffers(bufs, i, compat_float_leak);
                 return NULL;
@@ -81,7 +83,7 @@ static LC_ROW build_row(const lc_person *p, const unsigned int *cols, unsigned i
         total += lens[i] + 1;
     }
 
-    char *block = lab_malloc(total);
+    char *block = malloc(total);
     if (block == NULL) {
         drop_buffers(bufs, n, compat_float_leak);
         return NULL;
@@ -109,7 +111,7 @@ LC_RES *lc_result_build(LC *handle, const lc_table *t, const unsigned int *cols,
     if (res == NULL)
         goto oom;
     if (nrows > 0) {
-        res->rows = lab_calloc((size_t)nrows, sizeof *res->rows);
+        res->rows = calloc((size_t)nrows, sizeof *res->rows);
         if (res->rows == NULL)
             goto oom;
         res->row_count = nrows; /* unbuilt entries stay NULL for lc_free_result */
@@ -141,10 +143,10 @@ void lc_free_result(LC_RES *result)
         return;
     if (result->rows != NULL)
         for (uint64_t r = 0; r < result->row_count; r++)
-            lab_free(result->rows[r]);
-    lab_free(result->rows);
-    lab_free(result->fields);
-    lab_free(result);
+            free(result->rows[r]);
+    free(result->rows);
+    free(result->fields);
+    free(result);
 }
 
 LC_ROW lc_fetch_row(LC_RES *result)

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 #include "engine.h"
 #include "errors.h"
 #include "escape.h"
@@ -37,7 +39,7 @@ static void drop_pending(LC_STMT *s)
 {
     if (!s->has_pending)
         return;
-    lab_free(s->pending_rows);
+    free(s->pending_rows);
     s->pending_rows = NULL;
     s->pending_count = 0;
     s->has_pending = 0;
@@ -49,11 +51,11 @@ static void unprepare(LC_STMT *s)
     drop_pending(s);
     lc_ast_free(&s->ast);
     memset(&s->ast, 0, sizeof s->ast);
-    lab_free(s->query);
+    free(s->query);
     s->query = NULL;
     s->query_len = 0;
     for (unsigned int i = 0; i < LC_MAX_PARAMS; i++)
-        lab_free(s->params[i].text);
+        free(s->params[i].text);
     memset(s->params, 0, sizeof s->params);
     s->prepared = 0;
     s->affected_rows = 0;
@@ -64,7 +66,7 @@ LC_STMT *lc_stmt_init(LC *handle)
     if (handle == NULL)
         return NULL;
     lc_report_clear(&handle->last_errno, handle->last_error);
-    LC_STMT *s = lab_calloc(1, sizeof *s);
+    LC_STMT *s = calloc(1, sizeof *s);
     if (s == NULL) {
         lc_report_code(&handle->last_errno, handle->last_error, LC_CR_OUT_OF_MEMORY);
         return NULL;
@@ -90,7 +92,7 @@ int lc_stmt_prepare(LC_STMT *stmt, const char *query, unsigned long length)
         lc_report(&stmt->last_errno, stmt->last_error, &f);
         return (int)f.code;
     }
-    stmt->query = lab_strndup(query != NULL ? query : "", length);
+    stmt->query = lc_copy_bytes(query != NULL ? query : "", length);
     if (stmt->query == NULL)
         return (int)fail_code(stmt, LC_CR_OUT_OF_MEMORY);
     stmt->query_len = length;
@@ -125,7 +127,7 @@ static lc_param *bind_slot(LC_STMT *stmt, unsigned int index, unsigned int *rc)
 static void set_param(lc_param *p, lc_field_type type, long long i, double d, char *text,
                       size_t len)
 {
-    lab_free(p->text);
+    free(p->text);
     p->bound = 1;
     p->type = type;
     p->ival = i;
@@ -166,7 +168,7 @@ int lc_stmt_bind_text(LC_STMT *stmt, unsigned int index, const char *value, unsi
         return (int)rc;
     if (value == NULL)
         length = 0;
-    char *copy = lab_strndup(value != NULL ? value : "", length);
+    char *copy = lc_copy_bytes(value != NULL ? value : "", length);
     if (copy == NULL)
         return (int)fail_code(stmt, LC_CR_OUT_OF_MEMORY); /* the old binding stays */
     set_param(p, LC_TYPE_TEXT, 0, 0.0, copy, length);
@@ -311,7 +313,7 @@ char *lc_stmt_expanded_sql(LC_STMT *stmt)
         return NULL;
     }
     size_t n = expand(stmt, NULL);
-    char *sql = lab_malloc(n + 1);
+    char *sql = malloc(n + 1);
     if (sql == NULL) {
         fail_code(stmt, LC_CR_OUT_OF_MEMORY);
         return NULL;
@@ -331,6 +333,6 @@ int lc_stmt_close(LC_STMT *stmt)
         return 0;
     unprepare(stmt);
     stmt->handle->open_statements--;
-    lab_free(stmt);
+    free(stmt);
     return 0;
 }

@@ -3,7 +3,9 @@
 
 #include <string.h>
 
-#include "../lab_alloc.h"
+#include <stdlib.h>
+
+#include "bytes.h"
 
 const lc_column lc_columns[LC_COLUMN_COUNT] = {
     {"name", 4, LC_TYPE_TEXT},
@@ -41,13 +43,13 @@ unsigned int lc_table_append(lc_table *t, const char *name, size_t name_len, int
         return LC_CR_OUT_OF_MEMORY;
     if (t->count == t->capacity) {
         size_t cap = t->capacity == 0 ? 8 : t->capacity * 2;
-        lc_person *rows = lab_realloc(t->rows, cap * sizeof *rows);
+        lc_person *rows = realloc(t->rows, cap * sizeof *rows);
         if (rows == NULL)
             return LC_CR_OUT_OF_MEMORY;
         t->rows = rows;
         t->capacity = cap;
     }
-    char *copy = lab_strndup(name, name_len);
+    char *copy = lc_copy_bytes(name, name_len);
     if (copy == NULL)
         return LC_CR_OUT_OF_MEMORY;
     lc_person *row = &t->rows[t->count++];
@@ -65,7 +67,7 @@ uint64_t lc_table_remove_if(lc_table *t, int (*drop)(const lc_person *row, const
     uint64_t removed = 0;
     for (size_t i = 0; i < t->count; i++) {
         if (drop(&t->rows[i], ctx)) {
-            lab_free(t->rows[i].name);
+            free(t->rows[i].name);
             removed++;
         } else {
             t->rows[kept++] = t->rows[i];
@@ -78,8 +80,8 @@ uint64_t lc_table_remove_if(lc_table *t, int (*drop)(const lc_person *row, const
 void lc_table_free(lc_table *t)
 {
     for (size_t i = 0; i < t->count; i++)
-        lab_free(t->rows[i].name);
-    lab_free(t->rows);
+        free(t->rows[i].name);
+    free(t->rows);
     t->rows = NULL;
     t->count = 0;
     t->capacity = 0;

@@ -8,7 +8,7 @@
 #include "connector.h"
 
 typedef struct lc_person {
-    char *name;        /* lab_malloc'd, name_len + 1 bytes (NUL-terminated, may hold NULs) */
+    char *name;        /* malloc'd, name_len + 1 bytes (NUL-terminated, may hold NULs) */
     size_t name_len;
     int64_t age;
     double score;

@@ -333,7 +333,7 @@ fn parse_header(line: &str) -> Option<LsanLeak> {
     })
 }
 
-/// "#1 0x55d in lab_malloc /lab/csrc/lab_alloc.c:75:27", or with
+/// "#1 0x55d in lc_copy_bytes /lab/csrc/connector/bytes.c:11:15", or with
 /// "(/path/binary+0x1f)" for a frame without debug info.
 fn parse_frame(line: &str) -> Frame {
     let mut frame = Frame::default();
@@ -490,7 +490,7 @@ mod tests {
 
 Direct leak of 704 byte(s) in 11 object(s) allocated from:
     #0 0x557dfc773a4f in malloc /rustc/llvm/src/llvm-project/compiler-rt/lib/lsan/lsan_interceptors.cpp:74:3
-    #1 0x557dfc803e23 in lab_malloc /work/main/csrc/lab_alloc.c:75:27
+    #1 0x557dfc803e23 in lc_copy_bytes /work/main/csrc/connector/bytes.c:11:15
     #2 0x557dfc7fe330 in <leaklab::connector::safe::connection::Connection>::connect /work/main/src/connector/safe/connection.rs:66:28
 
 Indirect leak of 480 byte(s) in 10 object(s) allocated from:
@@ -508,7 +508,7 @@ SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
         assert_eq!(leaks[0].class, LeakClass::Direct);
         assert_eq!((leaks[0].bytes, leaks[0].objects), (704, 11));
         assert_eq!(leaks[0].side, Side::C);
-        assert_eq!(leaks[0].stack[1].function.as_deref(), Some("lab_malloc"));
+        assert_eq!(leaks[0].stack[1].function.as_deref(), Some("lc_copy_bytes"));
         assert_eq!(leaks[0].stack[1].line, Some(75));
         assert_eq!(leaks[1].class, LeakClass::Indirect);
         assert_eq!(leaks[1].side, Side::Rust);

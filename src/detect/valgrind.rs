@@ -4,7 +4,7 @@
 //! valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 //!     --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=<tmp> \
 //!     --suppressions=valgrind/rust-runtime.supp --num-callers=40 \
-//!     leaklab __child <scenario> <variant> <backend> <N> ...
+//!     --soname-synonyms=somalloc=NONE leaklab __child <scenario> <variant> <backend> <N> ...
 //! ```
 //!
 //! and its XML is read back ([`xml`]): every loss record by leak kind and
@@ -12,8 +12,7 @@
 //!
 //! memcheck sees the whole process at exit, not the counters' window, so
 //! what it should see is derived in [`expect`]: the priming iteration leaks
-//! too (N + 1 iterations' worth) and every C block is 16 bytes bigger. The
-//! comparison is exact, side by side and class by class: a lost leak must
+//! too (N + 1 iterations' worth). The comparison is exact, side by side and class by class: a lost leak must
 //! be exactly lost, a reachable cache exactly still reachable, and nothing
 //! else may show up, which is why the process's own one-off allocations
 //! are suppressed by valgrind/rust-runtime.supp (reachable ones only) and
@@ -97,6 +96,10 @@ pub fn wrapper(xml_file: &std::path::Path) -> Vec<String> {
         format!("--xml-file={}", xml_file.display()),
         format!("--suppressions={}", suppressions_file().display()),
         "--num-callers=40".into(),
+        // Replace the allocator the executable itself exports (the lab's
+        // interposer, src/heap/interpose.rs) too: memcheck then sees every
+        // block directly, and the interposer steps aside.
+        "--soname-synonyms=somalloc=NONE".into(),
     ]
 }
 
@@ -136,11 +139,15 @@ impl KindTotals {
         *slot = *slot + amount;
     }
 
-    /// The classes the expectations speak of: lost is definitely plus
-    /// indirectly lost.
+    /// The classes the expectations speak of: lost is every block with no
+    /// start pointer from a root, definitely, indirectly or possibly lost.
+    /// "Possibly" only says that some word memcheck scanned happens to point
+    /// inside the block: at 1000 iterations of zlib-deflate-stream memcheck
+    /// finds such words (in a segment of valgrind's own, not the program's)
+    /// for about 12 of 5005 lost blocks. The part is kept and shown.
     pub fn amounts(&self) -> SideAmounts {
         SideAmounts {
-            lost: self.definitely_lost + self.indirectly_lost,
+            lost: self.definitely_lost + self.indirectly_lost + self.possibly_lost,
             possibly_lost: self.possibly_lost,
             reachable: self.still_reachable,
         }

@@ -1,7 +1,10 @@
 //! Exact heap accounting, one source per side of the boundary:
-//! the Rust global allocator ([`rust`]) and the C allocation layer ([`c`]).
+//! the Rust global allocator ([`rust`]) and the process's C allocator,
+//! interposed ([`c`], [`interpose`]).
 
 pub mod c;
+#[cfg(all(leaklab_interpose, not(miri)))]
+pub mod interpose;
 pub mod rust;
 
 use serde::{Deserialize, Serialize};
@@ -38,11 +41,11 @@ impl Snapshot {
         }
     }
 
-    /// The C heap (process-wide) and this thread's Rust allocations: for
-    /// tests that share a process with a harness allocating on its threads.
+    /// This thread's C and Rust allocations: for tests that share a process
+    /// with a harness allocating on its threads.
     pub fn now_this_thread() -> Snapshot {
         Snapshot {
-            c: c::live(),
+            c: c::thread_live(),
             rust: rust::thread_live(),
         }
     }

@@ -1,12 +1,23 @@
 //! A counting global allocator: the Rust side's exact live blocks and bytes.
-//! It sees every Rust allocation and none of the C library's (those go
-//! through csrc/lab_alloc.c, counted in [`super::c`]).
+//! It sees every Rust allocation and none of the C libraries' (those are
+//! counted at the C allocator, [`super::c`]); its calls into `System`, which
+//! calls `malloc`, are marked so the C counters leave them out.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 
 use super::Live;
+
+#[cfg(all(leaklab_interpose, not(miri)))]
+use super::interpose::as_rust;
+
+/// No interposer to tell apart from: call straight through.
+#[cfg(not(all(leaklab_interpose, not(miri))))]
+#[inline]
+fn as_rust<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
 
 static BLOCKS: AtomicI64 = AtomicI64::new(0);
 static BYTES: AtomicI64 = AtomicI64::new(0);
@@ -22,7 +33,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// The contract of `GlobalAlloc::alloc`, forwarded to `System`.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        let ptr = unsafe { System.alloc(layout) };
+        let ptr = unsafe { as_rust(|| System.alloc(layout)) };
         if ptr.is_null() {
             report_failure(layout.size());
         } else {
@@ -35,7 +46,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// The contract of `GlobalAlloc::alloc_zeroed`, forwarded to `System`.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
+        let ptr = unsafe { as_rust(|| System.alloc_zeroed(layout)) };
         if ptr.is_null() {
             report_failure(layout.size());
         } else {
@@ -48,7 +59,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// The contract of `GlobalAlloc::dealloc`, forwarded to `System`.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { as_rust(|| System.dealloc(ptr, layout)) };
         record(-1, -(layout.size() as i64));
     }
 
@@ -56,7 +67,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// The contract of `GlobalAlloc::realloc`, forwarded to `System`.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        let new = unsafe { as_rust(|| System.realloc(ptr, layout, new_size)) };
         if new.is_null() {
             report_failure(new_size);
         } else {

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 
-use super::measure::{Plan, measure};
+use super::measure::{Plan, measure, scrub_stack};
 use crate::scenarios;
 
 /// Runs in the child process; returns its exit code.
@@ -23,7 +23,9 @@ pub fn main(scenario_id: &str, plan: Plan, record_path: &std::path::Path) -> i32
             return 2;
         }
     };
-    match measure(scenario, plan, &mut out) {
+    let measured = measure(scenario, plan, &mut out);
+    scrub_stack();
+    match measured {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("leaklab child: cannot write the record: {e}");

@@ -20,6 +20,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::Pure,
     pure_capable: true,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/c_extension_bug.rs",
     source: include_str!("c_extension_bug.rs"),
 };

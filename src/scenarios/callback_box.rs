@@ -19,6 +19,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/callback_box.rs",
     source: include_str!("callback_box.rs"),
 };

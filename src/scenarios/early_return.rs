@@ -20,6 +20,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/early_return.rs",
     source: include_str!("early_return.rs"),
 };

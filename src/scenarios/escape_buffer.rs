@@ -20,6 +20,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: true,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/escape_buffer.rs",
     source: include_str!("escape_buffer.rs"),
 };

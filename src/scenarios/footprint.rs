@@ -133,17 +133,23 @@ pub(crate) fn calibrating() -> MutexGuard<'static, ()> {
 }
 
 /// C memory of one open connection that has run `sql`, measured by opening
-/// one (the server's internals are private to the C library). Needs a
-/// process where nothing but other footprint measurements touches the C
-/// heap meanwhile.
+/// one (the server's internals are private to the C library). One
+/// unmeasured round first takes the process's one-time C allocations (the
+/// C library's and glibc's lazy set-up) out of the window, and the count is
+/// this thread's, so other threads' C allocations do not show up in it.
 pub fn connection_after(sql: &str) -> Live {
     let _turn = calibrating();
-    let before = crate::heap::c::live();
+    connection_round(sql);
+    connection_round(sql)
+}
+
+fn connection_round(sql: &str) -> Live {
+    let before = crate::heap::c::thread_live();
     let mut conn = crate::connector::safe::Connection::open_default()
         .expect("a connection with the default credentials");
     conn.execute(sql)
         .unwrap_or_else(|e| panic!("reference query {sql:?} failed: {e}"));
-    let live = crate::heap::c::live().since(before);
+    let live = crate::heap::c::thread_live().since(before);
     drop(conn);
     live
 }

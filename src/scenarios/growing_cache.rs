@@ -23,6 +23,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/growing_cache.rs",
     source: include_str!("growing_cache.rs"),
 };

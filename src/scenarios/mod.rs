@@ -29,6 +29,7 @@ mod sqlite_unfinalized_statement;
 mod unbounded_int;
 mod unfreed_c_string;
 mod unfreed_result;
+mod zlib_deflate_stream;
 
 use serde::Serialize;
 
@@ -119,6 +120,10 @@ pub struct Scenario {
     pub pure_capable: bool,
     /// Expected leak per iteration, derived from sizes and data.
     pub expected: fn(Variant, BackendChoice) -> Expected,
+    /// The most iterations a leaky run keeps within the default memory cap,
+    /// for a leak big enough to need a limit (runs asking for more are cut
+    /// to it, and say so); `None`: any number.
+    pub iteration_budget: Option<u64>,
     /// The file holding both workloads, for `explain`.
     pub source_file: &'static str,
     pub source: &'static str,
@@ -138,6 +143,12 @@ impl Scenario {
             Variant::Leaky => BackendChoice::C,
             Variant::Safe => self.safe_backend,
         }
+    }
+
+    /// `requested` iterations, cut to the scenario's budget.
+    pub fn budgeted(&self, requested: u64) -> u64 {
+        self.iteration_budget
+            .map_or(requested, |budget| requested.min(budget))
     }
 
     /// Whether `variant` can run on `backend`.
@@ -174,6 +185,9 @@ pub fn all() -> &'static [&'static Scenario] {
         &sqlite_exec_errmsg::SCENARIO,
         &sqlite_unfinalized_statement::SCENARIO,
         &sqlite_expanded_sql::SCENARIO,
+        // System libraries with no allocator hook, counted at the C
+        // allocator (EXTENDING.md).
+        &zlib_deflate_stream::SCENARIO,
     ];
     ALL
 }

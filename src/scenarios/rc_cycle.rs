@@ -21,6 +21,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/rc_cycle.rs",
     source: include_str!("rc_cycle.rs"),
 };

@@ -30,6 +30,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/sized_leak.rs",
     source: include_str!("sized_leak.rs"),
 };

@@ -23,6 +23,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/sqlite_exec_errmsg.rs",
     source: include_str!("sqlite_exec_errmsg.rs"),
 };

@@ -22,6 +22,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/sqlite_expanded_sql.rs",
     source: include_str!("sqlite_expanded_sql.rs"),
 };

@@ -1,26 +1,31 @@
 //! Exact sizes of what the sqlite scenarios leak, derived from SQLite's
-//! allocation rules and the lab's allocator hook (csrc/sqlite/
-//! lab_sqlite_mem.c), or, for SQLite's private structures, measured as a
+//! allocation rules, or, for SQLite's private structures, measured as a
 //! footprint (never by running the leak and copying its size).
 //!
-//! The hook's rules: SQLite asks its allocator for `xRoundup(n)` bytes
-//! for an n-byte sqlite3_malloc (memory statistics are on by default), and
-//! the lab's xRoundup returns n, so a block SQLite requests as n bytes is
-//! one lab_alloc block of n bytes.
+//! The rules of SQLite's default allocator (mem1.c) as the system library
+//! is built (without malloc_usable_size): an n-byte sqlite3_malloc asks its
+//! allocator for `xRoundup(n)` = n rounded up to 8 bytes (memory statistics
+//! are on by default), and that allocator calls `malloc` for 8 more bytes,
+//! where it keeps the size in front of the block it returns. So an n-byte
+//! sqlite3_malloc is one C block of ROUND8(n) + 8 bytes, as the interposer
+//! counts it.
 
 use super::footprint::{block, calibrating, sum};
 use crate::heap::Live;
 use crate::sqlite::safe::{Database, Step};
 use crate::sys::sqlite as sys;
 
-/// The lab's xRoundup (lab_sqlite_roundup): no rounding.
+/// SQLite's size header in front of each mem1.c block.
+pub const MEM1_HEADER: usize = 8;
+
+/// mem1.c's xRoundup: up to a multiple of 8.
 pub fn xroundup(n: usize) -> usize {
-    n
+    n.next_multiple_of(8)
 }
 
-/// One sqlite3_malloc of `n` bytes.
+/// One sqlite3_malloc of `n` bytes, as `malloc` sees it.
 pub fn malloc(n: usize) -> Live {
-    block(xroundup(n))
+    block(xroundup(n) + MEM1_HEADER)
 }
 
 /// sqlite3_exec's error message: a copy of the connection's message made
@@ -62,9 +67,10 @@ pub fn expanded_text(sql: &str, params: &[i64]) -> String {
 /// The block holding that text. SQLite builds it in a string accumulator
 /// that starts empty and, when appending N bytes to `len` used of `cap`
 /// with `len + N >= cap` (room for the NUL), reallocates to
-/// `xRoundup(2 * len + N + 1)` (sqlite3StrAccumEnlarge's exponential
-/// growth); the finished string is returned in that buffer, unshrunk.
-/// So the block is `len + 1` only when the text is appended in one piece.
+/// `2 * len + N + 1` bytes (sqlite3StrAccumEnlarge's exponential growth),
+/// after which `cap` is the block's real size, `xRoundup` of that
+/// (sqlite3DbMallocSize); the finished string is returned in that buffer,
+/// unshrunk.
 pub fn expanded_sql(sql: &str, params: &[i64]) -> Live {
     let (mut len, mut cap) = (0usize, 0usize);
     for piece in expanded_pieces(sql, params) {
@@ -100,8 +106,8 @@ impl LostConnection {
 /// binding, prepare and step `sql` in it, and try to close it while the
 /// statement lives, reading the C counters after each step; then finalize
 /// and close. One unmeasured round first takes SQLite's one-time global
-/// allocations (its initialisation) out of the window. Needs a process
-/// where nothing but other footprint measurements touches the C heap.
+/// allocations (its initialisation) out of the window; the count is this
+/// thread's, so other threads' C allocations do not show up in it.
 pub fn lost_connection(sql: &str) -> LostConnection {
     let _turn = calibrating();
     one_round(sql);
@@ -109,7 +115,7 @@ pub fn lost_connection(sql: &str) -> LostConnection {
 }
 
 fn one_round(sql: &str) -> LostConnection {
-    let live = crate::heap::c::live;
+    let live = crate::heap::c::thread_live;
     let start = live();
     let db = Database::open_in_memory().expect("an in-memory database opens");
     let opened = live();

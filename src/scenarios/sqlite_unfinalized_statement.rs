@@ -29,6 +29,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: false,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/sqlite_unfinalized_statement.rs",
     source: include_str!("sqlite_unfinalized_statement.rs"),
 };

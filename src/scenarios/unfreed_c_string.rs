@@ -19,6 +19,7 @@ pub static SCENARIO: Scenario = Scenario {
     safe_backend: BackendChoice::C,
     pure_capable: true,
     expected,
+    iteration_budget: None,
     source_file: "src/scenarios/unfreed_c_string.rs",
     source: include_str!("unfreed_c_string.rs"),
 };

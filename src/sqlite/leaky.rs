@@ -6,7 +6,7 @@
 use std::ffi::CStr;
 use std::ptr;
 
-use crate::sqlite::{Error, c_text, error, install};
+use crate::sqlite::{Error, c_text, error};
 use crate::sys::sqlite as sys;
 
 const OK: libc::c_int = sys::SQLITE_OK as libc::c_int;
@@ -33,7 +33,6 @@ impl Drop for LeakyDatabase {
 impl LeakyDatabase {
     /// Opens a private in-memory database (done right).
     pub fn open_in_memory() -> Result<LeakyDatabase, Error> {
-        install()?;
         let name = c_text(crate::sqlite::MEMORY)?;
         let flags = (sys::SQLITE_OPEN_READWRITE | sys::SQLITE_OPEN_CREATE) as libc::c_int;
         let mut db = ptr::null_mut();

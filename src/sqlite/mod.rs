@@ -2,17 +2,15 @@
 //! example of binding a real one (see EXTENDING.md): bound twice, like the
 //! connector, as a leaky binding (`leaky.rs`) and a safe one (`safe.rs`).
 //!
-//! Every SQLite allocation goes through lab_alloc (csrc/sqlite/
-//! lab_sqlite_mem.c installs SQLite's allocator hook), so the C counters and
-//! fault injection of [`crate::heap::c`] see SQLite's heap. [`install`]
-//! must run before SQLite's first use; both bindings call it before opening.
+//! SQLite allocates with the process's malloc (its default allocator,
+//! mem1.c), so the C counters and fault injection of [`crate::heap::c`]
+//! see its heap with no hook installed.
 
 mod error;
 pub mod leaky;
 pub mod safe;
 
 use std::ffi::CString;
-use std::sync::OnceLock;
 
 pub use error::Error;
 
@@ -20,24 +18,6 @@ use crate::sys::sqlite as sys;
 
 /// The filename of a private, in-memory database.
 pub const MEMORY: &str = ":memory:";
-
-/// Installs the lab's allocator into SQLite and initialises SQLite, once
-/// per process. An error means SQLite was initialised before the hook
-/// could be installed (its allocations would not be counted).
-pub fn install() -> Result<(), Error> {
-    static INSTALLED: OnceLock<libc::c_int> = OnceLock::new();
-    // SAFETY: takes no arguments; runs once, before any other SQLite call
-    // of the lab (every open goes through here first).
-    let code = *INSTALLED.get_or_init(|| unsafe { sys::lab_sqlite_install() });
-    if code == sys::SQLITE_OK as libc::c_int {
-        Ok(())
-    } else {
-        Err(Error::Sqlite {
-            code,
-            message: "cannot install the lab's allocator into SQLite".into(),
-        })
-    }
-}
 
 /// `text` as a C string for SQLite, or `Error::InteriorNul`.
 pub(crate) fn c_text(text: &str) -> Result<CString, Error> {

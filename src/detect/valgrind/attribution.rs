@@ -1,13 +1,15 @@
 //! Which side of the boundary allocated a block, read from its allocation
 //! stack. Shared by the valgrind and LeakSanitizer detectors.
 //!
-//! The side is decided by the innermost frame that names a side, not by
-//! "any C frame on the stack": a Rust allocation made inside a Rust callback
-//! that C called has C frames further out, and the counters (which these
-//! detectors are checked against) count it on the Rust side, because it went
-//! through the Rust allocator. The innermost frame above `malloc` is the
-//! allocator a block went through: `lab_malloc` (csrc/lab_alloc.c) for C,
-//! `__rust_alloc` and friends (`.rs` files) for Rust.
+//! The rule is the counters' own (src/heap/interpose.rs): a block is Rust's
+//! if it was allocated through the Rust global allocator, and C's if
+//! anything else called `malloc` for it, whichever library that was (the
+//! lab's C, SQLite, zlib, libxml2, glibc) and whichever language called
+//! that library. So the side is read from the allocator frames right above
+//! `malloc`: `__rust_alloc` and friends, `<... as GlobalAlloc>::alloc`, the
+//! counting allocator. A Rust allocation made inside a Rust callback that C
+//! called is Rust's (it went through the Rust allocator), and a zlib block
+//! allocated inside `deflateInit2_` called from a Rust binding is C's.
 
 use serde::Serialize;
 
@@ -45,54 +47,47 @@ impl Frame {
         }
     }
 
-    /// The side this frame belongs to, if it says.
-    fn side(&self) -> Option<Side> {
-        if let Some(file) = &self.file {
-            if is_c_source(file) {
-                return Some(Side::C);
-            }
-            if file.ends_with(".rs") {
-                return Some(Side::Rust);
-            }
+    /// Whether this frame is the Rust global allocator's (its entry points,
+    /// a `GlobalAlloc` implementation, or the lab's counting allocator).
+    fn is_rust_allocator(&self) -> bool {
+        if let Some(function) = &self.function
+            && RUST_ALLOCATOR_FUNCTIONS
+                .iter()
+                .any(|f| function.contains(f))
+        {
+            return true;
         }
-        let function = self.function.as_deref()?;
-        if is_c_function(function) {
-            Some(Side::C)
-        } else if is_rust_function(function) {
-            Some(Side::Rust)
-        } else {
-            None
-        }
+        self.file
+            .as_deref()
+            .is_some_and(|file| file.ends_with("heap/rust.rs"))
     }
 }
 
-/// The side that allocated a block with this stack (innermost first). A
-/// stack naming no side (no debug info at all) is put on the Rust side: the
-/// lab's C libraries are always built with debug info and allocate only
-/// through csrc/lab_alloc.c, so an unnamed allocation is not theirs.
+/// Names (or parts of names, mangled or not) of the Rust global allocator's
+/// functions: the entry points the compiler emits and every `GlobalAlloc`
+/// implementation (`System`'s, the lab's `CountingAllocator`).
+const RUST_ALLOCATOR_FUNCTIONS: &[&str] = &[
+    "__rust_alloc",
+    "__rust_alloc_zeroed",
+    "__rust_realloc",
+    "__rg_alloc",
+    "__rg_alloc_zeroed",
+    "__rg_realloc",
+    "__rdl_alloc",
+    "__rdl_alloc_zeroed",
+    "__rdl_realloc",
+    "GlobalAlloc",
+    "CountingAllocator",
+];
+
+/// The side that allocated a block with this stack (innermost first): Rust
+/// if the Rust global allocator is on it, else C.
 pub fn side_of(stack: &[Frame]) -> Side {
-    stack.iter().find_map(Frame::side).unwrap_or(Side::Rust)
-}
-
-/// A file of the lab's C sources: under a `csrc` directory.
-fn is_c_source(file: &str) -> bool {
-    std::path::Path::new(file)
-        .components()
-        .any(|c| c.as_os_str() == "csrc")
-}
-
-/// The lab's C API: `lab_*` (the allocation layer) and `lc_*` (connector).
-fn is_c_function(function: &str) -> bool {
-    function.starts_with("lab_") || function.starts_with("lc_")
-}
-
-/// A Rust symbol: legacy (`_ZN...17h<hash>E`) or v0 (`_R...`) mangling, or
-/// a demangled path.
-fn is_rust_function(function: &str) -> bool {
-    function.starts_with("_R")
-        || (function.starts_with("_ZN") && function.contains("17h"))
-        || function.contains("::")
-        || function.contains("__rust")
+    if stack.iter().any(Frame::is_rust_allocator) {
+        Side::Rust
+    } else {
+        Side::C
+    }
 }
 
 #[cfg(test)]
@@ -108,13 +103,14 @@ mod tests {
     }
 
     #[test]
-    fn c_allocator_frame_makes_the_block_c() {
+    fn c_library_block_called_from_rust_is_c() {
         let stack = [
             frame("malloc", None),
-            frame("lab_malloc", Some("/x/csrc/lab_alloc.c")),
+            frame("zcalloc", None),
+            frame("deflateInit2_", None),
             frame(
-                "leaklab::connector::safe::f",
-                Some("/x/src/connector/safe/a.rs"),
+                "leaklab::scenarios::zlib::leaky",
+                Some("/x/src/scenarios/zlib.rs"),
             ),
         ];
         assert_eq!(side_of(&stack), Side::C);
@@ -124,7 +120,11 @@ mod tests {
     fn rust_allocation_inside_a_c_callback_is_rust() {
         let stack = [
             frame("malloc", None),
-            frame("__rust_alloc", Some("library/std/src/sys/alloc/unix.rs")),
+            frame(
+                "<std::alloc::System as core::alloc::global::GlobalAlloc>::alloc",
+                Some("library/std/src/sys/alloc/unix.rs"),
+            ),
+            frame("__rust_alloc", None),
             frame("trampoline", Some("/x/src/connector/safe/callback.rs")),
             frame("lc_stmt_execute", Some("/x/csrc/connector/stmt.c")),
         ];
@@ -132,14 +132,19 @@ mod tests {
     }
 
     #[test]
-    fn c_function_without_file_is_c() {
-        let stack = [frame("malloc", None), frame("lc_strdup", None)];
-        assert_eq!(side_of(&stack), Side::C);
+    fn a_mangled_allocator_entry_is_rust() {
+        let stack = [frame("malloc", None), frame("__rg_alloc", None)];
+        assert_eq!(side_of(&stack), Side::Rust);
     }
 
     #[test]
-    fn rust_file_outside_csrc_is_not_c() {
-        assert!(!is_c_source("/work/src/csrcx/a.rs"));
-        assert!(is_c_source("/work/csrc/connector/engine.c"));
+    fn libc_malloc_called_from_rust_code_is_c() {
+        // What the interposer counts as C too: malloc not through the
+        // global allocator.
+        let stack = [
+            frame("malloc", None),
+            frame("leaklab::x::f", Some("/x/src/x.rs")),
+        ];
+        assert_eq!(side_of(&stack), Side::C);
     }
 }

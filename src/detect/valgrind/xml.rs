@@ -233,7 +233,7 @@ mod tests {
   <leakedbytes>1193</leakedbytes><leakedblocks>1</leakedblocks></xwhat>
   <stack>
     <frame><fn>malloc</fn><obj>/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so</obj></frame>
-    <frame><fn>lab_malloc</fn><dir>/lab/csrc</dir><file>lab_alloc.c</file><line>75</line></frame>
+    <frame><fn>lc_copy_bytes</fn><dir>/lab/csrc/connector</dir><file>bytes.c</file><line>11</line></frame>
   </stack>
 </error>
 <error>
@@ -242,6 +242,7 @@ mod tests {
   <leakedbytes>64</leakedbytes><leakedblocks>1</leakedblocks></xwhat>
   <stack>
     <frame><fn>malloc</fn></frame>
+    <frame><fn>__rust_alloc</fn></frame>
     <frame><fn>alloc</fn><dir>/rustc/abc</dir><file>library/alloc/src/alloc.rs</file><line>95</line></frame>
   </stack>
 </error>

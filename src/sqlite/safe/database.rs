@@ -4,7 +4,7 @@ use std::ptr::{self, NonNull};
 
 use super::statement::Statement;
 use super::string::SqliteString;
-use crate::sqlite::{Error, c_text, error, install};
+use crate::sqlite::{Error, c_text, error};
 use crate::sys::sqlite as sys;
 
 const OK: libc::c_int = sys::SQLITE_OK as libc::c_int;
@@ -19,7 +19,6 @@ impl Database {
     /// private in-memory one for [`crate::sqlite::MEMORY`]. SQLite hands
     /// out a handle even when opening fails; it is closed here then.
     pub fn open(filename: &str) -> Result<Database, Error> {
-        install()?;
         let filename = c_text(filename)?;
         let flags = (sys::SQLITE_OPEN_READWRITE | sys::SQLITE_OPEN_CREATE) as libc::c_int;
         let mut raw = ptr::null_mut();

@@ -1,18 +1,23 @@
-//! `lab_alloc` in Rust: the counting, fault-injecting allocator every model
-//! object is allocated through, with the C layer's 16-byte size header.
+//! The C allocator as the model sees it: under Miri there is no interposer
+//! (Miri runs no C), so every model object is allocated through these
+//! counting, fault-injecting functions, which stand for the process's
+//! malloc and free as src/heap/interpose.rs counts them.
 //!
 //! Blocks come from `libc::malloc`, not `std::alloc`: the lab's counting
 //! global allocator must not see C-side blocks, and Miri then reports a
-//! leaked block with a backtrace through `lab_malloc`.
+//! leaked block with a backtrace through `lab_malloc`. The requested size is
+//! kept in a header in front of each block: the model's private detail
+//! (Miri reports blocks, not malloc's sizes), standing for the interposer's
+//! side table.
 
 use std::ffi::c_void;
 use std::mem::{align_of, size_of};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
-use crate::sys::{LAB_ALLOC_HEADER, lab_alloc_stats};
+use crate::heap::Live;
 
-const HEADER: usize = LAB_ALLOC_HEADER as usize;
+const HEADER: usize = 16;
 
 static LIVE_BLOCKS: AtomicU64 = AtomicU64::new(0);
 static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -70,7 +75,6 @@ unsafe fn base_of(ptr: *mut c_void) -> *mut u8 {
     unsafe { ptr.cast::<u8>().sub(HEADER) }
 }
 
-#[unsafe(no_mangle)]
 pub extern "C" fn lab_malloc(size: usize) -> *mut c_void {
     let Some(total) = size.checked_add(HEADER) else {
         return ptr::null_mut();
@@ -91,7 +95,6 @@ pub extern "C" fn lab_malloc(size: usize) -> *mut c_void {
     }
 }
 
-#[unsafe(no_mangle)]
 pub extern "C" fn lab_calloc(count: usize, size: usize) -> *mut c_void {
     let Some(bytes) = count.checked_mul(size) else {
         return ptr::null_mut();
@@ -108,7 +111,6 @@ pub extern "C" fn lab_calloc(count: usize, size: usize) -> *mut c_void {
 ///
 /// # Safety
 /// `ptr` must be NULL or a live block of this layer; on success it is gone.
-#[unsafe(no_mangle)]
 pub unsafe extern "C" fn lab_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if ptr.is_null() {
         return lab_malloc(size);
@@ -138,7 +140,6 @@ pub unsafe extern "C" fn lab_realloc(ptr: *mut c_void, size: usize) -> *mut c_vo
 
 /// # Safety
 /// `ptr` must be NULL or a live block of this layer, not used afterwards.
-#[unsafe(no_mangle)]
 pub unsafe extern "C" fn lab_free(ptr: *mut c_void) {
     if ptr.is_null() {
         return;
@@ -156,7 +157,6 @@ pub unsafe extern "C" fn lab_free(ptr: *mut c_void) {
 ///
 /// # Safety
 /// `s` must be valid for reading `n` bytes (it may be NULL when `n` is 0).
-#[unsafe(no_mangle)]
 pub unsafe extern "C" fn lab_strndup(s: *const libc::c_char, n: usize) -> *mut libc::c_char {
     let Some(size) = n.checked_add(1) else {
         return ptr::null_mut();
@@ -176,33 +176,49 @@ pub unsafe extern "C" fn lab_strndup(s: *const libc::c_char, n: usize) -> *mut l
     copy
 }
 
-/// # Safety
-/// `out` must be NULL or valid for writing one `lab_alloc_stats`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn lab_alloc_stats_get(out: *mut lab_alloc_stats) {
-    if out.is_null() {
-        return;
-    }
-    let stats = lab_alloc_stats {
-        live_blocks: LIVE_BLOCKS.load(SeqCst),
-        live_bytes: LIVE_BYTES.load(SeqCst),
-        total_allocs: TOTAL_ALLOCS.load(SeqCst),
-        failed_allocs: FAILED_ALLOCS.load(SeqCst),
-    };
-    // SAFETY: non-null and writable, per the caller.
-    unsafe { out.write(stats) };
+/// The model allocator's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub live_blocks: i64,
+    pub live_bytes: i64,
+    pub total_allocs: u64,
+    pub failed_allocs: u64,
+    pub foreign_frees: u64,
+    pub untracked: u64,
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn lab_alloc_fail_nth(n: u64, persistent: libc::c_int) {
+pub fn stats() -> Stats {
+    Stats {
+        live_blocks: LIVE_BLOCKS.load(SeqCst) as i64,
+        live_bytes: LIVE_BYTES.load(SeqCst) as i64,
+        total_allocs: TOTAL_ALLOCS.load(SeqCst),
+        failed_allocs: FAILED_ALLOCS.load(SeqCst),
+        foreign_frees: 0,
+        untracked: 0,
+    }
+}
+
+/// The model counts process-wide only: Miri runs one test at a time.
+pub fn thread_live() -> Live {
+    let s = stats();
+    Live {
+        blocks: s.live_blocks,
+        bytes: s.live_bytes,
+    }
+}
+
+pub fn is_active() -> bool {
+    true
+}
+
+pub fn fail_nth(n: u64, persistent: bool) {
     FAIL_COUNTDOWN.store(0, SeqCst);
     FAIL_STUCK.store(false, SeqCst);
-    FAIL_PERSISTENT.store(persistent != 0, SeqCst);
+    FAIL_PERSISTENT.store(persistent, SeqCst);
     FAIL_COUNTDOWN.store(n, SeqCst);
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn lab_alloc_fail_pending() -> u64 {
+pub fn fail_pending() -> u64 {
     FAIL_COUNTDOWN.load(SeqCst)
 }
 

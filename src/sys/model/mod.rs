@@ -1,5 +1,5 @@
-//! A Rust model of the C connector's `extern "C"` API (csrc/connector and
-//! csrc/lab_alloc), compiled only under Miri.
+//! A Rust model of the C connector's `extern "C"` API (csrc/connector),
+//! with the C allocator's counters (`alloc`), compiled only under Miri.
 //!
 //! Miri cannot call C, so under `cfg(miri)` every function that
 //! `../bindings.rs` declares is defined here with `#[unsafe(no_mangle)]`:
@@ -35,7 +35,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(dead_code, clippy::all)]
 
-mod alloc;
+pub(crate) mod alloc;
 mod errors;
 mod handle;
 mod result;

@@ -1,0 +1,51 @@
+//! Links every system library of build/library_table.rs through
+//! pkg-config, and tells the crate where their committed bindings are.
+
+#[path = "library_table.rs"]
+mod table;
+
+use std::path::PathBuf;
+
+pub use table::{LIBRARIES, Library};
+
+/// Links each library and returns every include path pkg-config reported
+/// (for bindgen; often none: /usr/include). A missing library stops the
+/// build with the package that provides it.
+pub fn link_all() -> Vec<(&'static Library, Vec<PathBuf>)> {
+    let linked = LIBRARIES.iter().map(|lib| (lib, link(lib))).collect();
+    write_sys_modules();
+    linked
+}
+
+fn link(lib: &Library) -> Vec<PathBuf> {
+    match pkg_config::Config::new()
+        .atleast_version(lib.min_version)
+        .probe(lib.pkg_config)
+    {
+        Ok(found) => found.include_paths,
+        Err(e) => panic!(
+            "leaklab links the system's {} >= {} through pkg-config, which could not \
+             find it: install it (Debian/Ubuntu: apt-get install {} pkg-config).\n{e}",
+            lib.pkg_config, lib.min_version, lib.debian_package
+        ),
+    }
+}
+
+/// OUT_DIR/sys_libraries.rs: `pub mod <module>` over each committed
+/// bindings file, included by src/sys/mod.rs.
+fn write_sys_modules() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let mut text = String::new();
+    for lib in LIBRARIES {
+        let file = format!("{dir}/src/sys/{}_bindings.rs", lib.module);
+        println!("cargo:rerun-if-changed={file}");
+        text.push_str(&format!(
+            "/// The system's {}: bindgen output for `{}` (build/library_table.rs).\n\
+             pub mod {} {{\n    include!({file:?});\n}}\n",
+            lib.pkg_config, lib.header, lib.module
+        ));
+    }
+    println!("cargo:rerun-if-changed=build/library_table.rs");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("sys_libraries.rs");
+    std::fs::write(&out, text).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+}
