@@ -197,3 +197,84 @@ fn growth_plot_is_written() {
     std::fs::remove_file(&svg).unwrap();
     assert!(picture.starts_with("<svg") || picture.contains("<svg"));
 }
+
+/// Runs `leaklab args` with its stdout a pipe whose reader is gone.
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the leaklab binary runs")
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_commands_own_code() {
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["explain", "rc-cycle"],
+        &["--help"],
+    ] {
+        let out = with_closed_stdout(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "leaklab {args:?}: {stderr}");
+        assert!(stderr.is_empty(), "leaklab {args:?}: {stderr}");
+    }
+    // The exit code is still the command's own: bad input stays 2.
+    let out = with_closed_stdout(&["run", "rc-cycle", "--iterations", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = with_closed_stdout(&["run", "rc-cycle", "--variant", "safe", "--iterations", "3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_full_stdout_is_one_line_and_exit_3() {
+    use std::process::{Command, Stdio};
+    for args in [&["list"][..], &["explain", "rc-cycle"], &["--help"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full opens");
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+            .args(args)
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("the leaklab binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "leaklab {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn bare_leaklab_prints_the_usage() {
+    let out = leaklab(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Usage: leaklab <COMMAND>"), "{stderr}");
+    for command in ["list", "explain", "run", "matrix", "faults"] {
+        assert!(stderr.contains(command), "{command} missing: {stderr}");
+    }
+}
+
+#[test]
+fn a_missing_scenario_is_named() {
+    for command in ["run", "explain", "faults"] {
+        let err = one_line_error(&[command]);
+        assert!(err.contains("<SCENARIO>"), "leaklab {command}: {err}");
+    }
+}

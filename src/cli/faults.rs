@@ -28,11 +28,11 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
         } else {
             serde_json::to_string_pretty(&reports)
         };
-        println!("{}", text.expect("reports serialize"));
+        outln!("{}", text.expect("reports serialize"))?;
     } else {
-        println!("{}", table(&reports));
+        outln!("{}", table(&reports))?;
         for r in &reports {
-            describe_leaks(r);
+            describe_leaks(r)?;
         }
     }
     // The promise under test: a safe variant declared clean never leaks or
@@ -80,19 +80,21 @@ fn table(reports: &[SweepReport]) -> String {
 
 /// The first few leaking points of a sweep, so a reader sees which error
 /// paths leak and how much.
-fn describe_leaks(r: &SweepReport) {
+fn describe_leaks(r: &SweepReport) -> std::io::Result<()> {
     let leaking: Vec<_> = r.leaking_points().collect();
     if leaking.is_empty() {
-        return;
+        return Ok(());
     }
-    println!(
+    outln!(
         "{} {}: error paths that leak beyond the normal per-iteration leak:",
-        r.scenario, r.variant
-    );
+        r.scenario,
+        r.variant
+    )?;
     for p in leaking.iter().take(5) {
-        println!("  {}", serde_json::to_string(p).unwrap_or_default());
+        outln!("  {}", serde_json::to_string(p).unwrap_or_default())?;
     }
     if leaking.len() > 5 {
-        println!("  … and {} more (see --json)", leaking.len() - 5);
+        outln!("  … and {} more (see --json)", leaking.len() - 5)?;
     }
+    Ok(())
 }

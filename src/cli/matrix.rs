@@ -76,12 +76,12 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
         eprintln!("leaklab: wrote {}", path.display());
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows_json(&rows)).expect("json")
-        );
+        )?;
     } else {
-        println!("{}", detector_table(&rows, &args.detectors));
+        outln!("{}", detector_table(&rows, &args.detectors))?;
     }
     summarize(&rows)
 }
@@ -128,12 +128,12 @@ fn counters_only(
     }
     bar.finish_and_clear();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&records).expect("records serialize")
-        );
+        )?;
     } else {
-        println!("{}", table::records(&records));
+        outln!("{}", table::records(&records))?;
     }
     let mismatches = records.iter().filter(|r| !r.matches_expected).count();
     if mismatches > 0 {
