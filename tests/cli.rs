@@ -278,3 +278,154 @@ fn a_missing_scenario_is_named() {
         assert!(err.contains("<SCENARIO>"), "leaklab {command}: {err}");
     }
 }
+
+/// Runs `leaklab args` with `env` added to its environment.
+fn leaklab_env(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the leaklab binary runs")
+}
+
+/// One line on stderr, nothing on stdout, exit 2.
+fn one_line_error_env(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> String {
+    let out = leaklab_env(env, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{env:?} {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{env:?} {args:?}");
+    assert_eq!(stderr.lines().count(), 1, "{env:?} {args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_bad_leak_size_is_refused_before_any_child_starts() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad: [&std::ffi::OsStr; 6] = [
+        "garbage".as_ref(),
+        "".as_ref(),
+        "-64".as_ref(),
+        "1.5".as_ref(),
+        std::ffi::OsStr::from_bytes(b"6\xff4"),
+        "18446744073709551615".as_ref(),
+    ];
+    for value in bad {
+        let env = [("LEAKLAB_LEAK_BYTES", value)];
+        // A child that started would be "wrote no record": /bin/true is
+        // never reached if the parent refuses first.
+        let exe = ("LEAKLAB_EXE", "/bin/true".as_ref());
+        for args in [
+            &["run", "sized-leak", "--iterations", "2"][..],
+            &["faults", "sized-leak"],
+            &["matrix", "--iterations", "1"],
+        ] {
+            let err = one_line_error_env(&[env[0], exe], args);
+            assert!(
+                err.contains("LEAKLAB_LEAK_BYTES"),
+                "{value:?} {args:?}: {err}"
+            );
+        }
+    }
+    let huge = [("LEAKLAB_LEAK_BYTES", "18446744073709551615".as_ref())];
+    let err = one_line_error_env(&huge, &["run", "sized-leak"]);
+    assert!(err.contains("larger than any allocation"), "{err}");
+    assert!(!err.contains("capacity overflow"), "{err}");
+}
+
+#[test]
+fn a_run_stopped_by_the_cap_with_nothing_kept_is_not_a_leak() {
+    let env = [("LEAKLAB_LEAK_BYTES", "1073741824".as_ref())];
+    let out = leaklab_env(
+        &env,
+        &[
+            "run",
+            "sized-leak",
+            "--variant",
+            "safe",
+            "--iterations",
+            "3",
+            "--json",
+        ],
+    );
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON record");
+    assert_eq!(record["ending"]["kind"], "hit-cap", "{record}");
+    assert_eq!(record["verdict"], "hit-cap", "{record}");
+    assert_eq!(record["matches_expected"], false, "{record}");
+    assert_eq!(out.status.code(), Some(1));
+    // A leak that grows until the cap is still a leak: growing-cache keeps
+    // 64 B per iteration until 40 MiB run out, and the samples (every
+    // 100000 iterations) show the heap growing before that.
+    let record = common::leaklab_json(&[
+        "run",
+        "growing-cache",
+        "--variant",
+        "leaky",
+        "--iterations",
+        "2000000",
+        "--mem-cap",
+        "40M",
+        "--json",
+    ]);
+    assert_eq!(record["ending"]["kind"], "hit-cap", "{record}");
+    assert_eq!(record["verdict"], "leak", "{record}");
+}
+
+#[test]
+fn a_memory_cap_too_small_for_a_child_is_refused() {
+    for cap in ["1", "1K", "1M", "31M"] {
+        let err = one_line_error(&["run", "rc-cycle", "--mem-cap", cap]);
+        assert!(err.contains("at least 32M"), "{cap}: {err}");
+        one_line_error(&["matrix", "--mem-cap", cap]);
+    }
+    let out = leaklab(&["run", "rc-cycle", "--mem-cap", "32M", "--iterations", "2"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn faults_with_nothing_to_inject_says_so() {
+    for args in [
+        &["faults", "rc-cycle"][..],
+        &["faults", "rc-cycle", "--json"],
+        &[
+            "faults",
+            "c-extension-bug",
+            "--variant",
+            "safe",
+            "--backend",
+            "pure",
+        ],
+    ] {
+        let err = one_line_error(args);
+        assert!(err.contains("nothing to inject"), "{args:?}: {err}");
+    }
+    // One variant with C allocations: the sweep runs, the other is noted.
+    let out = leaklab(&["faults", "c-extension-bug", "--backend", "pure"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("c-extension-bug safe on pure: no C allocation, nothing injected"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_child_that_writes_no_record_is_not_a_crash() {
+    let env = [("LEAKLAB_EXE", "/bin/true".as_ref())];
+    let out = leaklab_env(&env, &["run", "rc-cycle", "--iterations", "2", "--json"]);
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON records");
+    for record in records.as_array().expect("both variants") {
+        assert_eq!(record["ending"]["kind"], "no-record", "{record}");
+        assert_eq!(record["verdict"], "error", "{record}");
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let out = leaklab_env(&env, &["run", "rc-cycle", "--iterations", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("wrote no record (exit status: 0)"), "{text}");
+    assert!(!text.contains("crashed"), "{text}");
+}

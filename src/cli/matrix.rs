@@ -18,6 +18,9 @@ use crate::scenarios::{self, Scenario, Variant};
 pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
     let limits = limits(&args.limits);
     let cells = cells();
+    for (s, _) in &cells {
+        super::check_environment(s)?;
+    }
     if args.detectors == [Detector::Counters] && args.html.is_none() {
         return counters_only(&args, limits, &cells);
     }

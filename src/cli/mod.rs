@@ -126,6 +126,12 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
     }
 }
 
+/// The environment `s`'s children will read is usable (one line, exit 2,
+/// before any child starts, if not).
+pub fn check_environment(s: &Scenario) -> Result<(), Failure> {
+    scenarios::check_environment(s).map_err(Failure::usage)
+}
+
 /// The scenario called `id`, or the one-line error listing the known ones.
 pub fn scenario(id: &str) -> Result<&'static Scenario, Failure> {
     scenarios::find(id).ok_or_else(|| {

@@ -12,6 +12,7 @@ use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
+    super::check_environment(s)?;
     let limits = limits(&args.limits);
     let mut plan = Vec::new();
     for variant in args.variant.variants() {
