@@ -429,3 +429,27 @@ fn a_child_that_writes_no_record_is_not_a_crash() {
     assert!(text.contains("wrote no record (exit status: 0)"), "{text}");
     assert!(!text.contains("crashed"), "{text}");
 }
+
+#[test]
+fn a_child_never_writes_through_a_symlink_or_creates_its_record() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let target = dir.path().join("target");
+    std::fs::write(&target, "untouched").unwrap();
+    let link = dir.path().join("record.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    for record in [&link, &missing] {
+        let out = leaklab(&[
+            "__child",
+            "rc-cycle",
+            "safe",
+            "c",
+            "1",
+            "0",
+            record.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{record:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+    assert!(!missing.exists());
+}
