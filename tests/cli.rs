@@ -453,3 +453,38 @@ fn a_child_never_writes_through_a_symlink_or_creates_its_record() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
     assert!(!missing.exists());
 }
+
+#[test]
+fn a_detector_that_skips_an_unbounded_run_reports_not_run_never_a_match() {
+    if std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("valgrind is not installed: nothing to check here");
+        return;
+    }
+    let args = [
+        "run",
+        "unbounded-int",
+        "--variant",
+        "leaky",
+        "--detector",
+        "valgrind",
+    ];
+    let out = leaklab(&[&args[..], &["--json"]].concat());
+    let cell: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(cell.get("matches").is_none(), "{cell}");
+    assert_eq!(cell["by_design"], true, "{cell}");
+    assert!(
+        cell["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("skipped: unbounded"),
+        "{cell}"
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&leaklab(&args).stdout).into_owned();
+    assert!(text.contains("not run: skipped: unbounded"), "{text}");
+    assert!(!text.contains("match"), "{text}");
+}

@@ -262,3 +262,61 @@ fn summarize(rows: &[MatrixRow]) -> Result<i32, Failure> {
     }
     Ok(EXIT_OK)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{Observation, skipped_unbounded};
+
+    fn row(cells: Vec<(String, Outcome)>) -> MatrixRow {
+        MatrixRow {
+            scenario: "unbounded-int".into(),
+            variant: "leaky".into(),
+            backend: "c".into(),
+            cells,
+        }
+    }
+
+    fn skipped() -> (String, Outcome) {
+        let why = "no exit to check";
+        ("valgrind".into(), Err(skipped_unbounded("valgrind", why)))
+    }
+
+    fn mismatch() -> (String, Outcome) {
+        let obs = Observation {
+            detector: "counters",
+            observed: "clean".into(),
+            expected: "leak".into(),
+            matches: false,
+            detail: serde_json::Value::Null,
+        };
+        ("counters".into(), Ok(obs))
+    }
+
+    #[test]
+    fn a_skipped_cell_is_grey_with_its_reason_never_a_green_tick() {
+        let (text, color) = cell_text(&skipped().1);
+        assert_eq!(color, Color::DarkGrey, "{text}");
+        assert!(!text.contains('✓'), "{text}");
+        assert!(text.starts_with("not run: skipped: unbounded"), "{text}");
+        let rows = [row(vec![skipped()])];
+        let table = detector_table(&rows, &[Detector::Valgrind]);
+        assert!(!table.contains('✓'), "{table}");
+        let json = rows_json(&rows);
+        let cell = &json[0]["detectors"]["valgrind"];
+        assert!(cell.get("matches").is_none(), "{cell}");
+        assert_eq!(cell["by_design"], true, "{cell}");
+        let page = matrix_page(&rows, &[]);
+        assert!(
+            page.contains("0 cells match, 0 differ, 1 not run"),
+            "{page}"
+        );
+        assert!(!page.contains("class=\"cell match\""), "{page}");
+    }
+
+    #[test]
+    fn a_skipped_cell_does_not_outweigh_a_mismatch() {
+        let rows = [row(vec![skipped(), mismatch()])];
+        assert_eq!(summarize(&rows).ok(), Some(EXIT_MISMATCH));
+    }
+}
