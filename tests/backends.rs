@@ -198,3 +198,135 @@ fn written_literals_fail_before_unbound_parameters() {
         );
     }
 }
+
+#[test]
+fn a_double_longer_than_the_c_buffer_is_cut_to_31_bytes() {
+    let (mut c, mut pure) = both();
+    let select = "SELECT score FROM people WHERE name = 'x'";
+    for insert in [
+        "INSERT INTO people VALUES ('x', 1, 10000000000000000000000000000000.0)",
+        "INSERT INTO people VALUES ('x', 1, -10000000000000000000000000000.0)",
+        "INSERT INTO people VALUES ('x', 1, 1000000000000000000000000000.0)",
+        "DELETE FROM people WHERE name = 'x'",
+    ] {
+        assert_eq!(c.execute(insert), pure.execute(insert), "{insert}");
+        assert_eq!(c.execute(select), pure.execute(select), "after {insert}");
+    }
+    let from_c = c.execute(select).expect("select runs");
+    assert!(from_c.rows.is_empty());
+    let insert = "INSERT INTO people VALUES (?, ?, ?)";
+    let params = [
+        Param::Text(b"y".to_vec()),
+        Param::Int(1),
+        Param::Double(1e40),
+    ];
+    assert_eq!(
+        c.execute_prepared(insert, &params),
+        pure.execute_prepared(insert, &params)
+    );
+    // The expanded SQL is never cut.
+    assert_eq!(
+        c.expanded_sql(insert, &params),
+        pure.expanded_sql(insert, &params)
+    );
+    let select = "SELECT score FROM people WHERE name = 'y'";
+    let from_c = c.execute(select);
+    assert_eq!(from_c, pure.execute(select));
+    let row = &from_c.expect("select runs").rows[0][0];
+    assert_eq!(row.as_slice(), b"1000000000000000030378602842700");
+}
+
+#[test]
+fn expanded_sql_of_a_query_holding_a_nul() {
+    let (mut c, mut pure) = both();
+    let sql = "INSERT INTO people VALUES ('a\0b', ?, 1.5)";
+    let params = [Param::Int(1)];
+    let from_c = c.expanded_sql(sql, &params);
+    assert_eq!(from_c, pure.expanded_sql(sql, &params));
+    assert_eq!(
+        from_c,
+        Err(leaklab::connector::Error::InteriorNul { position: 29 })
+    );
+    // Executing it works: the prepared query is passed with its length.
+    assert_eq!(
+        c.execute_prepared(sql, &params),
+        pure.execute_prepared(sql, &params)
+    );
+}
+
+#[test]
+fn a_query_holding_a_nul_is_refused_by_both() {
+    let (mut c, mut pure) = both();
+    for sql in [
+        "SELECT * FROM people WHERE name = 'a\0b'",
+        "\0",
+        "SELECT * FROM people\0",
+    ] {
+        let from_c = c.execute(sql);
+        assert!(
+            matches!(from_c, Err(leaklab::connector::Error::InteriorNul { .. })),
+            "{from_c:?}"
+        );
+        assert_eq!(from_c, pure.execute(sql), "{sql:?}");
+    }
+}
+
+#[test]
+fn a_query_over_the_limit_is_refused_by_both() {
+    let (mut c, mut pure) = both();
+    let limit = leaklab::connector::types::MAX_QUERY_LEN;
+    let query = |len: usize| {
+        let mut sql = String::from("SELECT * FROM people");
+        sql.push_str(&" ".repeat(len - sql.len()));
+        sql
+    };
+    for len in [limit, limit + 1, 2 * limit] {
+        let sql = query(len);
+        assert_eq!(c.execute(&sql), pure.execute(&sql), "execute, {len} bytes");
+        assert_eq!(
+            c.execute_prepared(&sql, &[]),
+            pure.execute_prepared(&sql, &[]),
+            "prepared, {len} bytes"
+        );
+        assert_eq!(
+            c.expanded_sql(&sql, &[]),
+            pure.expanded_sql(&sql, &[]),
+            "expanded, {len} bytes"
+        );
+    }
+    let sql = query(limit + 1);
+    assert!(matches!(
+        c.execute(&sql),
+        Err(leaklab::connector::Error::QueryTooLong { .. })
+    ));
+}
+
+#[test]
+fn connect_errors_are_the_same_byte_for_byte() {
+    use leaklab::connector::safe::ConnectOptions;
+    for user in [
+        "é".repeat(300),
+        "x".repeat(600),
+        "é".repeat(100),
+        "nobody".to_string(),
+        "a\0b".to_string(),
+        "€".repeat(200),
+        String::new(),
+    ] {
+        let options = ConnectOptions {
+            user: user.clone(),
+            ..ConnectOptions::default()
+        };
+        let from_c = Connection::connect(&options).map(drop);
+        let from_pure = PureConnection::connect("localhost", &user, "lab", "shop").map(drop);
+        assert_eq!(from_c, from_pure, "user {user:?}");
+    }
+    let options = ConnectOptions {
+        database: "d".repeat(700),
+        ..ConnectOptions::default()
+    };
+    assert_eq!(
+        Connection::connect(&options).map(drop),
+        PureConnection::connect("localhost", "lab", "lab", &options.database).map(drop)
+    );
+}

@@ -11,7 +11,8 @@ use crate::scenarios::{BackendChoice, Variant};
 #[command(
     name = "leaklab",
     version,
-    about = "Reproduce, measure and explain memory leaks across a Rust/C boundary"
+    about = "Reproduce, measure and explain memory leaks across a Rust/C boundary",
+    arg_required_else_help = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -69,8 +70,8 @@ impl VariantChoice {
 /// Limits shared by every command that starts children.
 #[derive(Debug, Clone, Args)]
 pub struct LimitArgs {
-    /// Address-space cap of each child, e.g. 512M, 2G.
-    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    /// Address-space cap of each child, e.g. 512M, 2G (at least 32M).
+    #[arg(long, default_value = "1G", value_parser = parse_mem_cap)]
     pub mem_cap: u64,
     /// Seconds a child may run before it is killed.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
@@ -159,6 +160,26 @@ pub struct ChildArgs {
     pub record: PathBuf,
 }
 
+/// The smallest `--mem-cap`: the address space a child needs to start and
+/// run one iteration of any scenario, with room to spare. Measured (the
+/// smallest RLIMIT_AS under which every scenario variant completes):
+/// 11.0 MiB for the debug build, 7.4 MiB for the release build; below
+/// that the dynamic loader or the first allocation fails and every child
+/// dies (SIGSEGV, exit 127).
+pub const MIN_MEM_CAP: u64 = 32 << 20;
+
+/// A size for `--mem-cap`, refused below [`MIN_MEM_CAP`].
+pub fn parse_mem_cap(text: &str) -> Result<u64, String> {
+    let cap = parse_size(text)?;
+    if cap < MIN_MEM_CAP {
+        return Err(format!(
+            "a child needs at least {}M of address space to start",
+            MIN_MEM_CAP >> 20
+        ));
+    }
+    Ok(cap)
+}
+
 /// "512M", "2G", "1048576" → bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -177,21 +198,46 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("'{text}' is out of range"))
 }
 
-/// Parses the process arguments. Help and version print as usual (exit 0);
-/// any other error is one line on stderr and exit code 2.
+/// Parses the process arguments. Help and version print as usual (exit 0;
+/// a stdout that cannot be written is one line and exit 3); a bare
+/// `leaklab` prints the usage on stderr (exit 2); any other error is one
+/// line on stderr naming what is wrong, and exit code 2.
 pub fn parse() -> Result<Cli, i32> {
     match Cli::try_parse() {
         Ok(cli) => Ok(cli),
-        Err(e) if !e.use_stderr() => {
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            Err(super::EXIT_OK)
+            Err(super::EXIT_USAGE)
         }
+        Err(e) if !e.use_stderr() => match e.print() {
+            Err(io) if io.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("leaklab: cannot write to standard output: {io}");
+                Err(super::EXIT_OUTPUT)
+            }
+            _ => Err(super::EXIT_OK),
+        },
         Err(e) => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("leaklab: {first} (see leaklab --help)");
+            eprintln!(
+                "leaklab: {} (see leaklab --help)",
+                one_line(&e.render().to_string())
+            );
             Err(super::EXIT_USAGE)
         }
     }
+}
+
+/// clap's error as one line: its first line, and when that line ends in
+/// ':' (a list of missing arguments follows), the listed items after it.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first).trim_end();
+    if !first.ends_with(':') {
+        return first.to_string();
+    }
+    let items: Vec<&str> = lines
+        .take_while(|line| line.starts_with(' '))
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", items.join(", "))
 }

@@ -8,7 +8,7 @@ use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
-    print!("{}", render(s));
+    super::write_out(format_args!("{}", render(s)))?;
     Ok(EXIT_OK)
 }
 

@@ -8,6 +8,7 @@ use crate::scenarios::Variant;
 
 pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
+    super::check_environment(s)?;
     let mut reports = Vec::new();
     for variant in args.variant.variants() {
         let asked = if args.variant == VariantChoice::Both && variant == Variant::Leaky {
@@ -22,17 +23,41 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
         })?;
         reports.push(report);
     }
+    // A sweep with nothing to inject (the workload makes no C allocation:
+    // the first point never fired) says nothing about error paths; if no
+    // sweep had anything, that is the one answer.
+    let nothing: Vec<&SweepReport> = reports.iter().filter(|r| nothing_to_inject(r)).collect();
+    let swept = reports.iter().filter(|r| r.skipped.is_none()).count();
+    if swept > 0 && nothing.len() == swept {
+        return Err(Failure::usage(format!(
+            "nothing to inject: {} makes no C allocation{} (fault injection fails C allocations)",
+            s.id,
+            if args.backend == Some(crate::scenarios::BackendChoice::Pure) {
+                " on the pure backend"
+            } else {
+                ""
+            }
+        )));
+    }
     if args.json {
         let text = if reports.len() == 1 {
             serde_json::to_string_pretty(&reports[0])
         } else {
             serde_json::to_string_pretty(&reports)
         };
-        println!("{}", text.expect("reports serialize"));
+        outln!("{}", text.expect("reports serialize"))?;
     } else {
-        println!("{}", table(&reports));
+        outln!("{}", table(&reports))?;
         for r in &reports {
-            describe_leaks(r);
+            describe_leaks(r)?;
+        }
+        for r in nothing {
+            outln!(
+                "{} {} on {}: no C allocation, nothing injected",
+                r.scenario,
+                r.variant,
+                r.backend
+            )?;
         }
     }
     // The promise under test: a safe variant declared clean never leaks or
@@ -44,6 +69,12 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
             && !r.is_clean()
     });
     Ok(if broken { EXIT_MISMATCH } else { EXIT_OK })
+}
+
+/// The sweep ran the whole workload at its first point without any C
+/// allocation to fail.
+fn nothing_to_inject(r: &SweepReport) -> bool {
+    r.skipped.is_none() && r.complete && r.crashes == 0 && r.failures_injected == 0
 }
 
 fn table(reports: &[SweepReport]) -> String {
@@ -80,19 +111,21 @@ fn table(reports: &[SweepReport]) -> String {
 
 /// The first few leaking points of a sweep, so a reader sees which error
 /// paths leak and how much.
-fn describe_leaks(r: &SweepReport) {
+fn describe_leaks(r: &SweepReport) -> std::io::Result<()> {
     let leaking: Vec<_> = r.leaking_points().collect();
     if leaking.is_empty() {
-        return;
+        return Ok(());
     }
-    println!(
+    outln!(
         "{} {}: error paths that leak beyond the normal per-iteration leak:",
-        r.scenario, r.variant
-    );
+        r.scenario,
+        r.variant
+    )?;
     for p in leaking.iter().take(5) {
-        println!("  {}", serde_json::to_string(p).unwrap_or_default());
+        outln!("  {}", serde_json::to_string(p).unwrap_or_default())?;
     }
     if leaking.len() > 5 {
-        println!("  … and {} more (see --json)", leaking.len() - 5);
+        outln!("  … and {} more (see --json)", leaking.len() - 5)?;
     }
+    Ok(())
 }

@@ -33,7 +33,7 @@ pub fn run(args: ListArgs) -> Result<i32, Failure> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&list).expect("json"))?;
         return Ok(EXIT_OK);
     }
     let mut table =
@@ -48,6 +48,6 @@ pub fn run(args: ListArgs) -> Result<i32, Failure> {
             .join("; ");
         table.add_row(vec![s.id, s.title, s.origin.source, &leaks]);
     }
-    println!("{table}");
+    outln!("{table}")?;
     Ok(EXIT_OK)
 }

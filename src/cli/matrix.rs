@@ -18,6 +18,9 @@ use crate::scenarios::{self, Scenario, Variant};
 pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
     let limits = limits(&args.limits);
     let cells = cells();
+    for (s, _) in &cells {
+        super::check_environment(s)?;
+    }
     if args.detectors == [Detector::Counters] && args.html.is_none() {
         return counters_only(&args, limits, &cells);
     }
@@ -76,12 +79,12 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
         eprintln!("leaklab: wrote {}", path.display());
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows_json(&rows)).expect("json")
-        );
+        )?;
     } else {
-        println!("{}", detector_table(&rows, &args.detectors));
+        outln!("{}", detector_table(&rows, &args.detectors))?;
     }
     summarize(&rows)
 }
@@ -128,12 +131,12 @@ fn counters_only(
     }
     bar.finish_and_clear();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&records).expect("records serialize")
-        );
+        )?;
     } else {
-        println!("{}", table::records(&records));
+        outln!("{}", table::records(&records))?;
     }
     let mismatches = records.iter().filter(|r| !r.matches_expected).count();
     if mismatches > 0 {
@@ -258,4 +261,62 @@ fn summarize(rows: &[MatrixRow]) -> Result<i32, Failure> {
         )));
     }
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{Observation, skipped_unbounded};
+
+    fn row(cells: Vec<(String, Outcome)>) -> MatrixRow {
+        MatrixRow {
+            scenario: "unbounded-int".into(),
+            variant: "leaky".into(),
+            backend: "c".into(),
+            cells,
+        }
+    }
+
+    fn skipped() -> (String, Outcome) {
+        let why = "no exit to check";
+        ("valgrind".into(), Err(skipped_unbounded("valgrind", why)))
+    }
+
+    fn mismatch() -> (String, Outcome) {
+        let obs = Observation {
+            detector: "counters",
+            observed: "clean".into(),
+            expected: "leak".into(),
+            matches: false,
+            detail: serde_json::Value::Null,
+        };
+        ("counters".into(), Ok(obs))
+    }
+
+    #[test]
+    fn a_skipped_cell_is_grey_with_its_reason_never_a_green_tick() {
+        let (text, color) = cell_text(&skipped().1);
+        assert_eq!(color, Color::DarkGrey, "{text}");
+        assert!(!text.contains('✓'), "{text}");
+        assert!(text.starts_with("not run: skipped: unbounded"), "{text}");
+        let rows = [row(vec![skipped()])];
+        let table = detector_table(&rows, &[Detector::Valgrind]);
+        assert!(!table.contains('✓'), "{table}");
+        let json = rows_json(&rows);
+        let cell = &json[0]["detectors"]["valgrind"];
+        assert!(cell.get("matches").is_none(), "{cell}");
+        assert_eq!(cell["by_design"], true, "{cell}");
+        let page = matrix_page(&rows, &[]);
+        assert!(
+            page.contains("0 cells match, 0 differ, 1 not run"),
+            "{page}"
+        );
+        assert!(!page.contains("class=\"cell match\""), "{page}");
+    }
+
+    #[test]
+    fn a_skipped_cell_does_not_outweigh_a_mismatch() {
+        let rows = [row(vec![skipped(), mismatch()])];
+        assert_eq!(summarize(&rows).ok(), Some(EXIT_MISMATCH));
+    }
 }

@@ -1,8 +1,21 @@
 //! The command line: `list`, `explain`, `run`, `matrix`, `faults`.
 //!
 //! Exit codes: 0 success; 1 a run or matrix did not match its declared
-//! leaks, or a safe variant leaked or crashed under fault injection; 2 bad input (unknown scenario, flag or number) or a check that
-//! cannot run here.
+//! leaks, or a safe variant leaked or crashed under fault injection; 2 bad
+//! input (unknown scenario, flag or number) or a check that cannot run
+//! here; 3 standard output could not be written (a full device, an I/O
+//! error). A closed pipe (`leaklab list | head -1`) is not an error: the
+//! rest of the output is dropped and the exit code is the command's own.
+//!
+//! Every command prints through [`outln!`] / [`write_out`], which return
+//! `io::Result`: nothing here panics on a failing stdout.
+
+/// `println!` through [`write_out`]: an `io::Result` to `?`, never a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod args;
 mod detectors;
@@ -14,18 +27,54 @@ mod run;
 
 pub use args::{Cli, Command};
 
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::scenarios::{self, Scenario};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_MISMATCH: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_OUTPUT: i32 = 3;
+
+/// Set once stdout turned out to be a closed pipe: later output is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout. A closed pipe (EPIPE) is not an error: the reader has
+/// gone, so this and all later output is dropped and the command carries
+/// on to its own exit code. Any other failure (ENOSPC on `> /dev/full`)
+/// comes back, for the caller to `?` into a [`Failure`] with
+/// [`EXIT_OUTPUT`].
+pub fn write_out(args: std::fmt::Arguments<'_>) -> io::Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut stdout = io::stdout().lock();
+    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
 
 /// A failure the user must see as one line, with its exit code.
 #[derive(Debug)]
 pub struct Failure {
     pub message: String,
     pub code: i32,
+}
+
+/// Standard output failed (not a closed pipe, which [`write_out`] absorbs).
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure {
+            message: format!("cannot write to standard output: {e}"),
+            code: EXIT_OUTPUT,
+        }
+    }
 }
 
 impl Failure {
@@ -75,6 +124,12 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             &a.record,
         )),
     }
+}
+
+/// The environment `s`'s children will read is usable (one line, exit 2,
+/// before any child starts, if not).
+pub fn check_environment(s: &Scenario) -> Result<(), Failure> {
+    scenarios::check_environment(s).map_err(Failure::usage)
 }
 
 /// The scenario called `id`, or the one-line error listing the known ones.

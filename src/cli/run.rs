@@ -12,6 +12,7 @@ use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 pub fn run(args: RunArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
+    super::check_environment(s)?;
     let limits = limits(&args.limits);
     let mut plan = Vec::new();
     for variant in args.variant.variants() {
@@ -39,18 +40,18 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         } else {
             serde_json::to_string_pretty(&records)
         };
-        println!("{}", text.expect("records serialize"));
+        outln!("{}", text.expect("records serialize"))?;
         for r in &records {
             eprint!("{}", r.output);
         }
     } else {
         for r in &records {
-            print_output(r);
+            print_output(r)?;
         }
-        println!("{}", table::records(&records));
+        outln!("{}", table::records(&records))?;
         for r in &records {
             if let Some(note) = ending_note(r) {
-                println!("{note}");
+                outln!("{note}")?;
             }
         }
     }
@@ -140,11 +141,11 @@ fn with_detector(
         } else {
             serde_json::Value::Array(values)
         };
-        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&value).expect("json"))?;
     } else {
         for (variant, outcome) in &observations {
             match outcome {
-                Ok(o) => println!(
+                Ok(o) => outln!(
                     "{} {} [{}]: {} (expected {}) {}",
                     s.id,
                     variant.as_str(),
@@ -152,14 +153,14 @@ fn with_detector(
                     o.observed,
                     o.expected,
                     if o.matches { "match" } else { "MISMATCH" }
-                ),
-                Err(u) => println!(
+                )?,
+                Err(u) => outln!(
                     "{} {} [{}]: not run: {}",
                     s.id,
                     variant.as_str(),
                     u.detector,
                     u.reason
-                ),
+                )?,
             }
         }
     }
@@ -244,24 +245,25 @@ pub fn run_one(
 }
 
 /// The scenario's own output (rc-cycle's Drop messages), shortened.
-fn print_output(r: &RunRecord) {
+fn print_output(r: &RunRecord) -> std::io::Result<()> {
     let lines: Vec<&str> = r.output.lines().collect();
     if lines.is_empty() {
-        println!("[{} {}] printed nothing", r.scenario, r.variant.as_str());
-        return;
+        outln!("[{} {}] printed nothing", r.scenario, r.variant.as_str())?;
+        return Ok(());
     }
-    println!(
+    outln!(
         "[{} {}] printed {} lines:",
         r.scenario,
         r.variant.as_str(),
         lines.len()
-    );
+    )?;
     for line in lines.iter().take(6) {
-        println!("  {line}");
+        outln!("  {line}")?;
     }
     if lines.len() > 6 {
-        println!("  … ({} more)", lines.len() - 6);
+        outln!("  … ({} more)", lines.len() - 6)?;
     }
+    Ok(())
 }
 
 fn ending_note(r: &RunRecord) -> Option<String> {

@@ -60,6 +60,30 @@ pub mod code {
 /// Longest query the connector accepts, in bytes (`LC_MAX_QUERY_LEN`).
 pub const MAX_QUERY_LEN: usize = 65536;
 
+/// What the bindings refuse before the connector sees a query: more than
+/// [`MAX_QUERY_LEN`] bytes. Both backends check it the same way, so a caller
+/// gets `QueryTooLong` whichever one runs.
+pub fn check_length(text: &str) -> Result<(), Error> {
+    if text.len() > MAX_QUERY_LEN {
+        return Err(Error::QueryTooLong {
+            length: text.len(),
+            max: MAX_QUERY_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// [`check_length`], then what a NUL-terminated C string cannot carry: a
+/// NUL byte (`InteriorNul` at its offset). For text passed to C without a
+/// length (`lc_query`, `lc_real_connect`).
+pub fn check_c_string(text: &str) -> Result<(), Error> {
+    check_length(text)?;
+    match text.bytes().position(|b| b == 0) {
+        Some(position) => Err(Error::InteriorNul { position }),
+        None => Ok(()),
+    }
+}
+
 /// Everything that can go wrong through the safe API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {

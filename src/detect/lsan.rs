@@ -459,7 +459,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     available().map_err(unavailable)?;
     let expected = (req.scenario.expected)(req.variant, req.backend);
     let Some(want) = expect::at_exit(&expected, req.iterations).map(expected_at_exit) else {
-        return Ok(super::skipped_unbounded(
+        return Err(super::skipped_unbounded(
             NAME,
             "grows without bound within one iteration: LSan checks at exit, and such a run \
              has none; the growth detector sees it",

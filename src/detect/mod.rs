@@ -57,15 +57,30 @@ pub struct Unavailable {
 
 pub type Outcome = Result<Observation, Unavailable>;
 
-/// The observation of a detector that checks at exit, for a workload that
-/// grows without bound: it is not run (it would have no exit to check),
-/// which is what is expected of it; `why` says who sees it instead.
-pub fn skipped_unbounded(detector: &'static str, why: &str) -> Observation {
-    Observation {
+/// A detector that checks at exit, asked about a workload that grows
+/// without bound: it is not run (it would have no exit to check). That is
+/// no observation, so never a match: a not-run cell, by design, with `why`
+/// saying who sees the leak instead; the matrix shows it grey and does not
+/// count it either way.
+pub fn skipped_unbounded(detector: &'static str, why: &str) -> Unavailable {
+    Unavailable {
         detector,
-        observed: "skipped: unbounded".into(),
-        expected: "skipped: unbounded".into(),
-        matches: true,
-        detail: serde_json::json!({ "skipped": why }),
+        reason: format!("skipped: unbounded: {why}"),
+        by_design: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_cell_is_not_an_observation() {
+        let outcome: Outcome = Err(skipped_unbounded("valgrind", "no exit"));
+        let Err(skipped) = &outcome else {
+            panic!("a skip must never be an Observation (which has `matches`)");
+        };
+        assert!(skipped.by_design);
+        assert_eq!(skipped.reason, "skipped: unbounded: no exit");
     }
 }

@@ -382,7 +382,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     available().map_err(unavailable)?;
     let expected = (req.scenario.expected)(req.variant, req.backend);
     let Some(want) = expect::at_exit(&expected, req.iterations) else {
-        return Ok(super::skipped_unbounded(
+        return Err(super::skipped_unbounded(
             NAME,
             "grows without bound within one iteration: a memcheck run has no exit to check; \
              the growth detector and the counters' memory cap see it",

@@ -58,6 +58,12 @@ pub enum Ending {
         status: String,
         stderr_tail: String,
     },
+    /// Exited with status 0 but wrote no record: not a leaklab child (say,
+    /// `LEAKLAB_EXE` naming another program).
+    NoRecord {
+        status: String,
+        stderr_tail: String,
+    },
 }
 
 /// One scenario variant's run: what leaked, what was expected, the verdict.
@@ -79,7 +85,8 @@ pub struct RunRecord {
     pub per_iteration: PerIteration,
     /// Declared per-iteration leak.
     pub expected: Expected,
-    /// "leak", "clean" or "error".
+    /// "leak", "clean", "hit-cap" (stopped by the memory cap with nothing
+    /// measured as kept) or "error".
     pub verdict: &'static str,
     pub matches_expected: bool,
     pub ending: Ending,
@@ -117,7 +124,12 @@ impl RunRecord {
         let verdict = match ending {
             Ending::Completed if is_leak(leaked) => "leak",
             Ending::Completed => "clean",
-            Ending::HitCap { .. } => "leak",
+            // The cap stops a run before its end, so nothing is measured as
+            // leaked: it is a leak only if the heap grew over the
+            // iterations that did complete. A first iteration too large
+            // for the cap (sized-leak at 1 GiB, safe or not) is not.
+            Ending::HitCap { .. } if grew_before_cap(&run.samples) => "leak",
+            Ending::HitCap { .. } => "hit-cap",
             _ => "error",
         };
         let matches_expected = matches(&expected, &ending, leaked, completed);
@@ -146,6 +158,15 @@ fn is_leak(sides: Sides) -> bool {
     [sides.c, sides.rust]
         .iter()
         .any(|l| l.blocks > 0 || l.bytes > 0)
+}
+
+/// Whether the heap kept more, on either side, at the last sample taken
+/// before the cap than right after setup (the first sample).
+fn grew_before_cap(samples: &[Sample]) -> bool {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return false;
+    };
+    is_leak(Sides::from(last.heap.since(first.heap)))
 }
 
 fn per_iteration(leaked: Sides, completed: u64) -> PerIteration {
@@ -221,8 +242,15 @@ fn ending(run: &ChildRun, limits: Limits) -> Ending {
         .rev()
         .collect::<Vec<_>>()
         .join("\n");
+    let status_text = run.status.map_or("unknown".to_owned(), |s| format!("{s}"));
+    if run.status.is_some_and(|s| s.success()) {
+        return Ending::NoRecord {
+            status: status_text,
+            stderr_tail: tail,
+        };
+    }
     Ending::Crashed {
-        status: run.status.map_or("unknown".to_owned(), |s| format!("{s}")),
+        status: status_text,
         stderr_tail: tail,
     }
 }

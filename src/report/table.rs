@@ -72,6 +72,7 @@ pub fn ending_text(ending: &Ending) -> String {
         Ending::HitCap { cap_bytes, .. } => format!("hit cap ({})", bytes(*cap_bytes)),
         Ending::TimedOut { limit_seconds } => format!("timed out ({limit_seconds} s)"),
         Ending::Crashed { status, .. } => format!("crashed ({status})"),
+        Ending::NoRecord { status, .. } => format!("wrote no record ({status})"),
     }
 }
 

@@ -75,7 +75,9 @@ pub fn run_child_of(
     limits: Limits,
     wrapper: &[String],
 ) -> Result<ChildRun, String> {
-    let record = record_path();
+    // Created here, exclusively, under an unpredictable name; removed when
+    // `record` drops. The child only opens it.
+    let record = record_file()?;
     let mut args: Vec<String> = wrapper.to_vec();
     args.push(exe.display().to_string());
     args.extend([
@@ -85,7 +87,7 @@ pub fn run_child_of(
         plan.backend.as_str().into(),
         plan.iterations.to_string(),
         plan.sample_every.to_string(),
-        record.display().to_string(),
+        record.path().display().to_string(),
     ]);
     let mut command = Command::new(&args[0]);
     command
@@ -131,8 +133,8 @@ pub fn run_child_of(
         }
     };
     let elapsed = started.elapsed();
-    let text = std::fs::read_to_string(&record).unwrap_or_default();
-    let _ = std::fs::remove_file(&record);
+    let text = std::fs::read_to_string(record.path()).unwrap_or_default();
+    drop(record);
     let mut samples = Vec::new();
     let mut finish = None;
     for line in text.lines() {
@@ -173,9 +175,46 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<St
     })
 }
 
-fn record_path() -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("leaklab-{}-{n}.jsonl", std::process::id()))
+/// The file a child writes its record to: created with O_EXCL and a
+/// random name under the temporary directory (mode 0600), so no other
+/// user can predict, pre-create or swap it.
+fn record_file() -> Result<tempfile::NamedTempFile, String> {
+    tempfile::Builder::new()
+        .prefix("leaklab-")
+        .suffix(".jsonl")
+        .tempfile()
+        .map_err(|e| {
+            format!(
+                "cannot create a record file in {}: {e}",
+                std::env::temp_dir().display()
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn record_files_are_new_private_and_unpredictable() {
+        let a = record_file().expect("a record file");
+        let b = record_file().expect("another");
+        assert_ne!(a.path(), b.path());
+        for file in [&a, &b] {
+            let name = file.path().file_name().unwrap().to_string_lossy();
+            assert!(
+                name.starts_with("leaklab-") && name.ends_with(".jsonl"),
+                "{name}"
+            );
+            // Not the old "leaklab-<pid>-<n>" name.
+            let pid = std::process::id().to_string();
+            assert!(!name.contains(&pid), "{name}");
+            let mode = std::fs::metadata(file.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists(), "removed on drop");
+    }
 }

@@ -196,6 +196,17 @@ pub fn find(id: &str) -> Option<&'static Scenario> {
     all().iter().copied().find(|s| s.id == id)
 }
 
+/// Checks the environment a scenario's children will read, in the parent
+/// before any child starts: a bad value is one line for the user rather
+/// than a failure in every child. Only sized-leak reads one
+/// (`LEAKLAB_LEAK_BYTES`).
+pub fn check_environment(scenario: &Scenario) -> Result<(), String> {
+    if std::ptr::eq(scenario, &sized_leak::SCENARIO) {
+        sized_leak::leak_bytes()?;
+    }
+    Ok(())
+}
+
 pub fn ids() -> Vec<&'static str> {
     all().iter().map(|s| s.id).collect()
 }

@@ -42,18 +42,30 @@ pub const ENV: &str = "LEAKLAB_LEAK_BYTES";
 pub const DEFAULT_BYTES: usize = 64;
 
 /// The leak size per iteration: [`ENV`] if set, [`DEFAULT_BYTES`] if not.
-/// Read the same way by the parent (for `expected`) and the child (for
-/// the workload), so an unparsable value is an error on both, never a
-/// silent default that could make them disagree.
+/// Read the same way by the parent (for `expected`, and to refuse a bad
+/// value before any child starts) and the child (for the workload), so an
+/// unusable value is an error on both, never a silent default that could
+/// make them disagree. Refused: empty, not a decimal number, negative, not
+/// UTF-8, and sizes no allocation can have (over `isize::MAX` bytes).
 pub fn leak_bytes() -> Result<usize, String> {
-    match std::env::var(ENV) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|e| format!("{ENV}={text:?} is not a byte count: {e}")),
-        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_BYTES),
-        Err(e) => Err(format!("{ENV}: {e}")),
+    let text = match std::env::var(ENV) {
+        Ok(text) => text,
+        Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_BYTES),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            return Err(format!("{ENV}={raw:?} is not a byte count: not UTF-8"));
+        }
+    };
+    let size: usize = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{ENV}={text:?} is not a byte count: {e}"))?;
+    if Layout::array::<u8>(size).is_err() {
+        return Err(format!(
+            "{ENV}={size} is larger than any allocation can be ({} bytes at most)",
+            isize::MAX
+        ));
     }
+    Ok(size)
 }
 
 /// One buffer of `size` bytes, written so the allocation cannot be elided.

@@ -6,7 +6,7 @@ use super::error;
 use super::format::escape;
 use super::statement::{Statement, parse};
 use super::table::Table;
-use crate::connector::types::{Backend, Error, Outcome, Param};
+use crate::connector::types::{Backend, Error, Outcome, Param, check_c_string, check_length};
 
 /// The only credentials the stand-in server accepts.
 const USER: &str = "lab";
@@ -21,15 +21,19 @@ pub struct PureConnection {
 }
 
 impl PureConnection {
-    /// Checks user and password (1045), then the database (1049); the host
-    /// is ignored, as in the C library.
+    /// Refuses what the safe binding cannot pass to C (each of host, user,
+    /// password and database, in that order: longer than the query limit or
+    /// holding a NUL byte), then checks user and password (1045), then the
+    /// database (1049); the host is ignored, as in the C library.
     pub fn connect(
         host: &str,
         user: &str,
         passwd: &str,
         db: &str,
     ) -> Result<PureConnection, Error> {
-        let _ = host;
+        for text in [host, user, passwd, db] {
+            check_c_string(text)?;
+        }
         if user != USER || passwd != PASSWORD {
             return Err(error::access_denied(user));
         }
@@ -72,21 +76,32 @@ fn bind_all(stmt: &Statement, params: &[Param]) -> Result<Vec<Option<Param>>, Er
     Ok(params.iter().cloned().map(Some).collect())
 }
 
+/// The trait answers exactly as the safe binding over C does, so the
+/// binding's own checks come first: a query for `lc_query` is a C string
+/// (`QueryTooLong`, then `InteriorNul`); a prepared one goes with its length
+/// (`QueryTooLong` only); an expanded SQL comes back as a C string.
 impl Backend for PureConnection {
     fn execute(&mut self, sql: &str) -> Result<Outcome, Error> {
+        check_c_string(sql)?;
         self.query_bytes(sql.as_bytes())
     }
 
     fn execute_prepared(&mut self, sql: &str, params: &[Param]) -> Result<Outcome, Error> {
+        check_length(sql)?;
         let stmt = parse(sql.as_bytes(), true)?;
         let bound = bind_all(&stmt, params)?;
         self.run(&stmt, &bound)
     }
 
     fn expanded_sql(&mut self, sql: &str, params: &[Param]) -> Result<String, Error> {
+        check_length(sql)?;
         let stmt = parse(sql.as_bytes(), true)?;
         let bound = bind_all(&stmt, params)?;
-        String::from_utf8(stmt.expanded_sql(&bound)).map_err(|e| Error::InvalidUtf8 {
+        let expanded = stmt.expanded_sql(&bound);
+        if let Some(position) = expanded.iter().position(|&b| b == 0) {
+            return Err(Error::InteriorNul { position });
+        }
+        String::from_utf8(expanded).map_err(|e| Error::InvalidUtf8 {
             valid_up_to: e.utf8_error().valid_up_to(),
         })
     }

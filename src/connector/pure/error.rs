@@ -7,13 +7,16 @@ use crate::connector::types::{Error, MAX_QUERY_LEN, code};
 /// message (say, naming a long identifier) is cut to 511 bytes there too.
 const ERRMSG_SIZE: usize = 512;
 
-fn connector(code: u32, mut message: String) -> Error {
-    let mut len = message.len().min(ERRMSG_SIZE - 1);
-    while !message.is_char_boundary(len) {
-        len -= 1;
+/// The cut is at the byte, as C's `snprintf` cuts, even inside a UTF-8
+/// character; the message is then read lossily, as the safe binding reads
+/// the C buffer, so a cut character becomes U+FFFD on both backends.
+fn connector(code: u32, message: String) -> Error {
+    let bytes = message.as_bytes();
+    let cut = &bytes[..bytes.len().min(ERRMSG_SIZE - 1)];
+    Error::Connector {
+        code,
+        message: String::from_utf8_lossy(cut).into_owned(),
     }
-    message.truncate(len);
-    Error::Connector { code, message }
 }
 
 /// Names in messages are bytes from the query; they are ASCII identifiers
@@ -97,5 +100,18 @@ mod tests {
         };
         assert_eq!(message.len(), 511);
         assert!(message.starts_with("Table 'shop.xxx"));
+    }
+
+    #[test]
+    fn a_cut_inside_a_character_reads_as_a_replacement_character() {
+        // "Access denied for user '" is 24 bytes: 487 bytes of 'é' remain,
+        // 243 whole characters and the first byte of one more.
+        let Error::Connector { message, .. } = access_denied(&"é".repeat(300)) else {
+            panic!("not a connector error");
+        };
+        assert_eq!(
+            message,
+            format!("Access denied for user '{}\u{fffd}", "é".repeat(243))
+        );
     }
 }

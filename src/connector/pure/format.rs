@@ -6,6 +6,10 @@
 use num_bigint::BigUint;
 use std::cmp::Ordering;
 
+/// `LC_DOUBLE_BUF_SIZE`: a DOUBLE in a result row is formatted into a buffer
+/// of this many bytes, NUL included (expanded SQL is never cut).
+pub const DOUBLE_BUF_SIZE: usize = 32;
+
 /// INT as C's `"%lld"`.
 pub fn format_int(value: i64) -> String {
     value.to_string()

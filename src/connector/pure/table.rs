@@ -2,7 +2,7 @@
 //! its rows. The schema is fixed, so statements resolve names without a
 //! connection.
 
-use super::format::{format_double, format_int};
+use super::format::{DOUBLE_BUF_SIZE, format_double, format_int};
 use crate::connector::types::{Field, FieldType};
 
 /// The only table name (case-sensitive, as every identifier).
@@ -77,12 +77,18 @@ impl Row {
         }
     }
 
-    /// The value in text-protocol form: TEXT as stored, INT `%lld`, DOUBLE `%.2f`.
+    /// The value in text-protocol form: TEXT as stored, INT `%lld`, DOUBLE
+    /// `%.2f` as C writes it into its `LC_DOUBLE_BUF_SIZE` buffer, so cut to
+    /// its first 31 bytes (1e31 gives 31 digits and no fraction).
     pub fn text(&self, column: Column) -> Vec<u8> {
         match column {
             Column::Name => self.name.clone(),
             Column::Age => format_int(self.age).into_bytes(),
-            Column::Score => format_double(self.score).into_bytes(),
+            Column::Score => {
+                let mut text = format_double(self.score).into_bytes();
+                text.truncate(DOUBLE_BUF_SIZE - 1);
+                text
+            }
         }
     }
 

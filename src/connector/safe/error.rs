@@ -2,7 +2,7 @@
 
 use std::ffi::CStr;
 
-use crate::connector::types::{Error, MAX_QUERY_LEN};
+use crate::connector::types::{Error, check_c_string};
 use crate::sys;
 
 /// The handle's current error, copied out: the C string is owned by the
@@ -44,12 +44,7 @@ unsafe fn connector_error(code: u32, message: *const libc::c_char) -> Error {
 /// A query as a C string, refused before C sees it if it cannot be one or
 /// is longer than the connector takes.
 pub(crate) fn query_cstring(sql: &str) -> Result<std::ffi::CString, Error> {
-    if sql.len() > MAX_QUERY_LEN {
-        return Err(Error::QueryTooLong {
-            length: sql.len(),
-            max: MAX_QUERY_LEN,
-        });
-    }
+    check_c_string(sql)?;
     std::ffi::CString::new(sql).map_err(|e| Error::InteriorNul {
         position: e.nul_position(),
     })

@@ -7,24 +7,22 @@ use super::connection::Connection;
 use super::error::{from_handle, from_stmt};
 use super::result::QueryResult;
 use super::string::CString as LcString;
-use crate::connector::types::{Error, MAX_QUERY_LEN, Param};
+use crate::connector::types::{Error, Param, check_length};
 use crate::sys;
 
 /// A prepared statement. It borrows its connection: the connection cannot
 /// close while a statement is open (C refuses with `LC_CR_BUSY`).
 pub struct Statement<'conn> {
     raw: NonNull<sys::LC_STMT>,
+    /// The query holds a NUL byte (inside a text literal): its expanded SQL,
+    /// a NUL-terminated C string, cannot carry it whole.
+    holds_nul: bool,
     _conn: PhantomData<&'conn mut Connection>,
 }
 
 impl<'conn> Statement<'conn> {
     pub(crate) fn prepare(conn: &'conn mut Connection, sql: &str) -> Result<Self, Error> {
-        if sql.len() > MAX_QUERY_LEN {
-            return Err(Error::QueryTooLong {
-                length: sql.len(),
-                max: MAX_QUERY_LEN,
-            });
-        }
+        check_length(sql)?;
         // SAFETY: live handle; NULL means out of memory, reported on the handle.
         let raw = unsafe { sys::lc_stmt_init(conn.raw()) };
         // SAFETY: live handle.
@@ -32,6 +30,7 @@ impl<'conn> Statement<'conn> {
         // Owned from here: an early return closes it.
         let statement = Statement {
             raw,
+            holds_nul: sql.as_bytes().contains(&0),
             _conn: PhantomData,
         };
         // SAFETY: live statement; C reads `sql.len()` bytes (NUL allowed).
@@ -134,6 +133,9 @@ impl<'conn> Statement<'conn> {
 
     /// The query with its bound values in place (`lc_stmt_expanded_sql`,
     /// a string C allocates and `LcString` frees: rusqlite #552 forgot to).
+    /// A query holding a NUL byte gives `InteriorNul` rather than the text
+    /// up to it: bound values never render a NUL (TEXT is escaped), so the
+    /// C string ends exactly at the query's first NUL.
     pub fn expanded_sql(&mut self) -> Result<String, Error> {
         // SAFETY: live statement; the string is ours, owned by LcString.
         let text = unsafe {
@@ -144,6 +146,11 @@ impl<'conn> Statement<'conn> {
         }
         // SAFETY: live statement.
         .map_err(|_| unsafe { from_stmt(self.raw()) })?;
+        if self.holds_nul {
+            return Err(Error::InteriorNul {
+                position: text.as_c_str().to_bytes().len(),
+            });
+        }
         Ok(text.to_str()?.to_owned())
     }
 
