@@ -57,8 +57,8 @@ pub const LIBRARIES: &[Library] = &[
         min_version: "2.9.0",
         debian_package: "libxml2-dev",
         header: "libxml/parser.h",
-        functions: "xml(ReadMemory|FreeDoc|DocGetRootElement|InitParser)",
-        types: "(_xmlDoc|_xmlNode|xmlParserOption)",
+        functions: "xml(ReadMemory|FreeDoc|DocGetRootElement|InitParser|GetLastError|ResetLastError)",
+        types: "(_xmlDoc|_xmlNode|_xmlError|xmlParserOption)",
         vars: "XML_PARSE_(NODICT|NONET|NOERROR|NOWARNING)",
     },
 ];

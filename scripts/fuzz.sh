@@ -13,10 +13,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The allocation layer the connector is linked with. It is the only line to
-# change when the layer changes (empty once the connector calls plain
-# malloc/free).
-ALLOC_SRCS="csrc/lab_alloc.c"
 
 seconds=${1:-60}
 shift || true
@@ -28,10 +24,9 @@ command -v "$CC" >/dev/null || { echo "fuzz.sh: $CC not found (apt-get install c
 
 out=target/fuzz
 mkdir -p "$out/corpus" "$out/artifacts"
-# shellcheck disable=SC2086 # ALLOC_SRCS is a list of files
 "$CC" -g -O1 -std=c11 -Wall -Wextra \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Icsrc -o "$out/connector_fuzz" fuzz/connector_fuzz.c csrc/connector/*.c $ALLOC_SRCS
+    -Icsrc -o "$out/connector_fuzz" fuzz/connector_fuzz.c csrc/connector/*.c
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

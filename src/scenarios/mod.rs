@@ -19,6 +19,7 @@ mod failed_connect;
 mod ffi_cycle;
 mod forget_owner;
 mod growing_cache;
+mod libxml2_document;
 mod panic_unwind;
 mod prepared_statement;
 mod rc_cycle;
@@ -188,6 +189,7 @@ pub fn all() -> &'static [&'static Scenario] {
         // System libraries with no allocator hook, counted at the C
         // allocator (EXTENDING.md).
         &zlib_deflate_stream::SCENARIO,
+        &libxml2_document::SCENARIO,
     ];
     ALL
 }

@@ -254,6 +254,54 @@ unsafe extern "C" {
 unsafe extern "C" {
     pub fn xmlDocGetRootElement(doc: *const xmlDoc) -> xmlNodePtr;
 }
+pub const xmlErrorLevel_XML_ERR_NONE: xmlErrorLevel = 0;
+pub const xmlErrorLevel_XML_ERR_WARNING: xmlErrorLevel = 1;
+pub const xmlErrorLevel_XML_ERR_ERROR: xmlErrorLevel = 2;
+pub const xmlErrorLevel_XML_ERR_FATAL: xmlErrorLevel = 3;
+pub type xmlErrorLevel = libc::c_uint;
+pub type xmlError = _xmlError;
+pub type xmlErrorPtr = *mut xmlError;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct _xmlError {
+    pub domain: libc::c_int,
+    pub code: libc::c_int,
+    pub message: *mut libc::c_char,
+    pub level: xmlErrorLevel,
+    pub file: *mut libc::c_char,
+    pub line: libc::c_int,
+    pub str1: *mut libc::c_char,
+    pub str2: *mut libc::c_char,
+    pub str3: *mut libc::c_char,
+    pub int1: libc::c_int,
+    pub int2: libc::c_int,
+    pub ctxt: *mut libc::c_void,
+    pub node: *mut libc::c_void,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of _xmlError"][::core::mem::size_of::<_xmlError>() - 88usize];
+    ["Alignment of _xmlError"][::core::mem::align_of::<_xmlError>() - 8usize];
+    ["Offset of field: _xmlError::domain"][::core::mem::offset_of!(_xmlError, domain) - 0usize];
+    ["Offset of field: _xmlError::code"][::core::mem::offset_of!(_xmlError, code) - 4usize];
+    ["Offset of field: _xmlError::message"][::core::mem::offset_of!(_xmlError, message) - 8usize];
+    ["Offset of field: _xmlError::level"][::core::mem::offset_of!(_xmlError, level) - 16usize];
+    ["Offset of field: _xmlError::file"][::core::mem::offset_of!(_xmlError, file) - 24usize];
+    ["Offset of field: _xmlError::line"][::core::mem::offset_of!(_xmlError, line) - 32usize];
+    ["Offset of field: _xmlError::str1"][::core::mem::offset_of!(_xmlError, str1) - 40usize];
+    ["Offset of field: _xmlError::str2"][::core::mem::offset_of!(_xmlError, str2) - 48usize];
+    ["Offset of field: _xmlError::str3"][::core::mem::offset_of!(_xmlError, str3) - 56usize];
+    ["Offset of field: _xmlError::int1"][::core::mem::offset_of!(_xmlError, int1) - 64usize];
+    ["Offset of field: _xmlError::int2"][::core::mem::offset_of!(_xmlError, int2) - 68usize];
+    ["Offset of field: _xmlError::ctxt"][::core::mem::offset_of!(_xmlError, ctxt) - 72usize];
+    ["Offset of field: _xmlError::node"][::core::mem::offset_of!(_xmlError, node) - 80usize];
+};
+unsafe extern "C" {
+    pub fn xmlGetLastError() -> xmlErrorPtr;
+}
+unsafe extern "C" {
+    pub fn xmlResetLastError();
+}
 unsafe extern "C" {
     pub fn xmlInitParser();
 }
