@@ -354,7 +354,7 @@ fn a_run_stopped_by_the_cap_with_nothing_kept_is_not_a_leak() {
     assert_eq!(record["matches_expected"], false, "{record}");
     assert_eq!(out.status.code(), Some(1));
     // A leak that grows until the cap is still a leak: growing-cache keeps
-    // 64 B per iteration until 40 MiB run out, and the samples (every
+    // 64 B per iteration until 80 MiB run out, and the samples (every
     // 100000 iterations) show the heap growing before that.
     let record = common::leaklab_json(&[
         "run",
@@ -364,7 +364,7 @@ fn a_run_stopped_by_the_cap_with_nothing_kept_is_not_a_leak() {
         "--iterations",
         "2000000",
         "--mem-cap",
-        "40M",
+        "80M",
         "--json",
     ]);
     assert_eq!(record["ending"]["kind"], "hit-cap", "{record}");
@@ -373,12 +373,12 @@ fn a_run_stopped_by_the_cap_with_nothing_kept_is_not_a_leak() {
 
 #[test]
 fn a_memory_cap_too_small_for_a_child_is_refused() {
-    for cap in ["1", "1K", "1M", "31M"] {
+    for cap in ["1", "1K", "1M", "63M"] {
         let err = one_line_error(&["run", "rc-cycle", "--mem-cap", cap]);
-        assert!(err.contains("at least 32M"), "{cap}: {err}");
+        assert!(err.contains("at least 64M"), "{cap}: {err}");
         one_line_error(&["matrix", "--mem-cap", cap]);
     }
-    let out = leaklab(&["run", "rc-cycle", "--mem-cap", "32M", "--iterations", "2"]);
+    let out = leaklab(&["run", "rc-cycle", "--mem-cap", "64M", "--iterations", "2"]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -32,6 +32,8 @@ const LEAK_SIDE: &[(&str, Side)] = &[
     ("sqlite-exec-errmsg", Side::C),
     ("sqlite-unfinalized-stmt", Side::C),
     ("sqlite-expanded-sql", Side::C),
+    ("zlib-deflate-stream", Side::C),
+    ("libxml2-document", Side::C),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -144,6 +146,35 @@ scenario_tests! {
     sqlite_exec_errmsg => "sqlite-exec-errmsg",
     sqlite_unfinalized_stmt => "sqlite-unfinalized-stmt",
     sqlite_expanded_sql => "sqlite-expanded-sql",
+    zlib_deflate_stream => "zlib-deflate-stream",
+    libxml2_document => "libxml2-document",
+}
+
+/// zlib's deflate memory for windowBits 15, memLevel 8, from zconf.h's
+/// formula, stated here: (1 << 17) + (1 << 17) in the window, hash chains,
+/// hash heads and pending buffer, plus one private deflate_state, which on
+/// a 64-bit build is a few KiB (its size is private: bounded, not stated).
+#[test]
+fn zlib_keeps_its_documented_deflate_memory_per_iteration() {
+    let (leaky, _) = run_both("zlib-deflate-stream");
+    assert_eq!(int(&leaky, &["leaked", "c", "blocks"]), 5 * ITERATIONS);
+    let state = int(&leaky, &["leaked", "c", "bytes"]) / ITERATIONS - ((1 << 17) + (1 << 17));
+    assert!((4096..8192).contains(&state), "deflate_state of {state} B");
+    assert_eq!(int(&leaky, &["leaked", "c", "bytes"]) % ITERATIONS, 0);
+}
+
+/// libxml2's tree of `<person>alice</person>` from its public structs: the
+/// document, two nodes, and "1.0", "person", "alice" with their NULs.
+#[test]
+fn libxml2_keeps_the_tree_per_iteration() {
+    use leaklab::sys::libxml2::{xmlDoc, xmlNode};
+    let (leaky, _) = run_both("libxml2-document");
+    let tree = std::mem::size_of::<xmlDoc>() + 2 * std::mem::size_of::<xmlNode>() + 4 + 7 + 6;
+    assert_eq!(int(&leaky, &["leaked", "c", "blocks"]), 6 * ITERATIONS);
+    assert_eq!(
+        int(&leaky, &["leaked", "c", "bytes"]),
+        tree as i64 * ITERATIONS
+    );
 }
 
 /// Sizes stated from the C header and the query, not from the registry.

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # What each detector costs on one workload, side by side: the same child
 # (`leaklab __child`, what every detector runs) doing the same iterations
-#   plain     built with --features uncounted (no counting global allocator;
-#             the C library's lab_alloc counters are part of the C library
-#             and stay), no samples;
-#   counters  the default build, no samples (the counters detector's child);
+#   plain     built with --features uncounted: no counting global allocator
+#             and no C allocator interposer, no samples;
+#   counters  the default build, no samples (the counters detector's child:
+#             the interposer counts every C allocation, the global
+#             allocator every Rust one);
 #   growth    the default build, sampling heaps + RSS 50 times (the growth
 #             detector's child: sample_every = N / 50);
 #   valgrind  the default build under memcheck with the valgrind detector's
-#             options (XML, full leak check, the lab's suppressions).
+#             options (XML, full leak check, the lab's suppressions);
+#   heaptrack the default build under heaptrack (Debian package heaptrack,
+#             installed here if missing), which records every allocation.
 # Release builds. hyperfine if installed, else a `date +%s%N` loop.
 #
 # Usage: scripts/perf/detector-cost.sh [scenario] [iterations] [runs] [valgrind-runs]
@@ -22,6 +25,9 @@ TARGET=${CARGO_TARGET_DIR:-target}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
+command -v heaptrack >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq heaptrack >/dev/null
+}
 cargo build -q --release --bin leaklab
 cargo build -q --release --bin leaklab --features uncounted --target-dir "$TARGET/perf-uncounted"
 COUNTED=$TARGET/release/leaklab
@@ -30,11 +36,12 @@ PLAIN=$TARGET/perf-uncounted/release/leaklab
 child() { echo "$1 __child $SCENARIO safe c $N $2 $OUT/record.jsonl"; }
 VALGRIND="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=$OUT/memcheck.xml \
---suppressions=valgrind/rust-runtime.supp --num-callers=40"
+--suppressions=valgrind/rust-runtime.supp --num-callers=40 --soname-synonyms=somalloc=NONE"
+HEAPTRACK="heaptrack -o $OUT/heaptrack"
 
-NAMES=(plain counters growth valgrind)
+NAMES=(plain counters growth valgrind heaptrack)
 CMDS=("$(child "$PLAIN" 0)" "$(child "$COUNTED" 0)" "$(child "$COUNTED" $((N / 50)))"
-    "$VALGRIND $(child "$COUNTED" 0)")
+    "$VALGRIND $(child "$COUNTED" 0)" "$HEAPTRACK $(child "$COUNTED" 0)")
 
 # Mean and standard deviation (seconds) of command $2, run $3 times after
 # $4 warm-up runs, into $OUT/$1.
@@ -59,8 +66,9 @@ for i in 0 1 2; do
     measure "${NAMES[$i]}" "${CMDS[$i]}" "$RUNS" 1
 done
 measure valgrind "${CMDS[3]}" "$VG_RUNS" 0
+measure heaptrack "${CMDS[4]}" "$VG_RUNS" 0
 
-echo "$SCENARIO, safe variant, $N iterations, release; runs: $RUNS (valgrind: $VG_RUNS)"
+echo "$SCENARIO, safe variant, $N iterations, release; runs: $RUNS (valgrind, heaptrack: $VG_RUNS)"
 printf '%-10s %12s %10s %10s\n' detector "mean (s)" "sd (s)" "x plain"
 read -r base _ <"$OUT/plain"
 for name in "${NAMES[@]}"; do

@@ -509,7 +509,7 @@ SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
         assert_eq!((leaks[0].bytes, leaks[0].objects), (704, 11));
         assert_eq!(leaks[0].side, Side::C);
         assert_eq!(leaks[0].stack[1].function.as_deref(), Some("lc_copy_bytes"));
-        assert_eq!(leaks[0].stack[1].line, Some(75));
+        assert_eq!(leaks[0].stack[1].line, Some(11));
         assert_eq!(leaks[1].class, LeakClass::Indirect);
         assert_eq!(leaks[1].side, Side::Rust);
         assert_eq!(

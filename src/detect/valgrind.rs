@@ -177,8 +177,12 @@ pub struct ChildSummary {
     pub success: bool,
     pub elapsed_ms: u64,
     /// What the child's own counters saw leak over the N measured
-    /// iterations of this very run (priming excluded).
+    /// iterations of this very run (priming excluded): the Rust side only,
+    /// since the C interposer steps aside under memcheck.
     pub counters_leaked: Option<Snapshot>,
+    /// The child said its C allocator was not interposed: memcheck replaced
+    /// it, as it must for an independent count.
+    pub interposer_stepped_aside: bool,
 }
 
 /// memcheck's view of one scenario variant.
@@ -313,6 +317,7 @@ pub fn summarize_child(child: &ChildRun) -> ChildSummary {
         status,
         elapsed_ms: child.elapsed.as_millis() as u64,
         counters_leaked: finish.map(|f| f.after_teardown.since(f.before)),
+        interposer_stepped_aside: finish.is_some_and(|f| !f.c_counted),
     }
 }
 
@@ -334,6 +339,13 @@ pub fn check(report: &ValgrindReport, want: &AtExit) -> Vec<String> {
                 .map(|e| format!(", {e}"))
                 .unwrap_or_default()
         ));
+    }
+    if child.completed > 0 && !child.interposer_stepped_aside {
+        out.push(
+            "the lab's C allocator interposer ran under memcheck (it should step aside: \
+             --soname-synonyms=somalloc=NONE), so memcheck did not see every block directly"
+                .into(),
+        );
     }
     if report.errors.count > 0 {
         let kinds: Vec<&str> = report

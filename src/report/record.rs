@@ -204,6 +204,12 @@ fn side_matches(expected: &SideExpectation, leaked: Live, completed: u64) -> boo
 fn ending(run: &ChildRun, limits: Limits) -> Ending {
     if let Some(finish) = &run.finish {
         return match &finish.error {
+            None if !finish.c_counted => Ending::Error {
+                message: "the child's C allocations were not counted (no C allocator \
+                          interposer in this build, or another allocator replaced it): \
+                          its C figures would read zero"
+                    .into(),
+            },
             None => Ending::Completed,
             Some(message) => Ending::Error {
                 message: message.clone(),

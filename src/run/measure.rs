@@ -34,6 +34,15 @@ pub struct Finish {
     pub after_iterations: Snapshot,
     pub after_teardown: Snapshot,
     pub error: Option<String>,
+    /// Whether the C allocator was interposed in the child, so the C side
+    /// was counted (false under valgrind, which replaces it, and in a
+    /// sanitizer build): a C count of zero means nothing then.
+    #[serde(default = "counted_by_default")]
+    pub c_counted: bool,
+}
+
+fn counted_by_default() -> bool {
+    true
 }
 
 /// A line of the child's record file (JSON lines).
@@ -95,6 +104,7 @@ pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io:
             after_iterations,
             after_teardown,
             error,
+            c_counted: crate::heap::c::is_counted(),
         }),
     )
 }
@@ -156,6 +166,7 @@ fn finish_with_error(out: &mut dyn Write, error: String) -> std::io::Result<()> 
             after_iterations: now,
             after_teardown: now,
             error: Some(error),
+            c_counted: crate::heap::c::is_counted(),
         }),
     )
 }
