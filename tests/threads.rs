@@ -1,15 +1,18 @@
 //! Four threads, each with its own safe `Connection` (it is `Send`, not
 //! `Sync`: one per thread), run 500 iterations of query + fetch + prepared
-//! statement. Afterwards the C allocation layer's counters (atomics shared
-//! by every thread) are back exactly at their baseline, and the process-wide
+//! statement. Afterwards the C allocator's counters (atomics shared by
+//! every thread) are back exactly at their baseline, and the process-wide
 //! totals are the sum of what each thread was expected to do.
 //!
-//! Under valgrind's helgrind (data races, lock misuse):
+//! Under valgrind's helgrind (data races, lock misuse), which replaces the
+//! executable's allocator too, so the lab's interposer steps aside (its
+//! spin-locked side table is not something helgrind can follow) and the
+//! counts are not checked, the threads are:
 //!
 //! ```text
 //! cargo test --test threads --no-run
-//! valgrind --tool=helgrind --suppressions=valgrind/helgrind.supp \
-//!     --error-exitcode=1 target/debug/deps/threads-*
+//! valgrind --tool=helgrind --soname-synonyms=somalloc=NONE \
+//!     --suppressions=valgrind/helgrind.supp --error-exitcode=1 target/debug/deps/threads-*
 //! ```
 //!
 //! (pick the executable, not the `.d` file, if several match). A clean run
@@ -103,8 +106,9 @@ fn worker() -> ThreadOutcome {
 fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
     let per_iteration = reference();
     assert!(per_iteration.rows > 0 && per_iteration.statement_rows > 0);
+    let counted = c_heap::is_counted() || std::env::var_os("LEAKLAB_UNDER_HELGRIND").is_none();
     let (per_connection, per_iteration_allocs) = allocations_per_connection_and_iteration();
-    assert!(per_iteration_allocs > 0);
+    assert!(!counted || per_iteration_allocs > 0);
 
     // glibc allocates a new thread's TLS with malloc and keeps it with the
     // thread's stack in its cache after the thread ends: start and join as
@@ -131,6 +135,21 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
             .collect()
     });
     let after = c_heap::stats();
+    for outcome in &outcomes {
+        assert_eq!(
+            outcome.seen,
+            Seen {
+                rows: per_iteration.rows * ITERATIONS as u64,
+                statement_rows: per_iteration.statement_rows * ITERATIONS as u64,
+            }
+        );
+    }
+    if !counted {
+        // Under helgrind (LEAKLAB_UNDER_HELGRIND set, the interposer
+        // replaced): the threads ran, the counts cannot be checked here.
+        eprintln!("C allocations not counted here: the counter checks did not run");
+        return;
+    }
 
     assert_eq!(
         after.live_blocks, baseline.live_blocks,
@@ -146,13 +165,6 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
         leaklab::sys::LC_SEED_ROWS
     );
     for outcome in &outcomes {
-        assert_eq!(
-            outcome.seen,
-            Seen {
-                rows: per_iteration.rows * ITERATIONS as u64,
-                statement_rows: per_iteration.statement_rows * ITERATIONS as u64,
-            }
-        );
         assert_eq!(outcome.status, expected_status);
     }
     // lc_stat allocates its line: one block per connection.

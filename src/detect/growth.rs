@@ -510,6 +510,7 @@ mod tests {
             after_iterations: at(1000),
             after_teardown: at(1000),
             error: None,
+            c_counted: true,
         };
         crate::run::isolate::ChildRun {
             samples,
