@@ -1,5 +1,9 @@
 //! leaklab: reproduce, measure and explain memory leaks across a Rust/C boundary.
 //!
+//! In your own tests, [`check`] is the API: measure a closure's leak per
+//! call on each side, assert it clean or leaking exactly, sweep it with
+//! failing C allocations. The rest is the lab itself:
+//!
 //! - [`sys`]: raw bindings to the lab's C libraries (csrc/);
 //! - [`connector`]: the leaky binding, the safe binding and the pure backend;
 //! - [`heap`]: exact live-memory counters for each side;
@@ -8,6 +12,7 @@
 //! - [`report`]: result records and tables; [`cli`]: the command line.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod check;
 pub mod cli;
 pub mod connector;
 pub mod detect;

@@ -41,7 +41,7 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
                 scenario: s,
                 variant: *variant,
                 backend,
-                iterations: iterations_for(*detector, &args),
+                iterations: s.budgeted(iterations_for(*detector, &args)),
                 limits,
             };
             let outcome = match detector.unavailable() {
@@ -126,7 +126,13 @@ fn counters_only(
     for (s, variant) in cells {
         bar.set_message(format!("{} {}", s.id, variant.as_str()));
         let backend = s.default_backend(*variant);
-        records.push(run_one(s, *variant, backend, args.iterations, limits)?);
+        records.push(run_one(
+            s,
+            *variant,
+            backend,
+            s.budgeted(args.iterations),
+            limits,
+        )?);
         bar.inc(1);
     }
     bar.finish_and_clear();

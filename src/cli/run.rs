@@ -10,9 +10,18 @@ use crate::report::table;
 use crate::run::isolate::Limits;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
-pub fn run(args: RunArgs) -> Result<i32, Failure> {
+pub fn run(mut args: RunArgs) -> Result<i32, Failure> {
     let s = scenario(&args.scenario)?;
     super::check_environment(s)?;
+    let budget = s.budgeted(args.iterations);
+    if budget < args.iterations {
+        eprintln!(
+            "leaklab: {}'s leak is big: at most {budget} iterations fit under the default \
+             memory cap, so {budget} run",
+            s.id
+        );
+        args.iterations = budget;
+    }
     let limits = limits(&args.limits);
     let mut plan = Vec::new();
     for variant in args.variant.variants() {

@@ -33,6 +33,12 @@ pub fn thread_live() -> Live {
     counters::thread_live()
 }
 
+/// This thread's frees of pointers that no C allocation of the process
+/// handed out (another allocator's memory given to `free`), so far.
+pub fn thread_foreign_frees() -> u64 {
+    counters::thread_foreign_frees()
+}
+
 /// All the counters.
 pub fn stats() -> Stats {
     counters::stats()
@@ -65,7 +71,9 @@ pub fn fail_pending() -> u64 {
 
 #[cfg(any(miri, all(leaklab_interpose, not(miri))))]
 mod counters {
-    pub use super::source::{Stats, fail_nth, fail_pending, is_active, stats, thread_live};
+    pub use super::source::{
+        Stats, fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
+    };
 }
 
 /// No interposer in this build: nothing is counted, and it says so.
@@ -89,6 +97,9 @@ mod counters {
     }
     pub fn thread_live() -> Live {
         Live::default()
+    }
+    pub fn thread_foreign_frees() -> u64 {
+        0
     }
     pub fn is_active() -> bool {
         false

@@ -62,16 +62,6 @@ static UNTRACKED: AtomicU64 = AtomicU64::new(0);
 /// Set by the first call that reached these functions.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// 0: nothing armed.
-static FAIL_COUNTDOWN: AtomicU64 = AtomicU64::new(0);
-static FAIL_PERSISTENT: AtomicBool = AtomicBool::new(false);
-static FAIL_STUCK: AtomicBool = AtomicBool::new(false);
-/// The thread that armed the failure (`pthread_self`): only its C
-/// allocations count down, so other threads of a test harness, spawning
-/// threads of their own, never take the failure meant for the code under
-/// test.
-static FAIL_THREAD: AtomicU64 = AtomicU64::new(0);
-
 /// Whether per-thread C counts were asked for ([`thread_live`]).
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
 
@@ -80,6 +70,20 @@ thread_local! {
     static IN_RUST: Cell<bool> = const { Cell::new(false) };
     /// This thread's C blocks and bytes, allocated minus freed.
     static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
+    /// This thread's armed fault: allocations to go (0: none armed), keep
+    /// failing once fired, fired and stuck. Per thread, so the other
+    /// threads of a test harness (spawning threads, sweeping their own
+    /// closures) never take or move the failure meant for this one.
+    static FAULT: Cell<Fault> = const { Cell::new(Fault { countdown: 0, persistent: false, stuck: false }) };
+    /// This thread's frees of pointers the interposer never handed out.
+    static THREAD_FOREIGN: Cell<u64> = const { Cell::new(0) };
+}
+
+#[derive(Clone, Copy)]
+struct Fault {
+    countdown: u64,
+    persistent: bool,
+    stuck: bool,
 }
 
 /// The interposer's counters at one moment.
@@ -117,6 +121,12 @@ pub fn thread_live() -> Live {
     Live { blocks, bytes }
 }
 
+/// This thread's frees (and reallocs) of pointers the interposer never
+/// handed out: memory of another allocator passed to `free`.
+pub fn thread_foreign_frees() -> u64 {
+    THREAD_FOREIGN.with(Cell::get)
+}
+
 /// Runs `f` (a call into the system allocator on the Rust allocator's
 /// behalf) with the C counters looking away.
 ///
@@ -149,50 +159,41 @@ fn in_rust() -> bool {
 /// thread from now fails (1 = the next), and every later one of that
 /// thread too if `persistent`; 0 disarms.
 pub fn fail_nth(nth: u64, persistent: bool) {
-    FAIL_COUNTDOWN.store(0, SeqCst);
-    FAIL_THREAD.store(this_thread(), SeqCst);
-    FAIL_STUCK.store(false, SeqCst);
-    FAIL_PERSISTENT.store(persistent, SeqCst);
-    FAIL_COUNTDOWN.store(nth, SeqCst);
+    FAULT.with(|f| {
+        f.set(Fault {
+            countdown: nth,
+            persistent,
+            stuck: false,
+        })
+    });
 }
 
-/// Attempts still to go before the armed failure (0: none armed or fired).
+/// This thread's attempts still to go before its armed failure (0: none
+/// armed or it fired).
 pub fn fail_pending() -> u64 {
-    FAIL_COUNTDOWN.load(SeqCst)
+    FAULT.with(|f| f.get().countdown)
 }
 
-fn this_thread() -> u64 {
-    // SAFETY: pthread_self has no preconditions.
-    unsafe { libc::pthread_self() as u64 }
-}
-
-/// One C allocation attempt: true if fault injection refuses it.
+/// One C allocation attempt of this thread: true if fault injection
+/// refuses it.
 fn injected_failure() -> bool {
-    if FAIL_COUNTDOWN.load(Relaxed) == 0 && !FAIL_STUCK.load(Relaxed) {
-        return false;
-    }
-    if FAIL_THREAD.load(Relaxed) != this_thread() {
-        return false;
-    }
-    if FAIL_STUCK.load(Relaxed) {
-        FAILED_ALLOCS.fetch_add(1, SeqCst);
-        return true;
-    }
-    let mut current = FAIL_COUNTDOWN.load(Relaxed);
-    while current != 0 {
-        match FAIL_COUNTDOWN.compare_exchange_weak(current, current - 1, SeqCst, Relaxed) {
-            Ok(_) if current != 1 => return false,
-            Ok(_) => {
-                if FAIL_PERSISTENT.load(SeqCst) {
-                    FAIL_STUCK.store(true, SeqCst);
-                }
-                FAILED_ALLOCS.fetch_add(1, SeqCst);
-                return true;
-            }
-            Err(actual) => current = actual,
+    FAULT.with(|cell| {
+        let mut fault = cell.get();
+        let refuse = if fault.stuck {
+            true
+        } else if fault.countdown == 0 {
+            return false;
+        } else {
+            fault.countdown -= 1;
+            fault.stuck = fault.countdown == 0 && fault.persistent;
+            fault.countdown == 0
+        };
+        cell.set(fault);
+        if refuse {
+            FAILED_ALLOCS.fetch_add(1, Relaxed);
         }
-    }
-    false
+        refuse
+    })
 }
 
 fn set_errno(code: c_int) {
@@ -231,6 +232,7 @@ fn untrack(ptr: *mut c_void) -> Option<usize> {
         Some(size) => count(-1, -(size as i64)),
         None => {
             FOREIGN_FREES.fetch_add(1, Relaxed);
+            THREAD_FOREIGN.with(|n| n.set(n.get() + 1));
         }
     }
     size

@@ -108,6 +108,13 @@ pub fn thread_live() -> Live {
     Live { blocks, bytes }
 }
 
+/// Whether this build counts Rust allocations (the lab's counting global
+/// allocator is installed in every binary that links the lab, except in
+/// the `uncounted` build).
+pub const fn is_counted() -> bool {
+    cfg!(not(feature = "uncounted"))
+}
+
 /// Live Rust blocks and bytes right now (process-wide).
 pub fn live() -> Live {
     Live {

@@ -211,6 +211,11 @@ pub fn is_active() -> bool {
     true
 }
 
+/// The model frees only its own blocks.
+pub fn thread_foreign_frees() -> u64 {
+    0
+}
+
 pub fn fail_nth(n: u64, persistent: bool) {
     FAIL_COUNTDOWN.store(0, SeqCst);
     FAIL_STUCK.store(false, SeqCst);

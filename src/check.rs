@@ -1,0 +1,464 @@
+//! Leak checks for your own binding, in your own tests: measure a closure
+//! over N calls and get its leak per call on each side of the boundary,
+//! exactly, or sweep it with a failing C allocation at every point.
+//!
+//! Set-up: none beyond the dev-dependency. Every binary that links leaklab
+//! gets its counting global allocator (Rust side) and its C allocator
+//! interposer (C side: every `malloc` family call of the process, whichever
+//! C library makes it). A test binary that has its own `#[global_allocator]`
+//! cannot link leaklab. [`measure`] refuses to report when a side is not
+//! being counted (an `uncounted` build, a sanitizer build, under valgrind),
+//! so a zero always means zero.
+//!
+//! **The rule to know**: what is counted is what the *calling thread*
+//! allocates minus what it frees while the closure runs. libtest runs tests
+//! on several threads at once; their allocations never show up in another
+//! test's measurement. Memory the closure allocates on threads it spawns, or
+//! hands to another thread that frees it, is not seen (or is seen as a leak):
+//! keep the measured work on one thread.
+//!
+//! The protocol is the lab's: one priming call first, so one-time lazy
+//! allocations (a library's global set-up, a first-use cache) are not
+//! counted; then N calls between two snapshots.
+//!
+//! ```
+//! use leaklab::check::{self, Side};
+//!
+//! // A clean closure: what it allocates it frees.
+//! check::measure(100, || drop(vec![0u8; 64]))
+//!     .expect("counted")
+//!     .assert_clean();
+//!
+//! // A leaky one: one C block of 24 bytes per call.
+//! let leaked = check::measure(100, || {
+//!     // SAFETY: a plain malloc, deliberately never freed.
+//!     let p = unsafe { libc::malloc(24) };
+//!     assert!(!p.is_null());
+//! })
+//! .expect("counted");
+//! leaked.assert_leaks(Side::C, 1, 24);
+//! assert!(leaked.rust.is_clean());
+//! ```
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::heap::{self, Live};
+
+/// One side of the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Everything allocated through the C allocator (`malloc` & co.).
+    C,
+    /// Everything allocated through the Rust global allocator.
+    Rust,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::C => "C",
+            Side::Rust => "Rust",
+        })
+    }
+}
+
+/// What one side kept over the measured calls.
+///
+/// ```
+/// let kept = leaklab::check::measure(10, || ()).unwrap().c;
+/// assert_eq!((kept.blocks, kept.bytes), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SideLeak {
+    /// Blocks allocated and not freed, over all the calls (negative: the
+    /// closure freed memory it did not allocate in the window).
+    pub blocks: i64,
+    /// Their requested bytes.
+    pub bytes: i64,
+    /// Calls measured.
+    pub calls: u64,
+}
+
+impl SideLeak {
+    /// Nothing kept.
+    ///
+    /// ```
+    /// assert!(leaklab::check::measure(5, || ()).unwrap().rust.is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.blocks == 0 && self.bytes == 0
+    }
+
+    /// `(blocks, bytes)` per call, if every call kept the same amount.
+    ///
+    /// ```
+    /// let m = leaklab::check::measure(4, || std::mem::forget(Box::new([0u8; 8]))).unwrap();
+    /// assert_eq!(m.rust.per_call(), Some((1, 8)));
+    /// ```
+    pub fn per_call(&self) -> Option<(i64, i64)> {
+        let n = self.calls as i64;
+        (n > 0 && self.blocks % n == 0 && self.bytes % n == 0)
+            .then(|| (self.blocks / n, self.bytes / n))
+    }
+
+    /// "3 blocks / 96 B per call (300 blocks / 9600 B in 100 calls)".
+    ///
+    /// ```
+    /// let m = leaklab::check::measure(2, || ()).unwrap();
+    /// assert_eq!(m.c.describe(), "clean");
+    /// ```
+    pub fn describe(&self) -> String {
+        if self.is_clean() {
+            return "clean".into();
+        }
+        let total = format!(
+            "{} blocks / {} B in {} calls",
+            self.blocks, self.bytes, self.calls
+        );
+        match self.per_call() {
+            Some((blocks, bytes)) => format!("{blocks} blocks / {bytes} B per call ({total})"),
+            None => format!("not a whole number per call: {total}"),
+        }
+    }
+}
+
+/// Both sides of one measurement.
+///
+/// ```
+/// let m = leaklab::check::measure(3, || ()).unwrap();
+/// assert!(m.is_clean());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measurement {
+    pub c: SideLeak,
+    pub rust: SideLeak,
+    /// Frees, by this thread in the window, of pointers no C allocation
+    /// handed out: another allocator's memory given to `free` (Rust memory
+    /// freed by a C library, say). Non-zero makes the C figures unreliable.
+    pub foreign_frees: u64,
+}
+
+impl Measurement {
+    /// The side's figures.
+    ///
+    /// ```
+    /// use leaklab::check::{measure, Side};
+    /// assert!(measure(1, || ()).unwrap().side(Side::C).is_clean());
+    /// ```
+    pub fn side(&self, side: Side) -> &SideLeak {
+        match side {
+            Side::C => &self.c,
+            Side::Rust => &self.rust,
+        }
+    }
+
+    /// Nothing kept on either side, and no foreign frees.
+    ///
+    /// ```
+    /// assert!(leaklab::check::measure(3, || ()).unwrap().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.c.is_clean() && self.rust.is_clean() && self.foreign_frees == 0
+    }
+
+    /// Panics, naming the side, the blocks and bytes per call, unless the
+    /// closure kept nothing.
+    ///
+    /// ```
+    /// leaklab::check::measure(10, || drop(String::from("x"))).unwrap().assert_clean();
+    /// ```
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        if !self.is_clean() {
+            panic!("expected no leak, but {self}");
+        }
+    }
+
+    /// Panics unless `side` kept exactly `blocks` blocks of `bytes` bytes
+    /// per call and the other side kept nothing.
+    ///
+    /// ```
+    /// use leaklab::check::{measure, Side};
+    /// measure(8, || std::mem::forget(vec![0u64; 4]))
+    ///     .unwrap()
+    ///     .assert_leaks(Side::Rust, 1, 32);
+    /// ```
+    #[track_caller]
+    pub fn assert_leaks(&self, side: Side, blocks: i64, bytes: i64) {
+        let other = match side {
+            Side::C => Side::Rust,
+            Side::Rust => Side::C,
+        };
+        let ok = self.side(side).per_call() == Some((blocks, bytes))
+            && self.side(other).is_clean()
+            && self.foreign_frees == 0;
+        if !ok {
+            panic!(
+                "expected {side} to keep {blocks} blocks / {bytes} B per call and {other} nothing, but {self}"
+            );
+        }
+    }
+}
+
+impl fmt::Display for Measurement {
+    /// "C kept 1 blocks / 24 B per call (…); Rust clean".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = |name: &str, leak: &SideLeak| {
+            if leak.is_clean() {
+                format!("{name} clean")
+            } else {
+                format!("{name} kept {}", leak.describe())
+            }
+        };
+        write!(f, "{}; {}", side("C", &self.c), side("Rust", &self.rust))?;
+        if self.foreign_frees > 0 {
+            write!(
+                f,
+                "; {} frees of memory the C allocator never handed out (another allocator's \
+                 blocks given to free): the C figures are not reliable",
+                self.foreign_frees
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a measurement could not be made.
+///
+/// ```
+/// use leaklab::check::{measure, CheckError};
+/// assert_eq!(measure(0, || ()).unwrap_err(), CheckError::NoCalls);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckError {
+    /// N was 0: nothing would be measured.
+    NoCalls,
+    /// A side is not being counted in this process, so it cannot be
+    /// measured (and a zero would be a lie).
+    NotCounted { side: Side, why: &'static str },
+    /// The closure panicked (in the priming call or a measured one).
+    Panicked { call: u64, message: String },
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::NoCalls => f.write_str("measure needs at least one call (N = 0)"),
+            CheckError::NotCounted { side, why } => {
+                write!(f, "the {side} side is not counted in this process: {why}")
+            }
+            CheckError::Panicked { call, message } => {
+                write!(f, "the closure panicked in call {call}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// Both counting mechanisms are live in this process, or why not.
+fn counted() -> Result<(), CheckError> {
+    if !heap::rust::is_counted() {
+        return Err(CheckError::NotCounted {
+            side: Side::Rust,
+            why: "leaklab was built with its `uncounted` feature (no counting global allocator)",
+        });
+    }
+    if !heap::c::is_counted() {
+        return Err(CheckError::NotCounted {
+            side: Side::C,
+            why: "the C allocator is not interposed (a sanitizer build, a non-glibc target, \
+                  or running under valgrind, which replaces it)",
+        });
+    }
+    Ok(())
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic with no message)".into())
+}
+
+struct ThreadSnapshot {
+    c: Live,
+    rust: Live,
+    foreign: u64,
+}
+
+fn snapshot() -> ThreadSnapshot {
+    ThreadSnapshot {
+        c: heap::c::thread_live(),
+        rust: heap::rust::thread_live(),
+        foreign: heap::c::thread_foreign_frees(),
+    }
+}
+
+fn kept(after: Live, before: Live, calls: u64) -> SideLeak {
+    let d = after.since(before);
+    SideLeak {
+        blocks: d.blocks,
+        bytes: d.bytes,
+        calls,
+    }
+}
+
+/// Calls `f` once to prime it, then `calls` times more, and returns what
+/// the calling thread kept on each side over those `calls` calls.
+///
+/// ```
+/// let m = leaklab::check::measure(50, || drop(vec![1u8; 10])).unwrap();
+/// assert!(m.is_clean(), "{m}");
+/// ```
+pub fn measure(calls: u64, mut f: impl FnMut()) -> Result<Measurement, CheckError> {
+    if calls == 0 {
+        return Err(CheckError::NoCalls);
+    }
+    counted()?;
+    // Per-thread counting starts now, before the priming call, so what the
+    // priming call allocates and a later call frees is counted both ways.
+    snapshot();
+    let mut call = |n: u64| {
+        catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
+            call: n,
+            message: panic_message(&*p),
+        })
+    };
+    call(0)?;
+    let before = snapshot();
+    for n in 1..=calls {
+        call(n)?;
+    }
+    let after = snapshot();
+    Ok(Measurement {
+        c: kept(after.c, before.c, calls),
+        rust: kept(after.rust, before.rust, calls),
+        foreign_frees: after.foreign - before.foreign,
+    })
+}
+
+/// What happened when one C allocation of the closure failed.
+///
+/// ```
+/// let sweep = leaklab::check::fault_sweep(|| drop(vec![0u8; 1])).unwrap();
+/// assert!(sweep.points.is_empty()); // no C allocation to fail
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultPoint {
+    /// Which C allocation of the call failed (1 = the first).
+    pub nth: u64,
+    /// The closure panicked (its message), rather than returning.
+    pub panic: Option<String>,
+    /// What the call kept with that allocation failed.
+    pub kept: Measurement,
+}
+
+impl FaultPoint {
+    /// Kept memory on either side.
+    ///
+    /// ```
+    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+    /// assert!(sweep.points.iter().all(|p| !p.leaked()));
+    /// ```
+    pub fn leaked(&self) -> bool {
+        !self.kept.is_clean()
+    }
+}
+
+/// Every point of a sweep.
+///
+/// ```
+/// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+/// sweep.assert_no_leaks();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// One per C allocation the closure makes, in order.
+    pub points: Vec<FaultPoint>,
+}
+
+impl Sweep {
+    /// The points where the call kept memory.
+    ///
+    /// ```
+    /// assert_eq!(leaklab::check::fault_sweep(|| ()).unwrap().leaking().count(), 0);
+    /// ```
+    pub fn leaking(&self) -> impl Iterator<Item = &FaultPoint> {
+        self.points.iter().filter(|p| p.leaked())
+    }
+
+    /// Panics, listing them, if any point leaked or panicked.
+    ///
+    /// ```
+    /// leaklab::check::fault_sweep(|| ()).unwrap().assert_no_leaks();
+    /// ```
+    #[track_caller]
+    pub fn assert_no_leaks(&self) {
+        let bad: Vec<String> = self
+            .points
+            .iter()
+            .filter(|p| p.leaked() || p.panic.is_some())
+            .map(|p| match &p.panic {
+                Some(message) => format!("  C allocation {} failed: panicked: {message}", p.nth),
+                None => format!("  C allocation {} failed: {}", p.nth, p.kept),
+            })
+            .collect();
+        if !bad.is_empty() {
+            panic!(
+                "{} of {} fault points went wrong:\n{}",
+                bad.len(),
+                self.points.len(),
+                bad.join("\n")
+            );
+        }
+    }
+}
+
+/// Fails each C allocation of one call of `f` in turn (the 1st, then the
+/// 2nd, …, until a call makes no more), and records what each such call
+/// kept and whether it panicked. `f` is primed once first. A failure that
+/// crashes the process (a NULL the library dereferences) ends the test
+/// binary: run such sweeps in a process of their own.
+///
+/// ```
+/// let sweep = leaklab::check::fault_sweep(|| {
+///     // SAFETY: malloc/free pair; a failed malloc gives NULL, freed as such.
+///     unsafe { libc::free(libc::malloc(16)) }
+/// })
+/// .unwrap();
+/// assert_eq!(sweep.points.len(), 1);
+/// sweep.assert_no_leaks();
+/// ```
+pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
+    counted()?;
+    snapshot();
+    catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
+        call: 0,
+        message: panic_message(&*p),
+    })?;
+    let mut points = Vec::new();
+    for nth in 1.. {
+        let before = snapshot();
+        heap::c::fail_nth(nth, false);
+        let outcome = catch_unwind(AssertUnwindSafe(&mut f));
+        let fired = heap::c::fail_pending() == 0;
+        heap::c::stop_failing();
+        let after = snapshot();
+        if !fired {
+            break;
+        }
+        points.push(FaultPoint {
+            nth,
+            panic: outcome.err().map(|p| panic_message(&*p)),
+            kept: Measurement {
+                c: kept(after.c, before.c, 1),
+                rust: kept(after.rust, before.rust, 1),
+                foreign_frees: after.foreign - before.foreign,
+            },
+        });
+    }
+    Ok(Sweep { points })
+}
