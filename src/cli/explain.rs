@@ -64,6 +64,7 @@ pub fn render(s: &Scenario) -> String {
         }
     }
     out.push_str(&binding_methods(s, &leaky_src));
+    out.push_str(&inline_binding(s));
     out.push_str(&safe_helpers(s, &safe_src));
     out
 }
@@ -90,6 +91,41 @@ fn safe_helpers(s: &Scenario, safe_src: &str) -> String {
             s.source_file
         ));
         out.push_str(&function(s.source, &format!("fn {name}(")));
+    }
+    out
+}
+
+/// A binding kept in the scenario file itself (`mod leaky` and `mod safe`,
+/// as the system libraries' scenarios have it): both, mistake then fix.
+fn inline_binding(s: &Scenario) -> String {
+    let leaky = top_level_block(s.source, "mod leaky {");
+    let safe = top_level_block(s.source, "mod safe {");
+    if leaky.is_empty() || safe.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nThe binding, in the same file: the mistake, then the fix:\n\n{leaky}\n{safe}"
+    )
+}
+
+/// A top-level item from its doc comment to its closing `}`, or nothing.
+fn top_level_block(source: &str, signature: &str) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with(signature)) else {
+        return String::new();
+    };
+    let docs = lines[..start]
+        .iter()
+        .rev()
+        .take_while(|l| l.starts_with("///"))
+        .count();
+    let mut out = String::new();
+    for line in &lines[start - docs..] {
+        out.push_str(line);
+        out.push('\n');
+        if *line == "}" {
+            break;
+        }
     }
     out
 }

@@ -39,7 +39,7 @@ pub mod table;
 use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 use super::Live;
 
@@ -51,9 +51,6 @@ unsafe extern "C" {
     fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
 }
 
-static LIVE_BLOCKS: AtomicI64 = AtomicI64::new(0);
-static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
-static TOTAL_ALLOCS: AtomicU64 = AtomicU64::new(0);
 static FAILED_ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// `free`/`realloc` of a pointer this interposer never handed out.
 static FOREIGN_FREES: AtomicU64 = AtomicU64::new(0);
@@ -98,10 +95,11 @@ pub struct Stats {
 }
 
 pub fn stats() -> Stats {
+    let totals = table::totals();
     Stats {
-        live_blocks: LIVE_BLOCKS.load(SeqCst),
-        live_bytes: LIVE_BYTES.load(SeqCst),
-        total_allocs: TOTAL_ALLOCS.load(SeqCst),
+        live_blocks: totals.live_blocks,
+        live_bytes: totals.live_bytes,
+        total_allocs: totals.allocations,
         failed_allocs: FAILED_ALLOCS.load(SeqCst),
         foreign_frees: FOREIGN_FREES.load(SeqCst),
         untracked: UNTRACKED.load(SeqCst),
@@ -201,9 +199,8 @@ fn set_errno(code: c_int) {
     unsafe { *libc::__errno_location() = code };
 }
 
-fn count(blocks: i64, bytes: i64) {
-    LIVE_BLOCKS.fetch_add(blocks, Relaxed);
-    LIVE_BYTES.fetch_add(bytes, Relaxed);
+/// This thread's share (the process-wide counts are kept by the table).
+fn count_for_thread(blocks: i64, bytes: i64) {
     if PER_THREAD.load(Relaxed) {
         THREAD.with(|t| {
             let (b, n) = t.get();
@@ -217,9 +214,8 @@ fn track(ptr: *mut c_void, size: usize) {
     if ptr.is_null() {
         return;
     }
-    TOTAL_ALLOCS.fetch_add(1, Relaxed);
-    if table::insert(ptr as usize, size) {
-        count(1, size as i64);
+    if table::insert(ptr as usize, size, true) {
+        count_for_thread(1, size as i64);
     } else {
         UNTRACKED.fetch_add(1, Relaxed);
     }
@@ -229,7 +225,7 @@ fn track(ptr: *mut c_void, size: usize) {
 fn untrack(ptr: *mut c_void) -> Option<usize> {
     let size = table::remove(ptr as usize);
     match size {
-        Some(size) => count(-1, -(size as i64)),
+        Some(size) => count_for_thread(-1, -(size as i64)),
         None => {
             FOREIGN_FREES.fetch_add(1, Relaxed);
             THREAD_FOREIGN.with(|n| n.set(n.get() + 1));
@@ -241,7 +237,10 @@ fn untrack(ptr: *mut c_void) -> Option<usize> {
 /// The common entry of every allocating function: Rust's calls pass
 /// straight through; C's may be refused, else are made and recorded.
 fn c_allocation(size: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void {
-    ACTIVE.store(true, Relaxed);
+    // A load first: a store on every call would bounce the line between cores.
+    if !ACTIVE.load(Relaxed) {
+        ACTIVE.store(true, Relaxed);
+    }
     if in_rust() {
         return make();
     }
@@ -318,9 +317,9 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if new.is_null() {
         // The old block stays the caller's: record it again.
         if let Some(old) = old
-            && table::insert(ptr as usize, old)
+            && table::insert(ptr as usize, old, false)
         {
-            count(1, old as i64);
+            count_for_thread(1, old as i64);
         }
         return new;
     }
