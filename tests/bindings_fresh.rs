@@ -1,11 +1,22 @@
-//! The committed bindings (src/sys/bindings.rs for the lab's own C,
-//! src/sys/sqlite_bindings.rs for libsqlite3) equal what bindgen makes of
-//! their wrapper headers today. Runs with `cargo test --features bindgen`
+//! The committed bindings equal what bindgen makes of their headers today:
+//! src/sys/bindings.rs for the lab's own C, and src/sys/<module>_bindings.rs
+//! for every system library of build/library_table.rs (a new entry is
+//! checked with no edit here). Runs with `cargo test --features bindgen`
 //! (needs libclang); without the feature this file has nothing to check and
 //! says so.
 
 #[cfg(feature = "bindgen")]
-fn assert_fresh(file: &str, fresh: &str, committed: &str) {
+#[path = "../build/library_table.rs"]
+#[allow(dead_code)]
+mod table;
+
+#[cfg(feature = "bindgen")]
+fn assert_fresh(file: &str) {
+    let read = |path: String| {
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    };
+    let fresh = read(format!("{}/{file}", env!("OUT_DIR")));
+    let committed = read(format!("{}/src/sys/{file}", env!("CARGO_MANIFEST_DIR")));
     assert!(
         fresh == committed,
         "src/sys/{file} is stale: run `LEAKLAB_WRITE_BINDINGS=1 cargo build --features bindgen` and commit it"
@@ -15,21 +26,16 @@ fn assert_fresh(file: &str, fresh: &str, committed: &str) {
 #[cfg(feature = "bindgen")]
 #[test]
 fn committed_bindings_match_fresh_bindgen_output() {
-    assert_fresh(
-        "bindings.rs",
-        include_str!(concat!(env!("OUT_DIR"), "/bindings.rs")),
-        include_str!("../src/sys/bindings.rs"),
-    );
+    assert_fresh("bindings.rs");
 }
 
 #[cfg(feature = "bindgen")]
 #[test]
-fn committed_sqlite_bindings_match_fresh_bindgen_output() {
-    assert_fresh(
-        "sqlite_bindings.rs",
-        include_str!(concat!(env!("OUT_DIR"), "/sqlite_bindings.rs")),
-        include_str!("../src/sys/sqlite_bindings.rs"),
-    );
+fn committed_system_library_bindings_match_fresh_bindgen_output() {
+    assert!(!table::LIBRARIES.is_empty());
+    for lib in table::LIBRARIES {
+        assert_fresh(&format!("{}_bindings.rs", lib.module));
+    }
 }
 
 #[cfg(not(feature = "bindgen"))]
@@ -39,5 +45,5 @@ fn committed_bindings_match_fresh_bindgen_output() {}
 
 #[cfg(not(feature = "bindgen"))]
 #[test]
-#[ignore = "needs --features bindgen (and libclang): checks the committed sqlite bindings against fresh output"]
-fn committed_sqlite_bindings_match_fresh_bindgen_output() {}
+#[ignore = "needs --features bindgen (and libclang): checks the system libraries' bindings against fresh output"]
+fn committed_system_library_bindings_match_fresh_bindgen_output() {}

@@ -179,7 +179,7 @@ fn a_busy_close_hands_the_database_back() {
         .expect("the database handed back is still open");
 }
 
-/// Every SQLite allocation goes through lab_alloc, so fault injection
+/// Every SQLite allocation reaches the C allocator interposer, so fault injection
 /// reaches it: failing each allocation of a small workload in turn, the
 /// safe binding returns an error (or SQLite recovers) and leaks nothing.
 #[test]

@@ -6,7 +6,7 @@
 # both slopes against the declared leak per iteration (`leaklab list`).
 # Safe variants should keep a flat peak; leaky ones grow by the declared
 # bytes (the counters count requested bytes; RSS also pays each block's
-# allocator overhead: the C side's lab_alloc header, malloc's chunk header
+# allocator overhead: malloc's chunk header
 # and 16-byte rounding).
 #
 # Usage: scripts/perf/scale.sh [scenarios...]
