@@ -572,9 +572,9 @@ fn random_safe_api_sequences_leak_nothing() {
     };
     let mut runner = TestRunner::new(config);
     let outcome = runner.run(&prop::collection::vec(op(), 1..24), |ops| {
-        let before = Snapshot::now();
+        let before = Snapshot::now_this_thread();
         let result = run_case(&ops);
-        let growth = Snapshot::now().since(before);
+        let growth = Snapshot::now_this_thread().since(before);
         result.map_err(TestCaseError::fail)?;
         prop_assert!(growth.is_zero(), "the case left {growth:?}");
         Ok(())
