@@ -7,7 +7,7 @@
 //! error). A closed pipe (`leaklab list | head -1`) is not an error: the
 //! rest of the output is dropped and the exit code is the command's own.
 //!
-//! Every command prints through [`outln!`] / [`write_out`], which return
+//! Every command prints through `outln!` / [`write_out`], which return
 //! `io::Result`: nothing here panics on a failing stdout.
 
 /// `println!` through [`write_out`]: an `io::Result` to `?`, never a panic.

@@ -2,7 +2,7 @@
 //! keyed by its address, so no header sits inside a block.
 //!
 //! It must never allocate through the functions it serves, so its memory
-//! comes from `mmap`. Addresses spread over [`SHARDS`] independently locked
+//! comes from `mmap`. Addresses spread over `SHARDS` independently locked
 //! open-addressing tables (linear probing, backward-shift deletion), each
 //! doubled by a fresh mapping at half load.
 
