@@ -17,6 +17,7 @@ fn main() {
     bindings::generate_if_enabled(&includes);
     compile::compile_c_libraries();
     interposer_cfg();
+    sanitizer_env();
 }
 
 /// `leaklab_interpose`: compile the C allocator interposer
@@ -34,4 +35,22 @@ fn interposer_cfg() {
     if glibc && !sanitizer && !uncounted {
         println!("cargo:rustc-cfg=leaklab_interpose");
     }
+}
+
+/// `LEAKLAB_SANITIZER`: the sanitizers this build is instrumented with
+/// ("leak", "address,leak"), empty for none; read by src/run/sanitizer.rs
+/// with `env!`. The parent caps a sanitizer build's children differently
+/// (a sanitizer reserves terabytes of address space at start-up), and a
+/// record without C counts says why.
+fn sanitizer_env() {
+    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let mut sanitizers: Vec<&str> = Vec::new();
+    // "-Zsanitizer=leak", or "-Z" then "sanitizer=leak".
+    for flag in rustflags.split('\x1f') {
+        let flag = flag.strip_prefix("-Z").unwrap_or(flag);
+        if let Some(names) = flag.strip_prefix("sanitizer=") {
+            sanitizers.extend(names.split(',').filter(|n| !n.is_empty()));
+        }
+    }
+    println!("cargo:rustc-env=LEAKLAB_SANITIZER={}", sanitizers.join(","));
 }

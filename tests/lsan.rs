@@ -103,3 +103,98 @@ fn rc_cycle_leaks_on_the_rust_side() {
     assert!(rust.blocks > 0, "LSan saw no Rust leak");
     assert!(c.is_zero(), "LSan saw a C leak: {c:?}");
 }
+
+/// The instrumented leaklab, built (once per process) as the detector
+/// builds it; panics with the install line if nightly is missing.
+fn lsan_leaklab() -> std::path::PathBuf {
+    if let Err(reason) = lsan::available() {
+        panic!("{reason}");
+    }
+    lsan::build().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The LSan build's own `leaklab run`: its children start (their cap is
+/// on the data segment, not the address space LSan reserves) and a
+/// runaway still ends on the cap, not as a crash or an exit 23.
+#[test]
+fn a_sanitizer_build_caps_its_children_on_data() {
+    let exe = lsan_leaklab();
+    let out = std::process::Command::new(&exe)
+        .args(["run", "unbounded-int", "--variant", "leaky"])
+        .args(["--detector", "growth", "--mem-cap", "256M", "--json"])
+        .env_remove("LEAKLAB_EXE")
+        .output()
+        .expect("the LSan leaklab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("LeakSanitizer build") && stderr.contains("RLIMIT_DATA"),
+        "no note on the cap: {stderr}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(value["matches"], true, "{value}");
+    assert!(
+        value["observed"].as_str().unwrap_or("").contains("cap"),
+        "{value}"
+    );
+}
+
+/// The counters cannot count the C side of a sanitizer build: one line
+/// saying so and where to go, exit 2, no table of errors.
+#[test]
+fn a_sanitizer_build_sends_the_counters_to_lsan() {
+    let exe = lsan_leaklab();
+    let out = std::process::Command::new(&exe)
+        .args(["run", "unfreed-result"])
+        .env_remove("LEAKLAB_EXE")
+        .output()
+        .expect("the LSan leaklab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("sanitizer build (leak)") && stderr.contains("--detector lsan"),
+        "{stderr}"
+    );
+}
+
+/// A sanitizer that cannot start (here: the LSan build started from this
+/// normal build, which caps the address space) is its own ending, never a
+/// leak, although LSan exits with its leak code 23 then.
+#[test]
+fn a_sanitizer_start_up_failure_is_not_a_leak() {
+    use leaklab::report::record::{Ending, RunRecord};
+    use leaklab::run::isolate::run_child_of;
+    use leaklab::run::measure::Plan;
+    let exe = lsan_leaklab();
+    let scenario = scenarios::find("unfreed-result").expect("scenario");
+    let plan = Plan {
+        variant: Variant::Leaky,
+        backend: scenario.default_backend(Variant::Leaky),
+        iterations: 3,
+        sample_every: 0,
+    };
+    let limits = Limits::default();
+    let env = [("LSAN_OPTIONS", lsan::OPTIONS)];
+    let run = run_child_of(&exe, &env, scenario.id, plan, limits, &[]).expect("started");
+    assert_eq!(
+        run.status.and_then(|s| s.code()),
+        Some(lsan::LEAK_EXIT_CODE),
+        "{}",
+        run.stderr
+    );
+    let record = RunRecord::from_child(scenario, plan.variant, plan.backend, 3, limits, run);
+    match &record.ending {
+        Ending::SanitizerFailed { message } => {
+            assert!(message.contains("LeakSanitizer"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(record.verdict, "error");
+}

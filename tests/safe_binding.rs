@@ -10,6 +10,8 @@ use leaklab::connector::types::code;
 use leaklab::connector::{Error, FieldType, Param};
 use leaklab::heap::Snapshot;
 
+mod in_child;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Runs `body` and asserts both heaps are back where they started.
@@ -258,24 +260,32 @@ fn a_callback_returning_false_interrupts_the_query() {
     });
 }
 
+/// The statement forgotten here leaks on purpose, so the test runs in a
+/// child process (tests/in_child) and checks that the leak was the
+/// child's: this process, under memcheck too, leaks nothing.
 #[test]
 fn close_reports_busy_and_hands_the_connection_back() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut conn = Connection::open_default().unwrap();
-    // A statement leaked with mem::forget (safe Rust) keeps the handle busy.
-    std::mem::forget(conn.prepare("SELECT name FROM people").unwrap());
-    let (conn, error) = conn.close().expect_err("close refuses");
-    assert_eq!(error.code(), Some(code::BUSY));
-    assert_eq!(
-        error,
-        Error::Connector {
-            code: code::BUSY,
-            message: "Connection has 1 open statements".into()
-        }
-    );
-    // Still open and working: the error did not swallow it.
-    let mut conn = conn;
-    assert!(conn.query("SELECT name FROM people").unwrap().is_some());
+    let leaked =
+        in_child::leaked_in_child("close_reports_busy_and_hands_the_connection_back", || {
+            let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+            let mut conn = Connection::open_default().unwrap();
+            // A statement leaked with mem::forget (safe Rust) keeps the handle busy.
+            std::mem::forget(conn.prepare("SELECT name FROM people").unwrap());
+            let (conn, error) = conn.close().expect_err("close refuses");
+            assert_eq!(error.code(), Some(code::BUSY));
+            assert_eq!(
+                error,
+                Error::Connector {
+                    code: code::BUSY,
+                    message: "Connection has 1 open statements".into()
+                }
+            );
+            // Still open and working: the error did not swallow it.
+            let mut conn = conn;
+            assert!(conn.query("SELECT name FROM people").unwrap().is_some());
+        });
+    // The forgotten statement's C side, and the connection it pins.
+    assert!(leaked.c.blocks > 0 && leaked.c.bytes > 0, "{leaked:?}");
 }
 
 #[test]

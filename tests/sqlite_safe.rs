@@ -11,6 +11,8 @@ use leaklab::sqlite::Error;
 use leaklab::sqlite::safe::{Database, Step};
 use leaklab::sys::sqlite as sys;
 
+mod in_child;
+
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -160,23 +162,29 @@ fn close_and_drop_release_the_connection() {
 
 /// The one way to leave a statement unfinalized in safe Rust is to forget
 /// it: close is then refused, and the database comes back, still usable.
-/// The forgotten statement (and so the connection) is leaked on purpose.
+/// The forgotten statement (and so the connection) is leaked on purpose,
+/// in a child process (tests/in_child): this process leaks nothing.
 #[test]
 fn a_busy_close_hands_the_database_back() {
-    let _turn = serial();
-    let db = memory();
-    let statement = db.prepare("SELECT 1").unwrap();
-    std::mem::forget(statement);
-    let (db, error) = db.close().expect_err("a statement is still unfinalized");
-    assert_eq!(
-        error,
-        Error::Sqlite {
-            code: sys::SQLITE_BUSY as i32,
-            message: "unable to close due to unfinalized statements or unfinished backups".into(),
-        }
-    );
-    db.exec("CREATE TABLE still_open(x)")
-        .expect("the database handed back is still open");
+    let leaked = in_child::leaked_in_child("a_busy_close_hands_the_database_back", || {
+        let _turn = serial();
+        let db = memory();
+        let statement = db.prepare("SELECT 1").unwrap();
+        std::mem::forget(statement);
+        let (db, error) = db.close().expect_err("a statement is still unfinalized");
+        assert_eq!(
+            error,
+            Error::Sqlite {
+                code: sys::SQLITE_BUSY as i32,
+                message: "unable to close due to unfinalized statements or unfinished backups"
+                    .into(),
+            }
+        );
+        db.exec("CREATE TABLE still_open(x)")
+            .expect("the database handed back is still open");
+    });
+    // SQLite's statement and connection, on the C side.
+    assert!(leaked.c.blocks > 0 && leaked.c.bytes > 0, "{leaked:?}");
 }
 
 /// Every SQLite allocation reaches the C allocator interposer, so fault injection

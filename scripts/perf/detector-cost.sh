@@ -10,8 +10,10 @@
 #             detector's child: sample_every = N / 50);
 #   valgrind  the default build under memcheck with the valgrind detector's
 #             options (XML, full leak check, the lab's suppressions);
-#   heaptrack the default build under heaptrack (Debian package heaptrack,
-#             installed here if missing), which records every allocation.
+#   heaptrack the plain build under heaptrack (Debian package heaptrack,
+#             installed here if missing), which records every allocation with
+#             its stack. Plain, because the default build exports malloc
+#             itself and heaptrack's LD_PRELOAD malloc would see nothing.
 # Release builds. hyperfine if installed, else a `date +%s%N` loop.
 #
 # Usage: scripts/perf/detector-cost.sh [scenario] [iterations] [runs] [valgrind-runs]
@@ -33,6 +35,8 @@ cargo build -q --release --bin leaklab --features uncounted --target-dir "$TARGE
 COUNTED=$TARGET/release/leaklab
 PLAIN=$TARGET/perf-uncounted/release/leaklab
 
+# The child writes into a record file its parent made (it never creates one).
+: >"$OUT/record.jsonl"
 child() { echo "$1 __child $SCENARIO safe c $N $2 $OUT/record.jsonl"; }
 VALGRIND="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=$OUT/memcheck.xml \
@@ -41,7 +45,7 @@ HEAPTRACK="heaptrack -o $OUT/heaptrack"
 
 NAMES=(plain counters growth valgrind heaptrack)
 CMDS=("$(child "$PLAIN" 0)" "$(child "$COUNTED" 0)" "$(child "$COUNTED" $((N / 50)))"
-    "$VALGRIND $(child "$COUNTED" 0)" "$HEAPTRACK $(child "$COUNTED" 0)")
+    "$VALGRIND $(child "$COUNTED" 0)" "$HEAPTRACK $(child "$PLAIN" 0)")
 
 # Mean and standard deviation (seconds) of command $2, run $3 times after
 # $4 warm-up runs, into $OUT/$1.

@@ -39,6 +39,15 @@ impl Detector {
         }
     }
 
+    /// Work done once, before any cell runs and before any spinner draws:
+    /// LeakSanitizer's instrumented build, with its own progress. A failed
+    /// build is kept and comes back from every cell's observation.
+    pub fn prepare(self) {
+        if self == Detector::Lsan && detect::lsan::available().is_ok() {
+            let _ = detect::lsan::build();
+        }
+    }
+
     /// Why this detector cannot run on this machine, if it cannot.
     pub fn unavailable(self) -> Option<Unavailable> {
         match self {

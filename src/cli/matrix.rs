@@ -16,6 +16,9 @@ use crate::run::isolate::Limits;
 use crate::scenarios::{self, Scenario, Variant};
 
 pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
+    if args.detectors == [Detector::Counters] && args.html.is_none() {
+        super::check_counted()?;
+    }
     let limits = limits(&args.limits);
     let cells = cells();
     for (s, _) in &cells {
@@ -23,6 +26,9 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
     }
     if args.detectors == [Detector::Counters] && args.html.is_none() {
         return counters_only(&args, limits, &cells);
+    }
+    for detector in &args.detectors {
+        detector.prepare();
     }
     let bar = progress(cells.len() * args.detectors.len());
     let mut rows = Vec::new();

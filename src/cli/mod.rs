@@ -132,6 +132,18 @@ pub fn check_environment(s: &Scenario) -> Result<(), Failure> {
     scenarios::check_environment(s).map_err(Failure::usage)
 }
 
+/// The counters need the C side counted, which a sanitizer build cannot
+/// do (no interposer: the sanitizer owns malloc): one line, exit 2, before
+/// any child starts, pointing at the detector that counts it there.
+pub fn check_counted() -> Result<(), Failure> {
+    match crate::run::sanitizer::build_sanitizers() {
+        Some(sanitizers) if !crate::heap::c::is_counted() => Err(Failure::usage(
+            crate::run::sanitizer::uncounted_message(Some(sanitizers)),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The scenario called `id`, or the one-line error listing the known ones.
 pub fn scenario(id: &str) -> Result<&'static Scenario, Failure> {
     scenarios::find(id).ok_or_else(|| {

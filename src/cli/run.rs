@@ -22,6 +22,9 @@ pub fn run(mut args: RunArgs) -> Result<i32, Failure> {
         );
         args.iterations = budget;
     }
+    if args.detector == Detector::Counters && args.plot.is_none() {
+        super::check_counted()?;
+    }
     let limits = limits(&args.limits);
     let mut plan = Vec::new();
     for variant in args.variant.variants() {
@@ -86,6 +89,7 @@ fn with_detector(
             why.detector, why.reason
         )));
     }
+    args.detector.prepare();
     let request = |variant, backend| Request {
         scenario: s,
         variant,
@@ -206,7 +210,14 @@ impl Drop for Spinner {
     }
 }
 
+/// The children's limits from the flags; in a sanitizer build, which caps
+/// its children differently (src/run/sanitizer.rs), says so on stderr,
+/// once per process.
 pub fn limits(args: &LimitArgs) -> Limits {
+    static NOTED: std::sync::Once = std::sync::Once::new();
+    if let Some(note) = crate::run::sanitizer::cap_note(args.mem_cap) {
+        NOTED.call_once(|| eprintln!("leaklab: {note}"));
+    }
     Limits {
         mem_cap: args.mem_cap,
         time_limit: Duration::from_secs(args.time_limit),

@@ -511,6 +511,7 @@ mod tests {
             after_teardown: at(1000),
             error: None,
             c_counted: true,
+            sanitizer: None,
         };
         crate::run::isolate::ChildRun {
             samples,

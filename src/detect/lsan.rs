@@ -31,9 +31,11 @@
 //! It needs the nightly toolchain (with its LSan runtime) and
 //! `llvm-symbolizer` on PATH (Debian's `llvm` package) to name frames.
 
+use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -104,15 +106,22 @@ pub fn binary() -> PathBuf {
 }
 
 /// Builds the instrumented binary (cargo decides if it is up to date),
-/// once per process; returns its path.
+/// once per process: later calls, from any thread, get the first call's
+/// outcome (a failed build is not retried, it would fail the same way and
+/// take as long). Returns its path.
+///
+/// The build can take minutes, so it shows progress on stderr: a spinner
+/// with cargo's latest "Compiling ..." line on a terminal, one line at the
+/// start and one at the end otherwise. The CLI calls this before its own
+/// spinners start, so the two never draw at once.
 pub fn build() -> Result<PathBuf, String> {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().map_err(|e| e.to_string())?;
-    if let Some(path) = built.as_ref() {
-        return Ok(path.clone());
-    }
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT.get_or_init(build_now).clone()
+}
+
+fn build_now() -> Result<PathBuf, String> {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new("cargo")
+    let mut child = Command::new("cargo")
         .args([
             "+nightly",
             "build",
@@ -133,20 +142,84 @@ pub fn build() -> Result<PathBuf, String> {
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTC")
         .env_remove("RUSTUP_TOOLCHAIN")
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run cargo +nightly: {e}"))?;
-    if !output.status.success() {
+    let progress = BuildProgress::start();
+    let mut stderr = String::new();
+    if let Some(pipe) = child.stderr.take() {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            progress.saw(&line);
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for cargo +nightly failed: {e}"))?;
+    progress.finish(status.success());
+    if !status.success() {
         return Err(format!(
             "building the LeakSanitizer lab failed: {}",
-            tail(&String::from_utf8_lossy(&output.stderr))
+            tail(&stderr)
         ));
     }
     let path = binary();
     if !path.is_file() {
         return Err(format!("cargo built no {}", path.display()));
     }
-    *built = Some(path.clone());
     Ok(path)
+}
+
+/// The build's progress on stderr (see [`build`]).
+struct BuildProgress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+}
+
+impl BuildProgress {
+    fn start() -> BuildProgress {
+        let what = format!(
+            "building the LeakSanitizer lab (cargo +nightly, {}; minutes the first time)",
+            target_dir().display()
+        );
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .expect("template"),
+            );
+            bar.set_message(what);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Some(bar)
+        } else {
+            eprintln!("leaklab: {what}");
+            None
+        };
+        BuildProgress {
+            bar,
+            started: Instant::now(),
+        }
+    }
+
+    /// One line of cargo's stderr: "Compiling serde v1.0.2" shows.
+    fn saw(&self, line: &str) {
+        if let (Some(bar), Some(krate)) = (&self.bar, line.trim().strip_prefix("Compiling ")) {
+            bar.set_message(format!("building the LeakSanitizer lab: compiling {krate}"));
+        }
+    }
+
+    fn finish(self, ok: bool) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let seconds = self.started.elapsed().as_secs_f64();
+        let how = if ok { "ready" } else { "failed" };
+        eprintln!("leaklab: the LeakSanitizer lab build {how} after {seconds:.1} s");
+    }
 }
 
 /// LeakSanitizer's classes.
@@ -261,11 +334,10 @@ pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
     };
     let env = [("LSAN_OPTIONS", OPTIONS)];
     let child = run_child_of(&exe, &env, req.scenario.id, plan, limits, &[])?;
-    if child
-        .stderr
-        .contains("LeakSanitizer has encountered a fatal error")
-    {
-        return Err(format!("LeakSanitizer failed: {}", tail(&child.stderr)));
+    // Its own failure (a CHECK, no room for its allocator) is never read
+    // as a leak report, though LSan then exits with the leak code too.
+    if let Some(failure) = crate::run::sanitizer::startup_failure(&child.stderr) {
+        return Err(format!("LeakSanitizer failed: {failure}"));
     }
     let leaks = parse(&child.stderr);
     let mut report = LsanReport {

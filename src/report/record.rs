@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::heap::{Live, Snapshot};
 use crate::run::isolate::{ChildRun, Limits};
 use crate::run::measure::Sample;
+use crate::run::sanitizer;
 use crate::scenarios::{BackendChoice, Expected, Scenario, SideExpectation, Variant};
 
 /// Leaked memory on each side.
@@ -57,6 +58,12 @@ pub enum Ending {
     Crashed {
         status: String,
         stderr_tail: String,
+    },
+    /// The sanitizer runtime of a sanitizer build failed (at start-up: it
+    /// could not reserve its memory) and the scenario never ran: not a
+    /// leak, whatever the exit code.
+    SanitizerFailed {
+        message: String,
     },
     /// Exited with status 0 but wrote no record: not a leaklab child (say,
     /// `LEAKLAB_EXE` naming another program).
@@ -205,10 +212,7 @@ fn ending(run: &ChildRun, limits: Limits) -> Ending {
     if let Some(finish) = &run.finish {
         return match &finish.error {
             None if !finish.c_counted => Ending::Error {
-                message: "the child's C allocations were not counted (no C allocator \
-                          interposer in this build, or another allocator replaced it): \
-                          its C figures would read zero"
-                    .into(),
+                message: sanitizer::uncounted_message(finish.sanitizer.as_deref()),
             },
             None => Ending::Completed,
             Some(message) => Ending::Error {
@@ -220,6 +224,11 @@ fn ending(run: &ChildRun, limits: Limits) -> Ending {
         return Ending::TimedOut {
             limit_seconds: limits.time_limit.as_secs(),
         };
+    }
+    // Before the cap's marker and the exit status: a sanitizer that failed
+    // ran nothing, and LSan exits with its leak code after a CHECK.
+    if let Some(message) = sanitizer::startup_failure(&run.stderr) {
+        return Ending::SanitizerFailed { message };
     }
     if let Some(line) = run
         .stderr

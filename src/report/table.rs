@@ -73,6 +73,7 @@ pub fn ending_text(ending: &Ending) -> String {
         Ending::TimedOut { limit_seconds } => format!("timed out ({limit_seconds} s)"),
         Ending::Crashed { status, .. } => format!("crashed ({status})"),
         Ending::NoRecord { status, .. } => format!("wrote no record ({status})"),
+        Ending::SanitizerFailed { message } => format!("the sanitizer failed: {message}"),
     }
 }
 

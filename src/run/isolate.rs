@@ -1,5 +1,7 @@
 //! The parent side: run one scenario variant in a child process with an
-//! address-space cap (RLIMIT_AS) and a time limit, and read back its record.
+//! address-space cap (RLIMIT_AS; the data segment in a LeakSanitizer
+//! build, none under other sanitizers: see [`super::sanitizer`]) and a
+//! time limit, and read back its record.
 //! A runaway child hits the cap and dies; the parent reports how far it got
 //! and carries on.
 
@@ -10,11 +12,13 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::measure::{Finish, Plan, RecordLine, Sample};
+use super::sanitizer::{self, CapKind};
 
 /// Limits of one child run.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Address-space cap in bytes; 0 for none (valgrind needs its own room).
+    /// Address-space cap in bytes (a data cap in a LeakSanitizer build);
+    /// 0 for none (valgrind needs its own room).
     pub mem_cap: u64,
     pub time_limit: Duration,
 }
@@ -96,7 +100,20 @@ pub fn run_child_of(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if limits.mem_cap > 0 {
+    // How the cap is applied depends on this build (src/run/sanitizer.rs):
+    // the address space normally, the data segment in a LeakSanitizer
+    // build (whose allocator reserves terabytes of address space), not at
+    // all under other sanitizers.
+    let resource = match sanitizer::cap_kind() {
+        _ if limits.mem_cap == 0 => None,
+        CapKind::AddressSpace => Some(libc::RLIMIT_AS),
+        CapKind::Data => {
+            command.env("LSAN_OPTIONS", capped_lsan_options(env));
+            Some(libc::RLIMIT_DATA)
+        }
+        CapKind::None => None,
+    };
+    if let Some(resource) = resource {
         let cap = limits.mem_cap;
         // SAFETY: the closure runs between fork and exec and only calls
         // setrlimit, which is async-signal-safe, on a stack value.
@@ -106,7 +123,7 @@ pub fn run_child_of(
                     rlim_cur: cap,
                     rlim_max: cap,
                 };
-                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                if libc::setrlimit(resource, &limit) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -155,6 +172,25 @@ pub fn run_child_of(
     })
 }
 
+/// The child's `LSAN_OPTIONS` under a data cap: the ones it is given (or
+/// this process's own), then [`sanitizer::LSAN_CAP_OPTION`], which must
+/// win.
+fn capped_lsan_options(env: &[(&str, &str)]) -> String {
+    let given = env
+        .iter()
+        .rev()
+        .find(|(name, _)| *name == "LSAN_OPTIONS")
+        .map(|(_, value)| (*value).to_owned())
+        .or_else(|| std::env::var("LSAN_OPTIONS").ok())
+        .unwrap_or_default();
+    let given = given.trim_matches(':');
+    if given.is_empty() {
+        sanitizer::LSAN_CAP_OPTION.to_owned()
+    } else {
+        format!("{given}:{}", sanitizer::LSAN_CAP_OPTION)
+    }
+}
+
 /// Reads a pipe to its end on a thread (so a chatty child cannot block on a
 /// full pipe), keeping the first `OUTPUT_KEEP` bytes.
 fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
@@ -195,6 +231,15 @@ fn record_file() -> Result<tempfile::NamedTempFile, String> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_lsan_cap_option_comes_last() {
+        let given = [("LSAN_OPTIONS", "exitcode=23:allocator_may_return_null=0")];
+        assert_eq!(
+            capped_lsan_options(&given),
+            "exitcode=23:allocator_may_return_null=0:allocator_may_return_null=1"
+        );
+    }
 
     #[test]
     fn record_files_are_new_private_and_unpredictable() {

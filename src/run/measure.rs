@@ -39,6 +39,9 @@ pub struct Finish {
     /// sanitizer build): a C count of zero means nothing then.
     #[serde(default = "counted_by_default")]
     pub c_counted: bool,
+    /// The child build's sanitizers ("leak"), if it is a sanitizer build.
+    #[serde(default)]
+    pub sanitizer: Option<String>,
 }
 
 fn counted_by_default() -> bool {
@@ -105,6 +108,7 @@ pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io:
             after_teardown,
             error,
             c_counted: crate::heap::c::is_counted(),
+            sanitizer: crate::run::sanitizer::build_sanitizers().map(str::to_owned),
         }),
     )
 }
@@ -167,6 +171,7 @@ fn finish_with_error(out: &mut dyn Write, error: String) -> std::io::Result<()> 
             after_teardown: now,
             error: Some(error),
             c_counted: crate::heap::c::is_counted(),
+            sanitizer: crate::run::sanitizer::build_sanitizers().map(str::to_owned),
         }),
     )
 }

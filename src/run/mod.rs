@@ -6,3 +6,4 @@ pub mod child;
 pub mod isolate;
 pub mod measure;
 pub mod rss;
+pub mod sanitizer;
