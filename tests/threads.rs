@@ -152,7 +152,11 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
 
     // Each thread's own C allocations are all freed, exactly...
     for outcome in &outcomes {
-        assert_eq!(outcome.kept, leaklab::heap::Live::default(), "C left behind");
+        assert_eq!(
+            outcome.kept,
+            leaklab::heap::Live::default(),
+            "C left behind"
+        );
     }
     // ...and process-wide the count moves only by what glibc allocates or
     // frees with the thread stacks it caches (a thread's TLS: a block a

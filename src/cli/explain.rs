@@ -103,9 +103,7 @@ fn inline_binding(s: &Scenario) -> String {
     if leaky.is_empty() || safe.is_empty() {
         return String::new();
     }
-    format!(
-        "\nThe binding, in the same file: the mistake, then the fix:\n\n{leaky}\n{safe}"
-    )
+    format!("\nThe binding, in the same file: the mistake, then the fix:\n\n{leaky}\n{safe}")
 }
 
 /// A top-level item from its doc comment to its closing `}`, or nothing.
