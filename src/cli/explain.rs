@@ -108,24 +108,7 @@ fn inline_binding(s: &Scenario) -> String {
 
 /// A top-level item from its doc comment to its closing `}`, or nothing.
 fn top_level_block(source: &str, signature: &str) -> String {
-    let lines: Vec<&str> = source.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.starts_with(signature)) else {
-        return String::new();
-    };
-    let docs = lines[..start]
-        .iter()
-        .rev()
-        .take_while(|l| l.starts_with("///"))
-        .count();
-    let mut out = String::new();
-    for line in &lines[start - docs..] {
-        out.push_str(line);
-        out.push('\n');
-        if *line == "}" {
-            break;
-        }
-    }
-    out
+    item_with_docs(source, signature, "}")
 }
 
 /// The leaky binding's methods the leaky workload calls, with their doc
@@ -169,6 +152,13 @@ fn called_methods(code: &str) -> Vec<String> {
 
 /// An indented method from its doc comment to its closing `    }`.
 fn method_with_docs(source: &str, signature: &str) -> String {
+    item_with_docs(source, signature, "    }")
+}
+
+/// The item whose first line starts with `signature`, with the doc comments
+/// and attributes above it, up to the first line equal to `end`; nothing if
+/// there is no such item.
+fn item_with_docs(source: &str, signature: &str, end: &str) -> String {
     let lines: Vec<&str> = source.lines().collect();
     let Some(start) = lines.iter().position(|l| l.starts_with(signature)) else {
         return String::new();
@@ -182,7 +172,7 @@ fn method_with_docs(source: &str, signature: &str) -> String {
     for line in &lines[start - docs..] {
         out.push_str(line);
         out.push('\n');
-        if *line == "    }" {
+        if *line == end {
             break;
         }
     }
