@@ -216,6 +216,7 @@ fn track(ptr: *mut c_void, size: usize) {
     }
     if table::insert(ptr as usize, size, true) {
         count_for_thread(1, size as i64);
+        super::stacks::on_alloc(ptr as usize, size, super::Side::C);
     } else {
         UNTRACKED.fetch_add(1, Relaxed);
     }
@@ -223,6 +224,7 @@ fn track(ptr: *mut c_void, size: usize) {
 
 /// Forgets a block about to be freed or moved; its size if it was ours.
 fn untrack(ptr: *mut c_void) -> Option<usize> {
+    super::stacks::on_free(ptr as usize);
     let size = table::remove(ptr as usize);
     match size {
         Some(size) => count_for_thread(-1, -(size as i64)),

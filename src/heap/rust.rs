@@ -12,6 +12,15 @@ use super::Live;
 #[cfg(all(leaklab_interpose, not(miri)))]
 use super::interpose::as_rust;
 
+#[cfg(not(miri))]
+use super::stacks::{on_alloc, on_free};
+
+/// Miri records no stacks.
+#[cfg(miri)]
+fn on_alloc(_addr: usize, _size: usize, _side: super::Side) {}
+#[cfg(miri)]
+fn on_free(_addr: usize) {}
+
 /// No interposer to tell apart from: call straight through.
 #[cfg(not(all(leaklab_interpose, not(miri))))]
 #[inline]
@@ -38,6 +47,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
             report_failure(layout.size());
         } else {
             record(1, layout.size() as i64);
+            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
         }
         ptr
     }
@@ -51,6 +61,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
             report_failure(layout.size());
         } else {
             record(1, layout.size() as i64);
+            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
         }
         ptr
     }
@@ -58,6 +69,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// # Safety
     /// The contract of `GlobalAlloc::dealloc`, forwarded to `System`.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        on_free(ptr as usize);
         // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
         unsafe { as_rust(|| System.dealloc(ptr, layout)) };
         record(-1, -(layout.size() as i64));
@@ -72,6 +84,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
             report_failure(new_size);
         } else {
             record(0, new_size as i64 - layout.size() as i64);
+            on_free(ptr as usize);
+            on_alloc(new as usize, new_size, super::Side::Rust);
         }
         new
     }

@@ -6,7 +6,8 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
-use super::measure::{Plan, measure, scrub_stack};
+use super::measure::{Plan, measure};
+use crate::heap::scrub_stack;
 use crate::scenarios;
 
 /// Runs in the child process; returns its exit code.

@@ -118,24 +118,6 @@ fn prime(setup: crate::scenarios::Setup, backend: BackendChoice) -> Result<(), S
     guarded(&mut iteration)
 }
 
-/// Zeroes the stack below the caller's frame, which the workload used. A
-/// heap checker that scans memory for pointers at exit (memcheck,
-/// LeakSanitizer) reads the stack too, from the exit handlers' frames up,
-/// and a stale copy of a pointer that a C library kept in a local or a
-/// register (zlib's window cursor, say) left in a dead frame would make a
-/// block it lost look "possibly lost", or reachable. The child calls this
-/// once the protocol is done.
-#[inline(never)]
-pub fn scrub_stack() {
-    let mut area = [0u8; SCRUBBED_STACK];
-    // black_box: the zeroes must really be written.
-    std::hint::black_box(&mut area);
-}
-
-/// How much stack below the loop [`scrub_stack`] clears: more than any
-/// workload's deepest call chain uses.
-const SCRUBBED_STACK: usize = 256 * 1024;
-
 /// One iteration; a panic that escapes the workload is an error of the lab.
 fn guarded(iteration: &mut crate::scenarios::Iteration) -> Result<(), String> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(iteration)) {

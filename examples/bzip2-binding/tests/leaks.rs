@@ -42,13 +42,41 @@ fn leaky_compress_keeps_bzlibs_state_and_arrays_every_call() {
 }
 
 #[test]
-#[should_panic(expected = "expected no leak, but C kept 4 blocks / ")]
-fn the_clean_assertion_names_the_side_and_the_bytes_per_call() {
-    check::measure(10, || {
+fn the_clean_assertion_names_the_side_the_bytes_per_call_and_the_stack() {
+    let m = check::measure(10, || {
         leaky::compress(DATA, 1).expect("compresses");
     })
-    .expect("counted")
-    .assert_clean();
+    .expect("counted");
+    let failure = std::panic::catch_unwind(|| m.assert_clean()).expect_err("it leaks");
+    let message = failure
+        .downcast_ref::<String>()
+        .expect("a formatted message");
+    println!("{message}");
+    let per_call = arrays(1) + estate_measured();
+    assert!(
+        message.starts_with(&format!(
+            "expected no leak, but C kept 4 blocks / {per_call} B per call (40 blocks / {} B in 10 calls), all lost; Rust clean",
+            10 * per_call
+        )),
+        "{message}"
+    );
+    // The biggest stack starts in this crate, and passes the leaky function.
+    let stack: Vec<&str> = message
+        .lines()
+        .skip_while(|l| !l.contains("allocated at:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("      "))
+        .collect();
+    assert!(
+        stack[0].contains("bzip2_binding::") && stack[0].contains("(src/lib.rs:"),
+        "{message}"
+    );
+    assert!(
+        stack
+            .iter()
+            .any(|l| l.contains("bzip2_binding::leaky::compress (src/lib.rs:")),
+        "{message}"
+    );
 }
 
 #[test]

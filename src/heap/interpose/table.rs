@@ -10,16 +10,13 @@ use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
 
+// Keys are disguised addresses: see HIDE.
+use crate::heap::HIDE;
+
 /// Independent tables: threads freeing and allocating at once rarely wait.
 const SHARDS: usize = 64;
 /// Slots in a shard's first mapping (a 64 KiB page run).
 const FIRST_CAPACITY: usize = 4096;
-
-/// Addresses are stored disguised (`addr ^ HIDE`): a heap checker that
-/// scans mapped memory for pointers (memcheck does, when it runs beside
-/// the interposer) must not find the table pointing at every block, or it
-/// would call leaked blocks "still reachable".
-const HIDE: usize = 0x5a5a_5a5a_5a5a_5a5b;
 
 #[derive(Clone, Copy)]
 #[repr(C)]

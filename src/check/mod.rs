@@ -40,28 +40,19 @@
 //! assert!(leaked.rust.is_clean());
 //! ```
 
+mod sites;
+
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::heap::{self, Live};
 
-/// One side of the boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    /// Everything allocated through the C allocator (`malloc` & co.).
-    C,
-    /// Everything allocated through the Rust global allocator.
-    Rust,
-}
+pub use crate::heap::Side;
+pub use sites::{Frame, Site};
 
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::C => "C",
-            Side::Rust => "Rust",
-        })
-    }
-}
+/// Extra calls recorded, after a measurement that found a leak, for the
+/// allocation stacks and the lost/reachable split of what they keep.
+pub const RECORDED_CALLS: u64 = 2;
 
 /// What one side kept over the measured calls.
 ///
@@ -78,6 +69,67 @@ pub struct SideLeak {
     pub bytes: i64,
     /// Calls measured.
     pub calls: u64,
+    /// Lost vs still reachable, from the recorded calls (`None`: nothing
+    /// was recorded: a clean side, or [`measure_counts`]).
+    pub split: Option<Split>,
+}
+
+/// What the recorded calls kept on one side, lost and still reachable: a
+/// block is reachable while a pointer to it is somewhere in memory (a
+/// cache, a static, a live structure), and lost when none is, as memcheck
+/// and LeakSanitizer classify at exit.
+///
+/// ```
+/// let m = leaklab::check::measure(5, || std::mem::forget(vec![0u8; 8])).unwrap();
+/// let split = m.rust.split.unwrap();
+/// assert_eq!((split.lost_blocks, split.reachable_blocks), (split.calls, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Split {
+    /// Recorded calls the figures are over.
+    pub calls: u64,
+    pub lost_blocks: u64,
+    pub lost_bytes: u64,
+    pub reachable_blocks: u64,
+    pub reachable_bytes: u64,
+}
+
+impl Split {
+    fn of(side: Side, sites: &[Site], calls: u64) -> Option<Split> {
+        let mut split = Split {
+            calls,
+            ..Split::default()
+        };
+        for site in sites.iter().filter(|s| s.side == side) {
+            split.lost_blocks += site.lost_blocks;
+            split.lost_bytes += site.lost_bytes;
+            split.reachable_blocks += site.blocks - site.lost_blocks;
+            split.reachable_bytes += site.bytes - site.lost_bytes;
+        }
+        (split.lost_blocks + split.reachable_blocks > 0).then_some(split)
+    }
+
+    /// "all lost", "all still reachable", or "per recorded call: 2 blocks /
+    /// 64 B lost, 1 block / 8 B reachable".
+    ///
+    /// ```
+    /// let m = leaklab::check::measure(2, || std::mem::forget(Box::new(0u8))).unwrap();
+    /// assert_eq!(m.rust.split.unwrap().describe(), "all lost");
+    /// ```
+    pub fn describe(&self) -> String {
+        match (self.lost_blocks, self.reachable_blocks) {
+            (_, 0) => "all lost".into(),
+            (0, _) => "all still reachable".into(),
+            _ => format!(
+                "over {} recorded calls: {} blocks / {} B lost, {} blocks / {} B reachable",
+                self.calls,
+                self.lost_blocks,
+                self.lost_bytes,
+                self.reachable_blocks,
+                self.reachable_bytes
+            ),
+        }
+    }
 }
 
 impl SideLeak {
@@ -116,9 +168,13 @@ impl SideLeak {
             "{} blocks / {} B in {} calls",
             self.blocks, self.bytes, self.calls
         );
-        match self.per_call() {
+        let amount = match self.per_call() {
             Some((blocks, bytes)) => format!("{blocks} blocks / {bytes} B per call ({total})"),
             None => format!("not a whole number per call: {total}"),
+        };
+        match self.split {
+            Some(split) => format!("{amount}, {}", split.describe()),
+            None => amount,
         }
     }
 }
@@ -129,7 +185,7 @@ impl SideLeak {
 /// let m = leaklab::check::measure(3, || ()).unwrap();
 /// assert!(m.is_clean());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Measurement {
     pub c: SideLeak,
     pub rust: SideLeak,
@@ -137,6 +193,12 @@ pub struct Measurement {
     /// handed out: another allocator's memory given to `free` (Rust memory
     /// freed by a C library, say). Non-zero makes the C figures unreliable.
     pub foreign_frees: u64,
+    /// Where the kept blocks came from, biggest first: the blocks that
+    /// [`RECORDED_CALLS`] more calls kept, with their allocation stacks.
+    /// Empty when nothing leaked or nothing was recorded.
+    pub sites: Vec<Site>,
+    /// Calls recorded for `sites` (0: none).
+    pub recorded_calls: u64,
 }
 
 impl Measurement {
@@ -186,10 +248,7 @@ impl Measurement {
     /// ```
     #[track_caller]
     pub fn assert_leaks(&self, side: Side, blocks: i64, bytes: i64) {
-        let other = match side {
-            Side::C => Side::Rust,
-            Side::Rust => Side::C,
-        };
+        let other = side.other();
         let ok = self.side(side).per_call() == Some((blocks, bytes))
             && self.side(other).is_clean()
             && self.foreign_frees == 0;
@@ -219,6 +278,9 @@ impl fmt::Display for Measurement {
                  blocks given to free): the C figures are not reliable",
                 self.foreign_frees
             )?;
+        }
+        if !self.sites.is_empty() {
+            sites::describe(&self.sites, self.recorded_calls, f)?;
         }
         Ok(())
     }
@@ -303,17 +365,37 @@ fn kept(after: Live, before: Live, calls: u64) -> SideLeak {
         blocks: d.blocks,
         bytes: d.bytes,
         calls,
+        split: None,
     }
 }
 
 /// Calls `f` once to prime it, then `calls` times more, and returns what
-/// the calling thread kept on each side over those `calls` calls.
+/// the calling thread kept on each side over those `calls` calls. If it
+/// kept anything, [`RECORDED_CALLS`] more calls are made with allocation
+/// stacks recorded ([`Measurement::sites`]) and what they kept is split
+/// into lost and reachable ([`SideLeak::split`]).
 ///
 /// ```
 /// let m = leaklab::check::measure(50, || drop(vec![1u8; 10])).unwrap();
 /// assert!(m.is_clean(), "{m}");
 /// ```
-pub fn measure(calls: u64, mut f: impl FnMut()) -> Result<Measurement, CheckError> {
+pub fn measure(calls: u64, f: impl FnMut()) -> Result<Measurement, CheckError> {
+    measure_with(calls, f, true)
+}
+
+/// [`measure`] without the recorded calls: counts only, the closure runs
+/// exactly `calls + 1` times.
+///
+/// ```
+/// let m = leaklab::check::measure_counts(10, || std::mem::forget(Box::new(1u64))).unwrap();
+/// assert_eq!(m.rust.per_call(), Some((1, 8)));
+/// assert!(m.sites.is_empty() && m.rust.split.is_none());
+/// ```
+pub fn measure_counts(calls: u64, f: impl FnMut()) -> Result<Measurement, CheckError> {
+    measure_with(calls, f, false)
+}
+
+fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measurement, CheckError> {
     if calls == 0 {
         return Err(CheckError::NoCalls);
     }
@@ -333,11 +415,63 @@ pub fn measure(calls: u64, mut f: impl FnMut()) -> Result<Measurement, CheckErro
         call(n)?;
     }
     let after = snapshot();
-    Ok(Measurement {
+    let mut m = Measurement {
         c: kept(after.c, before.c, calls),
         rust: kept(after.rust, before.rust, calls),
         foreign_frees: after.foreign - before.foreign,
-    })
+        sites: Vec::new(),
+        recorded_calls: 0,
+    };
+    if stacks && !(m.c.is_clean() && m.rust.is_clean()) {
+        let mut more = calls;
+        let sites = record(RECORDED_CALLS, || {
+            more += 1;
+            call(more)
+        })?;
+        m.attach(sites, RECORDED_CALLS);
+    }
+    Ok(m)
+}
+
+impl Measurement {
+    fn attach(&mut self, sites: Vec<Site>, calls: u64) {
+        self.c.split = Split::of(Side::C, &sites, calls);
+        self.rust.split = Split::of(Side::Rust, &sites, calls);
+        self.sites = sites;
+        self.recorded_calls = calls;
+    }
+}
+
+/// Runs `f` `calls` times with allocation stacks recorded, and returns
+/// where what they kept came from, lost and reachable. Recording is
+/// unavailable under Miri: no sites.
+fn record(
+    calls: u64,
+    mut f: impl FnMut() -> Result<(), CheckError>,
+) -> Result<Vec<Site>, CheckError> {
+    #[cfg(not(miri))]
+    {
+        let Some(recording) = heap::stacks::start() else {
+            return Ok(Vec::new());
+        };
+        let mut outcome = Ok(());
+        for _ in 0..calls {
+            outcome = f();
+            if outcome.is_err() {
+                break;
+            }
+        }
+        let recorded = recording.stop();
+        outcome?;
+        heap::scrub_stack();
+        let reachable = heap::reach::reachable(&recorded);
+        Ok(sites::group(&recorded, &reachable))
+    }
+    #[cfg(miri)]
+    {
+        let _ = (calls, &mut f);
+        Ok(Vec::new())
+    }
 }
 
 /// What happened when one C allocation of the closure failed.
@@ -352,7 +486,8 @@ pub struct FaultPoint {
     pub nth: u64,
     /// The closure panicked (its message), rather than returning.
     pub panic: Option<String>,
-    /// What the call kept with that allocation failed.
+    /// What the call kept with that allocation failed; for a point that
+    /// leaked, with the allocation stacks of one more such call.
     pub kept: Measurement,
 }
 
@@ -457,8 +592,23 @@ pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
                 c: kept(after.c, before.c, 1),
                 rust: kept(after.rust, before.rust, 1),
                 foreign_frees: after.foreign - before.foreign,
+                sites: Vec::new(),
+                recorded_calls: 0,
             },
         });
+        let point = points.last_mut().expect("just pushed");
+        if point.leaked() && point.panic.is_none() {
+            let sites = record(1, || {
+                heap::c::fail_nth(nth, false);
+                let outcome = catch_unwind(AssertUnwindSafe(&mut f));
+                heap::c::stop_failing();
+                outcome.map_err(|p| CheckError::Panicked {
+                    call: nth,
+                    message: panic_message(&*p),
+                })
+            })?;
+            point.kept.attach(sites, 1);
+        }
     }
     Ok(Sweep { points })
 }

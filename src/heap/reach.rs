@@ -1,0 +1,216 @@
+//! Which kept blocks are still reachable: a conservative scan of the
+//! process's writable memory for pointers into them, as memcheck and
+//! LeakSanitizer do at exit, but at any moment and for a given set of
+//! blocks.
+//!
+//! A block is reachable if a word anywhere in writable memory outside the
+//! kept blocks points into it, or a word inside a reachable kept block
+//! does; else it is lost. Skipped as roots: the blocks freed while
+//! recording (their stale contents), the recorder's store, the scanner's
+//! own buffer, and the calling thread's stack below the scan (the scan's
+//! own frames). Conservative as every such scanner is: a stale copy of a
+//! pointer elsewhere makes a lost block look reachable, never the reverse.
+//! Memory is read with `process_vm_readv` on the process itself, so a
+//! mapping another thread unmaps mid-scan is an error code, not a crash.
+
+use std::ptr;
+
+use super::HIDE;
+use super::stacks::{self, Block, Recorded};
+
+const CHUNK: usize = 1 << 16;
+
+/// For each block of `recorded.kept` (in order): true if reachable.
+pub fn reachable(recorded: &Recorded) -> Vec<bool> {
+    // The scan's own frames lie below this one: they are not scanned.
+    let marker = 0u8;
+    scan(recorded, ptr::addr_of!(marker) as usize)
+}
+
+#[inline(never)]
+fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
+    let kept = &recorded.kept;
+    let mut order: Vec<usize> = (0..kept.len()).collect();
+    order.sort_by_key(|&i| kept[i].address());
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut reached = vec![false; kept.len()];
+    let Some(buffer) = Buffer::new() else {
+        return vec![true; kept.len()]; // cannot scan: claim nothing is lost
+    };
+    let find = |word: usize| -> Option<usize> {
+        let at = order.partition_point(|&i| kept[i].address() <= word);
+        let i = *order.get(at.checked_sub(1)?)?;
+        let b = &kept[i];
+        (word < b.address() + b.size.max(1)).then_some(i)
+    };
+    // Regions whose words are no roots, disguised like the blocks (this
+    // list is itself in scanned memory). A freed region now holding a kept
+    // block is that block's, not stale.
+    let mut skip: Vec<(usize, usize)> = recorded
+        .freed_regions()
+        .filter(|&(start, _)| find(start).is_none())
+        .chain(stacks::store_regions())
+        .chain([(buffer.ptr as usize, CHUNK)])
+        .map(|(start, size)| (start ^ HIDE, size))
+        .collect();
+    skip.sort_unstable_by_key(|&(hidden, _)| hidden ^ HIDE);
+    let skipped = |location: usize| {
+        let at = skip.partition_point(|&(hidden, _)| hidden ^ HIDE <= location);
+        at > 0 && {
+            let (hidden, size) = skip[at - 1];
+            location < (hidden ^ HIDE) + size
+        }
+    };
+    let lowest = kept.iter().map(Block::address).min().unwrap_or(0);
+    let highest = kept.iter().map(|b| b.address() + b.size).max().unwrap_or(0);
+    for (start, end) in writable_regions() {
+        let start = if (start..end).contains(&below) {
+            below
+        } else {
+            start
+        };
+        let mut at = start;
+        while at < end {
+            let len = CHUNK.min(end - at);
+            if let Some(words) = buffer.read(at, len) {
+                for (k, &word) in words.iter().enumerate() {
+                    if word < lowest || word >= highest {
+                        continue;
+                    }
+                    let Some(target) = find(word) else { continue };
+                    let location = at + k * size_of::<usize>();
+                    if skipped(location) {
+                        continue;
+                    }
+                    match find(location) {
+                        Some(holder) if holder != target => edges.push((holder, target)),
+                        Some(_) => {}
+                        None => reached[target] = true,
+                    }
+                }
+            }
+            at += len;
+        }
+    }
+    // Flood from the roots through kept blocks that point at kept blocks.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &(holder, target) in &edges {
+            if reached[holder] && !reached[target] {
+                reached[target] = true;
+                changed = true;
+            }
+        }
+    }
+    reached
+}
+
+/// `(start, end)` of every private writable mapping, from /proc/self/maps.
+fn writable_regions() -> Vec<(usize, usize)> {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return Vec::new();
+    };
+    maps.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let range = fields.next()?;
+            let perms = fields.next()?;
+            if !perms.starts_with("rw") {
+                return None;
+            }
+            let name = line.split_whitespace().nth(5).unwrap_or("");
+            if name.starts_with("[v") {
+                return None; // [vvar], [vsyscall]: the kernel's
+            }
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// A scan buffer outside the heap (so it holds no copy the heap scan sees).
+struct Buffer {
+    ptr: *mut usize,
+}
+
+impl Buffer {
+    fn new() -> Option<Buffer> {
+        // SAFETY: an anonymous private mapping; no existing memory involved.
+        let mapped = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                CHUNK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        (mapped != libc::MAP_FAILED).then(|| Buffer { ptr: mapped.cast() })
+    }
+
+    /// Copies `len` bytes at `addr` of this process into the buffer.
+    fn read(&self, addr: usize, len: usize) -> Option<&[usize]> {
+        let local = libc::iovec {
+            iov_base: self.ptr.cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: reads from this process into our own mapping of CHUNK
+        // bytes (len <= CHUNK); a bad remote range fails with EFAULT.
+        let got = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+        if got <= 0 {
+            return None;
+        }
+        let words = got as usize / size_of::<usize>();
+        // SAFETY: the first `got` bytes of the buffer were just written.
+        Some(unsafe { std::slice::from_raw_parts(self.ptr, words) })
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, of CHUNK bytes.
+        unsafe { libc::munmap(self.ptr.cast(), CHUNK) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_block_held_by_a_static_is_reachable_and_a_forgotten_one_is_lost() {
+        static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let recording = stacks::start().expect("mapped");
+        let held = Box::into_raw(Box::new([1u64; 8]));
+        HELD.store(held as usize, std::sync::atomic::Ordering::SeqCst);
+        // Disguised right away so no copy of the pointer stays around.
+        let lost = Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff;
+        let recorded = recording.stop();
+        crate::heap::scrub_stack();
+        let verdict = reachable(&recorded);
+        let of = |addr: usize| {
+            let i = recorded
+                .kept
+                .iter()
+                .position(|b| b.address() == addr)
+                .expect("recorded");
+            verdict[i]
+        };
+        assert!(of(held as usize), "held by a static");
+        assert!(!of(lost ^ 0xffff), "no pointer to it anywhere");
+        // SAFETY: both made by Box::into_raw above.
+        unsafe {
+            drop(Box::from_raw(held));
+            drop(Box::from_raw((lost ^ 0xffff) as *mut [u64; 8]));
+        }
+    }
+}
