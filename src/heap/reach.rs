@@ -63,7 +63,14 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
     };
     let lowest = kept.iter().map(Block::address).min().unwrap_or(0);
     let highest = kept.iter().map(|b| b.address() + b.size).max().unwrap_or(0);
-    for (start, end) in writable_regions() {
+    // The recorder's store and the buffer are not read at all (megabytes
+    // of disguised addresses and return addresses).
+    let unread: Vec<(usize, usize)> = stacks::store_regions()
+        .into_iter()
+        .chain([(buffer.ptr as usize, CHUNK)])
+        .map(|(start, size)| (start, start + size))
+        .collect();
+    for (start, end) in without(writable_regions(), &unread) {
         let start = if (start..end).contains(&below) {
             below
         } else {
@@ -104,6 +111,27 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
         }
     }
     reached
+}
+
+/// `regions` with the `holes` cut out.
+fn without(regions: Vec<(usize, usize)>, holes: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let mut out = regions;
+    for &(h0, h1) in holes {
+        out = out
+            .into_iter()
+            .flat_map(|(r0, r1)| {
+                if h1 <= r0 || h0 >= r1 {
+                    vec![(r0, r1)]
+                } else {
+                    [(r0, h0.max(r0)), (h1.min(r1), r1)]
+                        .into_iter()
+                        .filter(|(a, b)| a < b)
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    out
 }
 
 /// `(start, end)` of every private writable mapping, from /proc/self/maps.
