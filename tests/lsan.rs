@@ -179,6 +179,7 @@ fn a_sanitizer_start_up_failure_is_not_a_leak() {
         backend: scenario.default_backend(Variant::Leaky),
         iterations: 3,
         sample_every: 0,
+        stacks: false,
     };
     let limits = Limits::default();
     let env = [("LSAN_OPTIONS", lsan::OPTIONS)];

@@ -49,6 +49,7 @@ use crate::heap::{self, Live};
 
 pub use crate::heap::Side;
 pub use sites::{Frame, Site};
+pub(crate) use sites::{describe as describe_sites, shown_frames};
 
 /// Extra calls recorded, after a measurement that found a leak, for the
 /// allocation stacks and the lost/reachable split of what they keep.
@@ -280,7 +281,9 @@ impl fmt::Display for Measurement {
             )?;
         }
         if !self.sites.is_empty() {
-            sites::describe(&self.sites, self.recorded_calls, f)?;
+            writeln!(f)?;
+            let recorded = format!("{} more recorded calls", self.recorded_calls);
+            sites::describe(&self.sites, &recorded, f)?;
         }
         Ok(())
     }
@@ -423,11 +426,7 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
         recorded_calls: 0,
     };
     if stacks && !(m.c.is_clean() && m.rust.is_clean()) {
-        let mut more = calls;
-        let sites = record(RECORDED_CALLS, || {
-            more += 1;
-            call(more)
-        })?;
+        let sites = record(|| (calls + 1..=calls + RECORDED_CALLS).try_for_each(&mut call))?;
         m.attach(sites, RECORDED_CALLS);
     }
     Ok(m)
@@ -442,25 +441,16 @@ impl Measurement {
     }
 }
 
-/// Runs `f` `calls` times with allocation stacks recorded, and returns
-/// where what they kept came from, lost and reachable. Recording is
-/// unavailable under Miri: no sites.
-fn record(
-    calls: u64,
-    mut f: impl FnMut() -> Result<(), CheckError>,
-) -> Result<Vec<Site>, CheckError> {
+/// Runs `f` with allocation stacks recorded, and returns where what it
+/// kept came from, lost and reachable. Recording is unavailable under
+/// Miri (no sites), and when its store cannot be mapped (no sites).
+pub(crate) fn record<E>(f: impl FnOnce() -> Result<(), E>) -> Result<Vec<Site>, E> {
     #[cfg(not(miri))]
     {
         let Some(recording) = heap::stacks::start() else {
-            return Ok(Vec::new());
+            return f().map(|()| Vec::new());
         };
-        let mut outcome = Ok(());
-        for _ in 0..calls {
-            outcome = f();
-            if outcome.is_err() {
-                break;
-            }
-        }
+        let outcome = f();
         let recorded = recording.stop();
         outcome?;
         heap::scrub_stack();
@@ -469,8 +459,7 @@ fn record(
     }
     #[cfg(miri)]
     {
-        let _ = (calls, &mut f);
-        Ok(Vec::new())
+        f().map(|()| Vec::new())
     }
 }
 
@@ -598,7 +587,7 @@ pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
         });
         let point = points.last_mut().expect("just pushed");
         if point.leaked() && point.panic.is_none() {
-            let sites = record(1, || {
+            let sites = record(|| {
                 heap::c::fail_nth(nth, false);
                 let outcome = catch_unwind(AssertUnwindSafe(&mut f));
                 heap::c::stop_failing();

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::heap::Side;
 use crate::heap::stacks::Recorded;
 
@@ -20,7 +22,7 @@ use crate::heap::stacks::Recorded;
 /// };
 /// assert_eq!(frame.to_string(), "mycrate::parse (src/lib.rs:12)");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
     /// The function, demangled, or `"???"` (a C library without symbols).
     pub function: String,
@@ -50,7 +52,7 @@ impl fmt::Display for Frame {
 /// assert_eq!((site.side, site.blocks, site.bytes), (Side::Rust, m.recorded_calls, 16 * m.recorded_calls));
 /// assert!(site.frames.iter().any(|f| f.yours));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Site {
     pub side: Side,
     /// Blocks kept from this stack over the recorded calls, and their bytes.
@@ -108,13 +110,23 @@ fn is_machinery(function: &str, file: Option<&str>) -> bool {
     NAMES.iter().any(|n| function.starts_with(n))
         || SHIMS.iter().any(|n| function.contains(n))
         || C_ENTRIES.contains(&function)
-        || file.is_some_and(|f| f.contains("/src/heap/"))
+        || function.contains("GlobalAlloc")
+        || function.contains("CountingAllocator")
+        || file.is_some_and(|f| f.contains("src/heap/") || f.contains("vg_replace_malloc"))
 }
 
-/// The leak check's own frames: everything from here out is the caller of
-/// the check and the test harness.
+/// The leak check's own frames (the API's loop, the lab's protocol loop in
+/// its child, the fault sweep's): everything from here out is the caller
+/// of the check and the test harness.
 fn is_the_check(function: &str) -> bool {
-    function.starts_with("leaklab::check::")
+    // The API's loop, and the lab's own protocol loop in its child.
+    [
+        "leaklab::check::",
+        "leaklab::run::measure::",
+        "leaklab::hardening::faults::",
+    ]
+    .iter()
+    .any(|p| function.starts_with(p))
 }
 
 fn is_yours(function: &str, file: Option<&str>) -> bool {
@@ -184,6 +196,27 @@ fn trim(stack: Vec<Frame>) -> Vec<Frame> {
     yours.chain(&stack[..innermost_yours]).cloned().collect()
 }
 
+/// Another tool's stack (innermost first: function, file, line) as the
+/// leak checks show theirs: allocator frames cut off, your frames first.
+pub(crate) fn shown_frames(
+    stack: impl Iterator<Item = (Option<String>, Option<String>, Option<u32>)>,
+) -> Vec<Frame> {
+    trim(
+        stack
+            .map(|(function, file, line)| {
+                let function = function.unwrap_or_else(|| "???".into());
+                let file = file.map(relative);
+                Frame {
+                    yours: is_yours(&function, file.as_deref()),
+                    function,
+                    file,
+                    line,
+                }
+            })
+            .collect(),
+    )
+}
+
 /// A path under the current directory, relative to it.
 fn relative(file: String) -> String {
     match std::env::current_dir() {
@@ -244,15 +277,15 @@ pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
     sites
 }
 
-/// The sites as a failure message shows them: the biggest few, each with
-/// its first frames.
-pub(super) fn describe(sites: &[Site], calls: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The sites as a failure message and the lab's output show them: the
+/// biggest few, each with its first frames, after a heading line naming
+/// what was recorded (`recorded`: "2 more recorded calls").
+pub(crate) fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt::Result {
     const SHOWN_SITES: usize = 5;
     const SHOWN_FRAMES: usize = 8;
-    writeln!(f)?;
     write!(
         f,
-        "allocation stacks of what {calls} more recorded calls kept, biggest first:"
+        "allocation stacks of what {recorded} kept, biggest first:"
     )?;
     for site in sites.iter().take(SHOWN_SITES) {
         write!(

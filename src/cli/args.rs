@@ -158,6 +158,9 @@ pub struct ChildArgs {
     pub iterations: u64,
     pub sample_every: u64,
     pub record: PathBuf,
+    /// Record allocation stacks of what the run kept.
+    #[arg(long)]
+    pub stacks: bool,
 }
 
 /// The smallest `--mem-cap`: the address space a child needs to start and

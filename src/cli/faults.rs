@@ -3,7 +3,7 @@
 use super::args::{FaultsArgs, VariantChoice};
 use super::run::backend_for;
 use super::{EXIT_MISMATCH, EXIT_OK, Failure, scenario};
-use crate::hardening::faults::{SweepReport, run_isolated};
+use crate::hardening::faults::{Outcome, SweepReport, run_isolated};
 use crate::scenarios::Variant;
 
 pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
@@ -122,7 +122,33 @@ fn describe_leaks(r: &SweepReport) -> std::io::Result<()> {
         r.variant
     )?;
     for p in leaking.iter().take(5) {
-        outln!("  {}", serde_json::to_string(p).unwrap_or_default())?;
+        let stage = p.stage.map_or(String::new(), |s| {
+            format!(
+                " in {}",
+                serde_json::to_string(&s)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            )
+        });
+        let how = match p.outcome {
+            Outcome::Ok => "the workload went on".to_string(),
+            Outcome::Error => format!("error{stage}: {}", p.message),
+            Outcome::Panic => format!("panic{stage}: {}", p.message),
+        };
+        outln!(
+            "  C allocation {} failed ({how}): kept beyond the normal leak C {} blk / {} B, Rust {} blk / {} B",
+            p.n,
+            p.beyond_expected.c.blocks,
+            p.beyond_expected.c.bytes,
+            p.beyond_expected.rust.blocks,
+            p.beyond_expected.rust.bytes
+        )?;
+        if !p.sites.is_empty() {
+            let mut text = String::from("    ");
+            // Writing to a String cannot fail.
+            let _ = crate::check::describe_sites(&p.sites, "this point, run once more,", &mut text);
+            outln!("{}", text.replace('\n', "\n    "))?;
+        }
     }
     if leaking.len() > 5 {
         outln!("  … and {} more (see --json)", leaking.len() - 5)?;

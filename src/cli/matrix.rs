@@ -296,6 +296,7 @@ mod tests {
 
     fn mismatch() -> (String, Outcome) {
         let obs = Observation {
+            stacks: Vec::new(),
             detector: "counters",
             observed: "clean".into(),
             expected: "leak".into(),

@@ -120,6 +120,7 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
                 backend: a.backend,
                 iterations: a.iterations,
                 sample_every: a.sample_every,
+                stacks: a.stacks,
             },
             &a.record,
         )),

@@ -66,6 +66,11 @@ pub fn run(mut args: RunArgs) -> Result<i32, Failure> {
                 outln!("{note}")?;
             }
         }
+        for r in &records {
+            if !r.sites.is_empty() {
+                outln!("\n{}", sites_note(r))?;
+            }
+        }
     }
     let all_match = records.iter().all(|r| r.matches_expected);
     Ok(if all_match { EXIT_OK } else { EXIT_MISMATCH })
@@ -158,15 +163,32 @@ fn with_detector(
     } else {
         for (variant, outcome) in &observations {
             match outcome {
-                Ok(o) => outln!(
-                    "{} {} [{}]: {} (expected {}) {}",
-                    s.id,
-                    variant.as_str(),
-                    o.detector,
-                    o.observed,
-                    o.expected,
-                    if o.matches { "match" } else { "MISMATCH" }
-                )?,
+                Ok(o) => {
+                    outln!(
+                        "{} {} [{}]: {} (expected {}) {}",
+                        s.id,
+                        variant.as_str(),
+                        o.detector,
+                        o.observed,
+                        o.expected,
+                        if o.matches { "match" } else { "MISMATCH" }
+                    )?;
+                    for stack in &o.stacks {
+                        outln!(
+                            "  {}: {} blocks / {} B {}, allocated at:",
+                            match stack.side {
+                                crate::detect::valgrind::attribution::Side::C => "C",
+                                crate::detect::valgrind::attribution::Side::Rust => "Rust",
+                            },
+                            stack.blocks,
+                            stack.bytes,
+                            stack.kind
+                        )?;
+                        for frame in stack.frames.iter().take(6) {
+                            outln!("      {frame}")?;
+                        }
+                    }
+                }
                 Err(u) => outln!(
                     "{} {} [{}]: not run: {}",
                     s.id,
@@ -251,7 +273,7 @@ pub fn run_one(
     iterations: u64,
     limits: Limits,
 ) -> Result<RunRecord, Failure> {
-    crate::detect::counters::record(&crate::detect::Request {
+    crate::detect::counters::record_with_stacks(&crate::detect::Request {
         scenario: s,
         variant,
         backend,
@@ -284,6 +306,18 @@ fn print_output(r: &RunRecord) -> std::io::Result<()> {
         outln!("  … ({} more)", lines.len() - 6)?;
     }
     Ok(())
+}
+
+/// "unfreed-result leaky: allocation stacks of what 2 more iterations kept…".
+fn sites_note(r: &RunRecord) -> String {
+    let mut text = format!("{} {}: ", r.scenario, r.variant.as_str());
+    let recorded = format!(
+        "{} more iterations",
+        crate::run::measure::RECORDED_ITERATIONS
+    );
+    // Writing to a String cannot fail.
+    let _ = crate::check::describe_sites(&r.sites, &recorded, &mut text);
+    text
 }
 
 fn ending_note(r: &RunRecord) -> Option<String> {

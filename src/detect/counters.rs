@@ -9,17 +9,28 @@ pub const NAME: &str = "counters";
 
 /// Runs the variant in a child and returns its result record.
 pub fn record(req: &Request<'_>) -> Result<RunRecord, String> {
-    record_sampled(req, (req.iterations / 20).max(1))
+    record_sampled(req, (req.iterations / 20).max(1), false)
+}
+
+/// [`record`], and if the run kept memory, the allocation stacks of what
+/// two more iterations keep (`leaklab run`'s view; the matrix does without).
+pub fn record_with_stacks(req: &Request<'_>) -> Result<RunRecord, String> {
+    record_sampled(req, (req.iterations / 20).max(1), true)
 }
 
 /// [`record`], sampling the heaps and RSS every `sample_every` iterations
 /// (the growth detector wants more samples than a plain run).
-pub fn record_sampled(req: &Request<'_>, sample_every: u64) -> Result<RunRecord, String> {
+pub fn record_sampled(
+    req: &Request<'_>,
+    sample_every: u64,
+    stacks: bool,
+) -> Result<RunRecord, String> {
     let plan = Plan {
         variant: req.variant,
         backend: req.backend,
         iterations: req.iterations,
         sample_every,
+        stacks,
     };
     let child = run_child(req.scenario.id, plan, req.limits, &[])?;
     Ok(RunRecord::from_child(
@@ -39,6 +50,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
         by_design: false,
     })?;
     Ok(Observation {
+        stacks: Vec::new(),
         detector: NAME,
         observed: crate::report::table::observed_summary(&record),
         expected: crate::report::table::expected_summary(&record.expected),

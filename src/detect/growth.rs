@@ -242,7 +242,7 @@ impl Series {
 /// Runs the variant in a child, sampling ~[`BATCHES`] times, and fits.
 pub fn report(req: &Request<'_>) -> Result<GrowthReport, String> {
     let sample_every = (req.iterations / BATCHES).max(1);
-    let record = super::counters::record_sampled(req, sample_every)?;
+    let record = super::counters::record_sampled(req, sample_every, false)?;
     Ok(from_record(&record, sample_every, page_size()))
 }
 
@@ -380,6 +380,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
 /// A finished report as the matrix's cell.
 pub fn observation(report: &GrowthReport) -> Observation {
     Observation {
+        stacks: Vec::new(),
         detector: NAME,
         observed: observed_summary(report),
         expected: report.expected.as_str().to_owned(),
@@ -516,6 +517,7 @@ mod tests {
         crate::run::isolate::ChildRun {
             samples,
             finish: Some(finish),
+            sites: Vec::new(),
             status: None,
             timed_out: false,
             stdout: String::new(),

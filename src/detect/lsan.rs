@@ -327,6 +327,7 @@ pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
         backend: req.backend,
         iterations: req.iterations,
         sample_every: 0,
+        stacks: false,
     };
     let limits = Limits {
         mem_cap: 0,
@@ -539,7 +540,24 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     };
     let report = report(req).map_err(unavailable)?;
     let mismatches = check(&report, &want);
+    let stacks = super::LeakStack::biggest(
+        report.leaks.iter().map(|l| {
+            let kind = match l.class {
+                LeakClass::Direct => "direct",
+                LeakClass::Indirect => "indirect",
+            };
+            (
+                l.side,
+                kind.to_string(),
+                l.objects,
+                l.bytes,
+                l.stack.as_slice(),
+            )
+        }),
+        super::valgrind::SHOWN_STACKS,
+    );
     Ok(Observation {
+        stacks,
         detector: NAME,
         observed: observed_summary(&report),
         expected: describe(&want),

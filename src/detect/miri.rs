@@ -133,6 +133,7 @@ pub fn observe(req: &Request<'_>) -> Outcome {
         "clean".to_owned()
     };
     Ok(Observation {
+        stacks: Vec::new(),
         detector: NAME,
         observed,
         expected: if expected_leak {

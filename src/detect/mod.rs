@@ -40,9 +40,62 @@ pub struct Observation {
     /// What it should see, in a few words.
     pub expected: String,
     pub matches: bool,
+    /// The biggest leak records with their allocation stacks, for the
+    /// human output (detectors that report stacks: valgrind, LSan).
+    #[serde(skip)]
+    pub stacks: Vec<LeakStack>,
     /// Detector-specific record (the counters' RunRecord, valgrind's loss
     /// records, the growth fit...).
     pub detail: serde_json::Value,
+}
+
+/// One leak record of a detector, as a reader wants it: its side, kind,
+/// size, and allocation stack (allocator frames cut off, your frames first).
+#[derive(Debug, Clone, Serialize)]
+pub struct LeakStack {
+    pub side: valgrind::attribution::Side,
+    /// The detector's word for it ("definitely lost", "direct").
+    pub kind: String,
+    pub blocks: i64,
+    pub bytes: i64,
+    pub frames: Vec<String>,
+}
+
+impl LeakStack {
+    /// Records as `(side, kind, blocks, bytes, stack)`, the biggest
+    /// `keep` of them, with their stacks trimmed for reading.
+    pub fn biggest<'a>(
+        records: impl Iterator<
+            Item = (
+                valgrind::attribution::Side,
+                String,
+                i64,
+                i64,
+                &'a [valgrind::attribution::Frame],
+            ),
+        >,
+        keep: usize,
+    ) -> Vec<LeakStack> {
+        let mut all: Vec<LeakStack> = records
+            .map(|(side, kind, blocks, bytes, stack)| LeakStack {
+                side,
+                kind,
+                blocks,
+                bytes,
+                frames: crate::check::shown_frames(
+                    stack
+                        .iter()
+                        .map(|f| (f.function.clone(), f.file.clone(), f.line)),
+                )
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            })
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.bytes));
+        all.truncate(keep);
+        all
+    }
 }
 
 /// A detector that cannot run here says why; that is never a pass.

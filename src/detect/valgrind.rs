@@ -47,6 +47,9 @@ use crate::scenarios::{BackendChoice, Variant};
 
 pub const NAME: &str = "valgrind";
 
+/// Loss records whose stacks the human output shows.
+pub const SHOWN_STACKS: usize = 3;
+
 /// How much longer than a plain child a memcheck child may take: memcheck
 /// runs code 10 to 50 times slower, most of it in start-up and the final
 /// leak scan, which do not grow with the iterations.
@@ -244,6 +247,7 @@ pub fn report(req: &Request<'_>) -> Result<ValgrindReport, String> {
         backend: req.backend,
         iterations: req.iterations,
         sample_every: 0,
+        stacks: false,
     };
     let child = run_child(req.scenario.id, plan, limits(req.limits), &wrapper)?;
     let text = std::fs::read_to_string(&xml_file).map_err(|e| {
@@ -402,7 +406,16 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     };
     let report = report(req).map_err(unavailable)?;
     let mismatches = check(&report, &want);
+    let stacks = super::LeakStack::biggest(
+        report
+            .records
+            .iter()
+            .filter(|r| r.kind != LeakKind::StillReachable)
+            .map(|r| (r.side, r.what_kind(), r.blocks, r.bytes, r.stack.as_slice())),
+        SHOWN_STACKS,
+    );
     Ok(Observation {
+        stacks,
         detector: NAME,
         observed: observed_summary(&report),
         expected: expected_summary(&want),

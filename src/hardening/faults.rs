@@ -133,7 +133,10 @@ pub fn sweep_with_progress(
     warm_up(scenario, variant, backend);
     for n in 1..=MAX_POINTS {
         progress(n);
-        let point = point::run(scenario, variant, backend, n, expected);
+        let mut point = point::run(scenario, variant, backend, n, expected);
+        if point.leaks() {
+            point.sites = point::stacks(scenario, variant, backend, n);
+        }
         let fired = point.fired;
         report.add(point);
         if !fired {

@@ -224,10 +224,12 @@ fn track(ptr: *mut c_void, size: usize) {
 
 /// Forgets a block about to be freed or moved; its size if it was ours.
 fn untrack(ptr: *mut c_void) -> Option<usize> {
-    super::stacks::on_free(ptr as usize);
     let size = table::remove(ptr as usize);
     match size {
-        Some(size) => count_for_thread(-1, -(size as i64)),
+        Some(size) => {
+            count_for_thread(-1, -(size as i64));
+            super::stacks::on_free(ptr as usize, size);
+        }
         None => {
             FOREIGN_FREES.fetch_add(1, Relaxed);
             THREAD_FOREIGN.with(|n| n.set(n.get() + 1));
@@ -238,7 +240,7 @@ fn untrack(ptr: *mut c_void) -> Option<usize> {
 
 /// The common entry of every allocating function: Rust's calls pass
 /// straight through; C's may be refused, else are made and recorded.
-fn c_allocation(size: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void {
+fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void {
     // A load first: a store on every call would bounce the line between cores.
     if !ACTIVE.load(Relaxed) {
         ACTIVE.store(true, Relaxed);
@@ -250,17 +252,25 @@ fn c_allocation(size: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void 
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     }
-    let ptr = make();
+    // A recording thread's blocks come from fresh addresses (zeroed, so
+    // calloc's too).
+    let ptr = match super::stacks::fresh_block(size, align) {
+        Some(block) => block.cast(),
+        None => make(),
+    };
     track(ptr, size);
     ptr
 }
+
+/// glibc's alignment for malloc and calloc.
+const MALLOC_ALIGN: usize = 16;
 
 /// # Safety
 /// The C standard's contract for `malloc`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     // SAFETY: forwarded as is.
-    c_allocation(size, || unsafe { __libc_malloc(size) })
+    c_allocation(size, MALLOC_ALIGN, || unsafe { __libc_malloc(size) })
 }
 
 /// # Safety
@@ -272,7 +282,9 @@ pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
         return unsafe { __libc_calloc(count, size) };
     };
     // SAFETY: forwarded as is.
-    c_allocation(total, || unsafe { __libc_calloc(count, size) })
+    c_allocation(total, MALLOC_ALIGN, || unsafe {
+        __libc_calloc(count, size)
+    })
 }
 
 /// # Safety
@@ -287,6 +299,9 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     if !in_rust() {
         untrack(ptr);
     }
+    if super::fresh::contains(ptr as usize) {
+        return; // fresh addresses are never reused
+    }
     // SAFETY: a live block, per the caller.
     unsafe { __libc_free(ptr) }
 }
@@ -300,11 +315,16 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         return unsafe { malloc(size) };
     }
     if in_rust() {
-        // SAFETY: forwarded as is.
+        // SAFETY: forwarded as is (the Rust allocator moves its own fresh
+        // blocks itself, heap/rust.rs).
         return unsafe { __libc_realloc(ptr, size) };
     }
     if size == 0 {
         // glibc frees the block and returns NULL: a free, not an attempt.
+        if super::fresh::contains(ptr as usize) {
+            untrack(ptr);
+            return ptr::null_mut();
+        }
         untrack(ptr);
         // SAFETY: forwarded as is.
         return unsafe { __libc_realloc(ptr, 0) };
@@ -312,6 +332,23 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     if injected_failure() {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
+    }
+    if super::fresh::contains(ptr as usize) {
+        // Not glibc's block: moved by hand (size 0 was handled above).
+        let old = untrack(ptr).unwrap_or(0);
+        // SAFETY: malloc's contract; a fresh block is at least `old`
+        // bytes long and stays mapped.
+        unsafe {
+            let new = malloc(size);
+            if new.is_null() {
+                if table::insert(ptr as usize, old, false) {
+                    count_for_thread(1, old as i64);
+                }
+                return new;
+            }
+            ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old.min(size));
+            return new;
+        }
     }
     let old = untrack(ptr);
     // SAFETY: forwarded as is; the block is live per the caller.
@@ -348,7 +385,7 @@ pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, count: usize, size: usiz
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
     // SAFETY: forwarded as is.
-    c_allocation(size, || unsafe { __libc_memalign(align, size) })
+    c_allocation(size, align, || unsafe { __libc_memalign(align, size) })
 }
 
 /// # Safety
@@ -368,7 +405,7 @@ pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, siz
     }
     let saved = errno();
     // SAFETY: forwarded as is.
-    let ptr = c_allocation(size, || unsafe { __libc_memalign(align, size) });
+    let ptr = c_allocation(size, align, || unsafe { __libc_memalign(align, size) });
     if ptr.is_null() {
         set_errno(saved);
         return libc::ENOMEM;

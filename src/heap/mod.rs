@@ -3,6 +3,8 @@
 //! interposed ([`c`], [`interpose`]).
 
 pub mod c;
+#[cfg(not(miri))]
+pub mod fresh;
 #[cfg(all(leaklab_interpose, not(miri)))]
 pub mod interpose;
 #[cfg(not(miri))]

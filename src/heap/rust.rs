@@ -13,13 +13,27 @@ use super::Live;
 use super::interpose::as_rust;
 
 #[cfg(not(miri))]
-use super::stacks::{on_alloc, on_free};
+use super::fresh::contains as is_fresh;
+#[cfg(not(miri))]
+use super::stacks::{fresh_block, on_alloc, on_free, recording_here};
 
 /// Miri records no stacks.
 #[cfg(miri)]
 fn on_alloc(_addr: usize, _size: usize, _side: super::Side) {}
 #[cfg(miri)]
-fn on_free(_addr: usize) {}
+fn on_free(_addr: usize, _size: usize) {}
+#[cfg(miri)]
+fn fresh_block(_size: usize, _align: usize) -> Option<*mut u8> {
+    None
+}
+#[cfg(miri)]
+fn is_fresh(_addr: usize) -> bool {
+    false
+}
+#[cfg(miri)]
+fn recording_here() -> bool {
+    false
+}
 
 /// No interposer to tell apart from: call straight through.
 #[cfg(not(all(leaklab_interpose, not(miri))))]
@@ -35,14 +49,19 @@ static BYTES: AtomicI64 = AtomicI64::new(0);
 pub struct CountingAllocator;
 
 // SAFETY: every method forwards to `System` with the caller's arguments
-// unchanged, so `System`'s guarantees carry over; the counters are atomics
-// and never touch the allocated memory.
+// unchanged, so `System`'s guarantees carry over, except while the thread
+// records allocation stacks: then blocks come from fresh, never reused,
+// suitably aligned addresses (heap::fresh) and are moved by hand on
+// realloc. The counters are atomics and never touch the allocated memory.
 unsafe impl GlobalAlloc for CountingAllocator {
     /// # Safety
     /// The contract of `GlobalAlloc::alloc`, forwarded to `System`.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-        let ptr = unsafe { as_rust(|| System.alloc(layout)) };
+        let ptr = match fresh_block(layout.size(), layout.align()) {
+            Some(block) => block,
+            // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+            None => unsafe { as_rust(|| System.alloc(layout)) },
+        };
         if ptr.is_null() {
             report_failure(layout.size());
         } else {
@@ -55,8 +74,11 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// # Safety
     /// The contract of `GlobalAlloc::alloc_zeroed`, forwarded to `System`.
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
-        let ptr = unsafe { as_rust(|| System.alloc_zeroed(layout)) };
+        let ptr = match fresh_block(layout.size(), layout.align()) {
+            Some(block) => block, // fresh blocks are zeroed
+            // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
+            None => unsafe { as_rust(|| System.alloc_zeroed(layout)) },
+        };
         if ptr.is_null() {
             report_failure(layout.size());
         } else {
@@ -69,22 +91,40 @@ unsafe impl GlobalAlloc for CountingAllocator {
     /// # Safety
     /// The contract of `GlobalAlloc::dealloc`, forwarded to `System`.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        on_free(ptr as usize);
-        // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
-        unsafe { as_rust(|| System.dealloc(ptr, layout)) };
+        on_free(ptr as usize, layout.size());
+        if !is_fresh(ptr as usize) {
+            // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
+            unsafe { as_rust(|| System.dealloc(ptr, layout)) };
+        }
         record(-1, -(layout.size() as i64));
     }
 
     /// # Safety
     /// The contract of `GlobalAlloc::realloc`, forwarded to `System`.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if is_fresh(ptr as usize) || recording_here() {
+            // A fresh block, or a recording thread (whose blocks must come
+            // from fresh addresses): moved by hand.
+            // SAFETY: `new_size` is non-zero and valid with `layout`'s
+            // alignment, per realloc's contract; the old block is live and
+            // `layout.size()` bytes long.
+            unsafe {
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let new = self.alloc(new_layout);
+                if !new.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                return new;
+            }
+        }
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
         let new = unsafe { as_rust(|| System.realloc(ptr, layout, new_size)) };
         if new.is_null() {
             report_failure(new_size);
         } else {
             record(0, new_size as i64 - layout.size() as i64);
-            on_free(ptr as usize);
+            on_free(ptr as usize, layout.size());
             on_alloc(new as usize, new_size, super::Side::Rust);
         }
         new

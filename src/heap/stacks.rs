@@ -111,6 +111,9 @@ pub fn start() -> Option<Recording> {
         store.entries = map(CAPACITY * size_of::<Entry>())?.cast();
         store.index = map(SLOTS * size_of::<u32>())?.cast();
     }
+    // Without fresh addresses the stacks are still right; the split may
+    // call a lost block reachable (see heap::fresh).
+    super::fresh::map();
     store.len = 0;
     store.dropped = 0;
     // SAFETY: the index mapping holds SLOTS u32s.
@@ -171,6 +174,23 @@ pub fn store_regions() -> [(usize, usize); 2] {
     ]
 }
 
+/// Hook, before an allocation: a block from fresh addresses
+/// ([`super::fresh`]) if the calling thread records, else `None`.
+#[inline]
+pub fn fresh_block(size: usize, align: usize) -> Option<*mut u8> {
+    if !recording_here() {
+        return None;
+    }
+    let block = super::fresh::alloc(size, align);
+    (!block.is_null()).then_some(block)
+}
+
+/// Whether the calling thread records (and is not inside the recorder).
+#[inline]
+pub fn recording_here() -> bool {
+    ANY.load(Relaxed) && STATE.try_with(Cell::get).unwrap_or(0) == 1
+}
+
 /// Hook: a block was handed out.
 #[inline]
 pub fn on_alloc(addr: usize, size: usize, side: Side) {
@@ -181,12 +201,14 @@ pub fn on_alloc(addr: usize, size: usize, side: Side) {
     }
 }
 
-/// Hook: a block is about to be freed (or moved by realloc).
+/// Hook: a block of `size` bytes is about to be freed (or moved by
+/// realloc). A block from before the recording is noted as freed too: its
+/// memory may hold pointers written while recording.
 #[inline]
-pub fn on_free(addr: usize) {
+pub fn on_free(addr: usize, size: usize) {
     if ANY.load(Relaxed) && entered() {
         // SAFETY: this thread records, so it holds LOCK.
-        unsafe { forget(addr) };
+        unsafe { forget(addr, size) };
         leave();
     }
 }
@@ -260,7 +282,7 @@ unsafe fn record(addr: usize, size: usize, side: Side) {
 
 /// # Safety
 /// The caller holds LOCK (it is the recording thread).
-unsafe fn forget(addr: usize) {
+unsafe fn forget(addr: usize, size: usize) {
     // SAFETY: per the caller, the store is ours.
     let store = unsafe { &mut *STORE.0.get() };
     let mut slot = home(addr);
@@ -268,7 +290,26 @@ unsafe fn forget(addr: usize) {
         // SAFETY: `slot` is below SLOTS, inside the index mapping.
         let value = unsafe { &mut *store.index.add(slot) };
         match *value {
-            0 => return, // allocated before the recording began
+            0 => {
+                // Allocated before the recording began: an entry, freed.
+                if store.len == CAPACITY {
+                    store.dropped += 1;
+                } else {
+                    // SAFETY: `len` is below CAPACITY, inside the entries mapping.
+                    unsafe {
+                        store.entries.add(store.len).write(Entry {
+                            key: addr ^ HIDE,
+                            size,
+                            side: Side::C,
+                            live: false,
+                            depth: 0,
+                            frames: [0; FRAMES],
+                        })
+                    };
+                    store.len += 1;
+                }
+                return;
+            }
             TOMBSTONE => {}
             n => {
                 // SAFETY: index values are entry numbers + 1, below len.

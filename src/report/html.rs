@@ -184,6 +184,7 @@ mod tests {
 
     fn observed(detector: &'static str, matches: bool, text: &str) -> (String, Outcome) {
         let obs = Observation {
+            stacks: Vec::new(),
             detector,
             observed: text.to_owned(),
             expected: "leak".to_owned(),

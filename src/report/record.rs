@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::check::Site;
 use crate::heap::{Live, Snapshot};
 use crate::run::isolate::{ChildRun, Limits};
 use crate::run::measure::Sample;
@@ -98,6 +99,11 @@ pub struct RunRecord {
     pub matches_expected: bool,
     pub ending: Ending,
     pub elapsed_ms: u64,
+    /// Where the kept blocks came from: the allocation stacks of what
+    /// `RECORDED_ITERATIONS` more iterations kept, biggest first (empty
+    /// unless asked for and something was kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<Site>,
     #[serde(skip)]
     pub samples: Vec<Sample>,
     #[serde(skip)]
@@ -155,6 +161,7 @@ impl RunRecord {
             matches_expected,
             ending,
             elapsed_ms: run.elapsed.as_millis() as u64,
+            sites: run.sites,
             samples: run.samples,
             output: run.stdout,
         }

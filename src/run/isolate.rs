@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::measure::{Finish, Plan, RecordLine, Sample};
 use super::sanitizer::{self, CapKind};
+use crate::check::Site;
 
 /// Limits of one child run.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +38,9 @@ impl Default for Limits {
 pub struct ChildRun {
     pub samples: Vec<Sample>,
     pub finish: Option<Finish>,
+    /// Where the kept blocks came from, if stacks were asked for and the
+    /// run kept memory.
+    pub sites: Vec<Site>,
     pub status: Option<ExitStatus>,
     pub timed_out: bool,
     pub stdout: String,
@@ -93,6 +97,9 @@ pub fn run_child_of(
         plan.sample_every.to_string(),
         record.path().display().to_string(),
     ]);
+    if plan.stacks {
+        args.push("--stacks".into());
+    }
     let mut command = Command::new(&args[0]);
     command
         .args(&args[1..])
@@ -154,16 +161,19 @@ pub fn run_child_of(
     drop(record);
     let mut samples = Vec::new();
     let mut finish = None;
+    let mut sites = Vec::new();
     for line in text.lines() {
         match serde_json::from_str::<RecordLine>(line) {
             Ok(RecordLine::Sample(s)) => samples.push(s),
             Ok(RecordLine::Finish(f)) => finish = Some(f),
+            Ok(RecordLine::Sites { sites: s }) => sites = s,
             Err(_) => {} // a line cut short by a kill
         }
     }
     Ok(ChildRun {
         samples,
         finish,
+        sites,
         status,
         timed_out,
         stdout: stdout.join().unwrap_or_default(),

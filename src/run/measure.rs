@@ -14,6 +14,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::Site;
 use crate::heap::Snapshot;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
@@ -54,6 +55,11 @@ fn counted_by_default() -> bool {
 pub enum RecordLine {
     Sample(Sample),
     Finish(Finish),
+    /// Where the kept blocks of [`RECORDED_ITERATIONS`] more iterations
+    /// came from (after the finish, when stacks were asked for).
+    Sites {
+        sites: Vec<Site>,
+    },
 }
 
 /// What to run.
@@ -64,7 +70,14 @@ pub struct Plan {
     pub iterations: u64,
     /// Sample every this many iterations (0: only at the ends).
     pub sample_every: u64,
+    /// After a run that kept memory, run [`RECORDED_ITERATIONS`] more with
+    /// allocation stacks recorded and report where the kept blocks came
+    /// from (off under valgrind and LSan, whose picture it would change).
+    pub stacks: bool,
 }
+
+/// Iterations recorded for the allocation stacks of a leak.
+pub const RECORDED_ITERATIONS: u64 = 2;
 
 /// Runs the protocol, writing each sample and the finish to `out` as soon
 /// as it is known, so a parent still learns how far a killed child got.
@@ -98,6 +111,7 @@ pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io:
     let after_iterations = Snapshot::now();
     drop(iteration);
     let after_teardown = Snapshot::now();
+    let kept = !after_teardown.since(before).is_zero();
     write_line(
         out,
         &RecordLine::Finish(Finish {
@@ -110,7 +124,19 @@ pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io:
             c_counted: crate::heap::c::is_counted(),
             sanitizer: crate::run::sanitizer::build_sanitizers().map(str::to_owned),
         }),
-    )
+    )?;
+    if plan.stacks && kept && !unbounded && completed == plan.iterations {
+        // Set-up, the iterations and teardown, as measured: what they keep
+        // is what the measured run kept.
+        let recorded = crate::check::record(|| {
+            let mut iteration = setup(plan.backend)?;
+            (0..RECORDED_ITERATIONS).try_for_each(|_| guarded(&mut iteration))
+        });
+        if let Ok(sites) = recorded {
+            write_line(out, &RecordLine::Sites { sites })?;
+        }
+    }
+    Ok(())
 }
 
 fn prime(setup: crate::scenarios::Setup, backend: BackendChoice) -> Result<(), String> {

@@ -45,6 +45,19 @@ pub struct LossRecord {
     pub stack: Vec<Frame>,
 }
 
+impl LossRecord {
+    /// memcheck's words for the record's kind.
+    pub fn what_kind(&self) -> String {
+        match self.kind {
+            LeakKind::DefinitelyLost => "definitely lost",
+            LeakKind::IndirectlyLost => "indirectly lost",
+            LeakKind::PossiblyLost => "possibly lost",
+            LeakKind::StillReachable => "still reachable",
+        }
+        .into()
+    }
+}
+
 /// A memcheck error that is not a leak (InvalidRead, UninitCondition...).
 #[derive(Debug, Clone, Serialize)]
 pub struct MemError {

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::{Deserialize, Serialize};
 
 use super::message;
+use crate::check::Site;
 use crate::heap::{Snapshot, c as c_heap};
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
@@ -51,6 +52,10 @@ pub struct PointReport {
     /// `leaked` less the variant's normal per-iteration leak when the
     /// iteration completed Ok (else all of `leaked`).
     pub beyond_expected: Snapshot,
+    /// For a point that leaked: where what it kept came from, from the
+    /// point run once more with allocation stacks recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<Site>,
 }
 
 impl PointReport {
@@ -164,5 +169,24 @@ pub(super) fn run(
         message: text,
         leaked,
         beyond_expected,
+        sites: Vec::new(),
     }
+}
+
+/// Point `n` once more, with allocation stacks recorded: where what it
+/// keeps comes from.
+pub(super) fn stacks(
+    scenario: &Scenario,
+    variant: Variant,
+    backend: BackendChoice,
+    n: u64,
+) -> Vec<Site> {
+    let recorded = crate::check::record(|| {
+        c_heap::fail_nth(n, false);
+        let end = run_workload(scenario, variant, backend);
+        c_heap::stop_failing();
+        drop(end);
+        Ok::<(), ()>(())
+    });
+    recorded.unwrap_or_default()
 }

@@ -1,0 +1,108 @@
+//! Fresh addresses for recorded calls. While a thread records allocation
+//! stacks ([`super::stacks`]), its blocks come from this region, mapped
+//! once and never reused, instead of from glibc. So no pointer to a
+//! recorded block can be older than the block: a stale copy of a pointer
+//! to whatever glibc had at that address before (in freed memory, say)
+//! cannot make a lost block look reachable to the scan ([`super::reach`]).
+//!
+//! Blocks here are never given back (a free only forgets them); each has a
+//! glibc-style chunk size word in front, marked as mmapped, so that
+//! `malloc_usable_size`, which is glibc's own, answers for it correctly.
+//! The region is bounded: when it is used up, allocation falls back to
+//! glibc and [`exhausted`] says so.
+
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+
+/// Address space reserved (not committed: pages are used as touched).
+const SIZE: usize = 64 << 20;
+/// glibc's chunk header: prev_size and size words.
+const HEADER: usize = 16;
+/// glibc's "this chunk was mmapped" bit in the size word.
+const IS_MMAPPED: usize = 2;
+
+static BASE: AtomicUsize = AtomicUsize::new(0);
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+static EXHAUSTED: AtomicBool = AtomicBool::new(false);
+
+/// Maps the region, once; false if it could not be mapped.
+pub fn map() -> bool {
+    if BASE.load(Relaxed) != 0 {
+        return true;
+    }
+    // SAFETY: an anonymous private mapping; no existing memory involved.
+    let mapped = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if mapped == libc::MAP_FAILED {
+        return false;
+    }
+    BASE.store(mapped as usize, Relaxed);
+    true
+}
+
+/// Whether `addr` is a block of this region.
+#[inline]
+pub fn contains(addr: usize) -> bool {
+    let base = BASE.load(Relaxed);
+    base != 0 && addr >= base && addr < base + SIZE
+}
+
+/// Whether an allocation ever fell back to glibc because the region was
+/// used up.
+pub fn exhausted() -> bool {
+    EXHAUSTED.load(Relaxed)
+}
+
+/// A zeroed block of `size` bytes aligned to `align` (a power of two), or
+/// NULL when the region is used up. Called by the recording thread only.
+pub fn alloc(size: usize, align: usize) -> *mut u8 {
+    let base = BASE.load(Relaxed);
+    let align = align.max(HEADER);
+    let next = NEXT.load(Relaxed);
+    let Some(start) = (base + next + HEADER).checked_next_multiple_of(align) else {
+        return ptr::null_mut();
+    };
+    let chunk = (size.max(1) + HEADER).next_multiple_of(HEADER);
+    let end = start - HEADER + chunk;
+    if base == 0 || end > base + SIZE {
+        EXHAUSTED.store(true, Relaxed);
+        return ptr::null_mut();
+    }
+    NEXT.store(end - base, Relaxed);
+    // SAFETY: `start - 8` is inside the region and ours (below `start`).
+    unsafe { ((start - 8) as *mut usize).write((end - (start - HEADER)) | IS_MMAPPED) };
+    start as *mut u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_aligned_disjoint_and_sized_for_malloc_usable_size() {
+        assert!(map());
+        let a = alloc(10, 8);
+        let b = alloc(100, 64);
+        assert!(!a.is_null() && !b.is_null());
+        assert_eq!(b as usize % 64, 0);
+        assert!(b as usize >= a as usize + 10);
+        assert!(contains(a as usize) && contains(b as usize));
+        // SAFETY: both are blocks of the region, with their size word.
+        let (ua, ub) = unsafe {
+            (
+                libc::malloc_usable_size(a.cast()),
+                libc::malloc_usable_size(b.cast()),
+            )
+        };
+        assert!((10..10 + 32).contains(&ua), "{ua}");
+        assert!((100..100 + 32).contains(&ub), "{ub}");
+    }
+}
