@@ -10,6 +10,7 @@
 //! - `lsan`: LeakSanitizer, built and run on nightly;
 //! - `miri`: the Miri suite (tests/miri.rs) over the modelled C API.
 
+pub mod at_exit;
 pub mod counters;
 pub mod growth;
 pub mod lsan;
