@@ -169,7 +169,7 @@ fn a_sanitizer_build_sends_the_counters_to_lsan() {
 /// leak, although LSan exits with its leak code 23 then.
 #[test]
 fn a_sanitizer_start_up_failure_is_not_a_leak() {
-    use leaklab::report::record::{Ending, RunRecord};
+    use leaklab::report::record::Ending;
     use leaklab::run::isolate::run_child_of;
     use leaklab::run::measure::Plan;
     let exe = lsan_leaklab();
@@ -189,7 +189,8 @@ fn a_sanitizer_start_up_failure_is_not_a_leak() {
         "{}",
         run.stderr
     );
-    let record = RunRecord::from_child(scenario, plan.variant, plan.backend, 3, limits, run);
+    let record =
+        leaklab::detect::counters::judge(scenario, plan.variant, plan.backend, 3, limits, run);
     match &record.ending {
         Ending::SanitizerFailed { message } => {
             assert!(message.contains("LeakSanitizer"), "{message}")
