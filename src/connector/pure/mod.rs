@@ -12,6 +12,7 @@ mod engine;
 mod error;
 mod format;
 mod lexer;
+mod literal;
 mod parser;
 mod statement;
 mod table;

@@ -2,11 +2,12 @@
 //! emptiness, syntax, the table and the columns. Literal types wait for
 //! execution, since a '?' has no type until it is bound.
 
-use super::engine;
 use super::error;
 use super::format::{format_double, format_int, quote_text};
+use super::lexer::Op;
 use super::lexer::is_blank;
-use super::parser::{Ast, Cond, Lit, Op, parse_syntax};
+use super::literal::check_written;
+use super::parser::{Ast, Cond, Lit, parse_syntax};
 use super::table::{Column, TABLE_NAME};
 use crate::connector::types::{Error, Field, MAX_QUERY_LEN, Param};
 
@@ -70,11 +71,11 @@ fn check_written_literals(kind: &Kind) -> Result<(), Error> {
     match kind {
         Kind::Select { filter, .. } | Kind::Delete { filter } => filter
             .as_ref()
-            .map_or(Ok(()), |f| engine::check_written(&f.value, f.column)),
+            .map_or(Ok(()), |f| check_written(&f.value, f.column)),
         Kind::Insert { values } => values
             .iter()
             .zip(Column::ALL)
-            .try_for_each(|(lit, column)| engine::check_written(lit, column)),
+            .try_for_each(|(lit, column)| check_written(lit, column)),
     }
 }
 
