@@ -6,6 +6,7 @@
 //!
 //! - [`sys`]: raw bindings to the lab's C libraries (csrc/);
 //! - [`connector`]: the leaky binding, the safe binding and the pure backend;
+//! - [`sql`]: the in-memory SQL server the pure backend and the C API model run;
 //! - [`heap`]: exact live-memory counters for each side;
 //! - [`scenarios`]: the registry of reproducible leaks;
 //! - [`run`]: the measurement protocol and child-process isolation;
@@ -21,6 +22,7 @@ pub mod heap;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod sql;
 pub mod sqlite;
 pub mod sys;
 

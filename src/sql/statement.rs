@@ -138,6 +138,15 @@ impl Statement {
         self.params.len()
     }
 
+    /// Binds `params` in order, as the C backend does with
+    /// `lc_stmt_bind_*`: one past the statement's count fails with 2034.
+    pub fn bind_all(&self, params: &[Param]) -> Result<Vec<Option<Param>>, Error> {
+        if params.len() > self.param_count() {
+            return Err(error::invalid_parameter_no());
+        }
+        Ok(params.iter().cloned().map(Some).collect())
+    }
+
     /// The query text as given.
     pub fn sql(&self) -> &[u8] {
         &self.sql
