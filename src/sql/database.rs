@@ -5,7 +5,7 @@ use super::engine;
 use super::error;
 use super::statement::{Statement, parse};
 use super::table::Table;
-use crate::connector::types::{Error, Outcome, Param, check_c_string};
+use crate::api::{Error, Outcome, Param, check_c_string};
 
 /// The only credentials the stand-in server accepts.
 const USER: &str = "lab";

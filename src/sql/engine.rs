@@ -8,7 +8,7 @@ use super::literal::{double, int, text, typed, untyped};
 use super::parser::Lit;
 use super::statement::{Filter, Kind, Statement};
 use super::table::{Column, Row, Table, Value};
-use crate::connector::types::{Error, Outcome, Param};
+use crate::api::{Error, Outcome, Param};
 
 /// Runs `stmt` on `table`. Checks, in order: more params than '?' (2034),
 /// any '?' without a value (2031), then literal types left to right (1366).

@@ -5,7 +5,7 @@
 use super::error;
 use super::parser::Lit;
 use super::table::{Column, Value};
-use crate::connector::types::{Error, Param};
+use crate::api::{Error, Param};
 
 /// The literal's value, typed for `column`: TEXT takes text only, INT
 /// integers only, DOUBLE integers (converted as C's `(double)`) or decimals.

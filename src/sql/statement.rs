@@ -9,7 +9,7 @@ use super::lexer::is_blank;
 use super::literal::check_written;
 use super::parser::{Ast, Cond, Lit, parse_syntax};
 use super::table::{Column, TABLE_NAME};
-use crate::connector::types::{Error, Field, MAX_QUERY_LEN, Param};
+use crate::api::{Error, Field, MAX_QUERY_LEN, Param};
 
 /// `column op lit`, with the column resolved.
 #[derive(Debug, Clone, PartialEq)]

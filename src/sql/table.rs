@@ -3,7 +3,7 @@
 //! connection.
 
 use super::format::{DOUBLE_BUF_SIZE, format_double, format_int};
-use crate::connector::types::{Field, FieldType};
+use crate::api::{Field, FieldType};
 
 /// The only table name (case-sensitive, as every identifier).
 pub const TABLE_NAME: &str = "people";

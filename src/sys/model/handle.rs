@@ -10,7 +10,7 @@ use super::alloc::{alloc_value, free_value, lab_calloc, lab_free, lab_malloc};
 use super::errors::Slot;
 use super::result;
 use super::server::{self, Server};
-use crate::connector::types::code;
+use crate::api::code;
 use crate::sql::{Column, Database, escape};
 use crate::sys::{LC, LC_RES, lc_row_callback};
 

@@ -3,7 +3,7 @@
 //! names that result fields point at ("valid until lc_close", so Miri sees
 //! a name read after close as a use after free).
 
-use crate::connector::types::Outcome;
+use crate::api::Outcome;
 use crate::sql::{Column, Database};
 use crate::sys::{LC, lc_server};
 
