@@ -117,7 +117,7 @@ pub fn extract(source: &str, header: &str) -> Result<String, String> {
         start
             + lines[start..]
                 .iter()
-                .position(|l| closing(l))
+                .position(closing)
                 .ok_or_else(|| format!("{header:?} has no closing brace"))?
     };
     let mut out = String::new();

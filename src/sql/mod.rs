@@ -1,7 +1,7 @@
 //! The in-memory SQL server the C connector defines
 //! (csrc/connector/connector.h), in safe Rust: what the pure backend
-//! ([`crate::connector::pure`]) runs and the Miri model of the C API
-//! ([`crate::sys::model`]) keeps behind each handle.
+//! ([`crate::connector::pure`]) runs and the model of the C API that Miri
+//! checks (src/sys/model) keeps behind each handle.
 //!
 //! The parser and the engine are usable apart: [`parse`] is
 //! `lc_stmt_prepare` (length, empty, syntax, table, columns) and
