@@ -4,14 +4,17 @@
 //! call on each side, assert it clean or leaking exactly, sweep it with
 //! failing C allocations. The rest is the lab itself:
 //!
+//! - [`api`]: the connector's values, errors and backend trait;
 //! - [`sys`]: raw bindings to the lab's C libraries (csrc/);
 //! - [`connector`]: the leaky binding, the safe binding and the pure backend;
+//! - [`sql`]: the in-memory SQL server the pure backend and the C API model run;
 //! - [`heap`]: exact live-memory counters for each side;
 //! - [`scenarios`]: the registry of reproducible leaks;
 //! - [`run`]: the measurement protocol and child-process isolation;
 //! - [`report`]: result records and tables; [`cli`]: the command line.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod connector;
@@ -21,6 +24,7 @@ pub mod heap;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod sql;
 pub mod sqlite;
 pub mod sys;
 

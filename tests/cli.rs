@@ -105,6 +105,39 @@ fn explain_marks_the_lines_that_differ() {
 }
 
 #[test]
+fn explain_shows_every_scenarios_mistake_and_fix() {
+    for s in leaklab::scenarios::all() {
+        assert!(
+            !s.code.leaky.is_empty() && !s.code.safe.is_empty(),
+            "{} names no leaky or no safe code",
+            s.id
+        );
+        let out = leaklab(&["explain", s.id]);
+        assert_eq!(out.status.code(), Some(0), "explain {}", s.id);
+        let text = String::from_utf8(out.stdout).unwrap();
+        for (what, items) in [("mistake", s.code.leaky), ("fix", s.code.safe)] {
+            for item in items {
+                let (path, code) = item.resolve(&s.file()).unwrap();
+                if item.is_workload() {
+                    // Shown as the workloads' diff, each line marked.
+                    for line in code.lines().filter(|l| !l.is_empty()) {
+                        let marked = ["  ", "- ", "+ "].map(|m| format!("{m}{line}\n"));
+                        assert!(
+                            marked.iter().any(|m| text.contains(m.as_str())),
+                            "{}: no {line:?} in\n{text}",
+                            s.id
+                        );
+                    }
+                    continue;
+                }
+                let shown = format!("The {what} ({path}):\n\n{code}");
+                assert!(text.contains(&shown), "{}: no {shown}\nin\n{text}", s.id);
+            }
+        }
+    }
+}
+
+#[test]
 fn matrix_matches_every_declared_cell() {
     let out = leaklab(&["matrix", "--iterations", "50", "--mem-cap", "256M"]);
     let stdout = String::from_utf8_lossy(&out.stdout);

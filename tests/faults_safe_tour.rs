@@ -10,6 +10,7 @@ use leaklab::connector::safe::{CallbackRow, Connection};
 use leaklab::connector::types::code;
 use leaklab::connector::{Error, Param};
 use leaklab::hardening::faults::{Outcome, sweep};
+use leaklab::scenarios::code::Code;
 use leaklab::scenarios::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
 
 static TOUR: Scenario = Scenario {
@@ -30,6 +31,10 @@ static TOUR: Scenario = Scenario {
     iteration_budget: None,
     source_file: "tests/faults_safe_tour.rs",
     source: "",
+    code: Code {
+        leaky: &[],
+        safe: &[],
+    },
 };
 
 /// `Ok` if `r` is Ok or failed with one of `codes` (the step's designed

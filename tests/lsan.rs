@@ -10,8 +10,8 @@
 
 use std::sync::Once;
 
-use leaklab::detect::valgrind::attribution::Side;
-use leaklab::detect::valgrind::expect::{self, Amount};
+use leaklab::detect::at_exit::attribution::Side;
+use leaklab::detect::at_exit::expect::{self, Amount};
 use leaklab::detect::{Request, counters, lsan};
 use leaklab::heap::Live;
 use leaklab::run::isolate::Limits;
@@ -59,14 +59,14 @@ fn check(id: &str, variant: Variant) -> (Amount, Amount) {
         "{id}: the counters' run ended early"
     );
     for (side, counted) in [(Side::C, record.leaked.c), (Side::Rust, record.leaked.rust)] {
-        let seen = report.side(side).amounts().lost;
+        let seen = report.at_exit().side(side).lost;
         assert_eq!(
             seen,
-            at_exit(counted, report.runs, side),
+            at_exit(counted, report.workload.runs, side),
             "{id} {side:?}: LSan vs counters"
         );
     }
-    (report.c.amounts().lost, report.rust.amounts().lost)
+    (report.at_exit().c.lost, report.at_exit().rust.lost)
 }
 
 /// The counters' leak over ITERATIONS as LSan should see it at exit.
@@ -169,7 +169,7 @@ fn a_sanitizer_build_sends_the_counters_to_lsan() {
 /// leak, although LSan exits with its leak code 23 then.
 #[test]
 fn a_sanitizer_start_up_failure_is_not_a_leak() {
-    use leaklab::report::record::{Ending, RunRecord};
+    use leaklab::report::record::Ending;
     use leaklab::run::isolate::run_child_of;
     use leaklab::run::measure::Plan;
     let exe = lsan_leaklab();
@@ -190,7 +190,8 @@ fn a_sanitizer_start_up_failure_is_not_a_leak() {
         "{}",
         run.stderr
     );
-    let record = RunRecord::from_child(scenario, plan.variant, plan.backend, 3, limits, run);
+    let record =
+        leaklab::detect::counters::judge(scenario, plan.variant, plan.backend, 3, limits, run);
     match &record.ending {
         Ending::SanitizerFailed { message } => {
             assert!(message.contains("LeakSanitizer"), "{message}")

@@ -12,8 +12,9 @@
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leaklab::detect::valgrind::expect::{self, Amount, SideAmounts};
-use leaklab::detect::valgrind::{self, attribution::Side};
+use leaklab::detect::at_exit::attribution::Side;
+use leaklab::detect::at_exit::expect::{self, Amount, SideAmounts};
+use leaklab::detect::valgrind;
 use leaklab::detect::{Request, counters};
 use leaklab::heap::Live;
 use leaklab::run::isolate::Limits;
@@ -133,14 +134,14 @@ fn check(scenario: &'static Scenario, variant: Variant) -> Vec<String> {
         (Side::C, record.leaked.c, expected.c),
         (Side::Rust, record.leaked.rust, expected.rust),
     ] {
-        let want = match scaled_to_exit(counted, report.runs, side, declared) {
+        let want = match scaled_to_exit(counted, report.workload.runs, side, declared) {
             Ok(want) => want,
             Err(e) => {
                 failures.push(e);
                 continue;
             }
         };
-        let seen = report.side(side).amounts();
+        let seen = *report.at_exit().side(side);
         if seen != want {
             failures.push(format!(
                 "{side:?}: memcheck saw {seen:?}, the counters make it {want:?}"

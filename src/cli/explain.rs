@@ -1,5 +1,6 @@
-//! `leaklab explain <scenario>`: what leaks, why, the fix, and the leaky
-//! and safe workloads with the lines that differ marked.
+//! `leaklab explain <scenario>`: what leaks, why, the fix, the leaky and
+//! safe workloads with the lines that differ marked, and the code of the
+//! mistake and of its fix (each scenario names it: src/scenarios/code.rs).
 
 use similar::{ChangeTag, TextDiff};
 
@@ -63,117 +64,28 @@ pub fn render(s: &Scenario) -> String {
             out.push('\n');
         }
     }
-    out.push_str(&binding_methods(s, &leaky_src));
-    out.push_str(&inline_binding(s));
-    out.push_str(&safe_helpers(s, &safe_src));
+    out.push_str(&code(s));
     out
 }
 
-/// Helper functions of the scenario file that the safe workload calls (the
-/// safe twins of leaky binding methods, such as early-return's `sum_column`).
-fn safe_helpers(s: &Scenario, safe_src: &str) -> String {
+/// The code the scenario names as its mistake and its fix, with where each
+/// piece lives.
+fn code(s: &Scenario) -> String {
+    let own = s.file();
     let mut out = String::new();
-    for line in s.source.lines() {
-        let Some(rest) = line.strip_prefix("fn ") else {
-            continue;
-        };
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let called =
-            safe_src.contains(&format!("{name}(")) && !safe_src.contains(&format!("fn {name}("));
-        if name.is_empty() || !called || matches!(name.as_str(), "leaky" | "safe" | "expected") {
-            continue;
-        }
-        out.push_str(&format!(
-            "\nThe safe workload's `{name}` ({}):\n\n",
-            s.source_file
-        ));
-        out.push_str(&function(s.source, &format!("fn {name}(")));
-    }
-    out
-}
-
-/// A binding kept in the scenario file itself (`mod leaky` and `mod safe`,
-/// as the system libraries' scenarios have it): both, mistake then fix.
-fn inline_binding(s: &Scenario) -> String {
-    let leaky = top_level_block(s.source, "mod leaky {");
-    let safe = top_level_block(s.source, "mod safe {");
-    if leaky.is_empty() || safe.is_empty() {
-        return String::new();
-    }
-    format!("\nThe binding, in the same file: the mistake, then the fix:\n\n{leaky}\n{safe}")
-}
-
-/// A top-level item from its doc comment to its closing `}`, or nothing.
-fn top_level_block(source: &str, signature: &str) -> String {
-    item_with_docs(source, signature, "}")
-}
-
-/// The leaky binding's methods the leaky workload calls, with their doc
-/// comments (which name the mistake and the real bug it mirrors).
-fn binding_methods(s: &Scenario, leaky_src: &str) -> String {
-    let Some((path, source)) = crate::scenarios::bindings::leaky_binding(s.library) else {
-        return String::new();
-    };
-    let mut out = String::new();
-    let mut shown = Vec::new();
-    // The methods the iteration calls, not the setup before it.
-    let iteration = leaky_src
-        .find("Box::new(")
-        .map_or(leaky_src, |at| &leaky_src[at..]);
-    for name in called_methods(iteration) {
-        let signature = format!("    pub fn {name}");
-        if shown.contains(&name) || !source.contains(&signature) {
-            continue;
-        }
-        out.push_str(&format!("\nThe leaky binding's `{name}` ({path}):\n\n"));
-        out.push_str(&method_with_docs(source, &signature));
-        shown.push(name);
-    }
-    out
-}
-
-/// Names `x` of every `.x(` and `::x(` call in `code`.
-fn called_methods(code: &str) -> Vec<String> {
-    code.replace("::", ".")
-        .split('.')
-        .skip(1)
-        .filter_map(|rest| {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            (!name.is_empty() && rest[name.len()..].starts_with('(')).then_some(name)
-        })
-        .collect()
-}
-
-/// An indented method from its doc comment to its closing `    }`.
-fn method_with_docs(source: &str, signature: &str) -> String {
-    item_with_docs(source, signature, "    }")
-}
-
-/// The item whose first line starts with `signature`, with the doc comments
-/// and attributes above it, up to the first line equal to `end`; nothing if
-/// there is no such item.
-fn item_with_docs(source: &str, signature: &str, end: &str) -> String {
-    let lines: Vec<&str> = source.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.starts_with(signature)) else {
-        return String::new();
-    };
-    let docs = lines[..start]
-        .iter()
-        .rev()
-        .take_while(|l| l.trim_start().starts_with("///") || l.trim_start().starts_with("#["))
-        .count();
-    let mut out = String::new();
-    for line in &lines[start - docs..] {
-        out.push_str(line);
-        out.push('\n');
-        if *line == end {
-            break;
+    for (what, items) in [("mistake", s.code.leaky), ("fix", s.code.safe)] {
+        for item in items {
+            if item.is_workload() {
+                out.push_str(&format!("\nThe {what}: in the workload above.\n"));
+                continue;
+            }
+            let (path, text) = match item.resolve(&own) {
+                Ok(found) => found,
+                // A stale reference (the tests resolve every one) says so
+                // rather than hiding the rest.
+                Err(e) => (own.path, format!("(not found: {e})\n")),
+            };
+            out.push_str(&format!("\nThe {what} ({path}):\n\n{text}"));
         }
     }
     out

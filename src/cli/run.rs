@@ -177,8 +177,8 @@ fn with_detector(
                         outln!(
                             "  {}: {} blocks / {} B {}, allocated at:",
                             match stack.side {
-                                crate::detect::valgrind::attribution::Side::C => "C",
-                                crate::detect::valgrind::attribution::Side::Rust => "Rust",
+                                crate::detect::at_exit::attribution::Side::C => "C",
+                                crate::detect::at_exit::attribution::Side::Rust => "Rust",
                             },
                             stack.blocks,
                             stack.bytes,

@@ -5,6 +5,6 @@
 pub mod leaky;
 pub mod pure;
 pub mod safe;
-pub mod types;
+pub use crate::api as types;
 
 pub use types::{Backend, Error, Field, FieldType, Outcome, Param};

@@ -1,5 +1,9 @@
 //! The exact counters as a detector: one child run, the result record.
 
+mod judge;
+
+pub use judge::judge;
+
 use super::{Observation, Outcome, Request, Unavailable};
 use crate::report::record::RunRecord;
 use crate::run::isolate::run_child;
@@ -33,7 +37,7 @@ pub fn record_sampled(
         stacks,
     };
     let child = run_child(req.scenario.id, plan, req.limits, &[])?;
-    Ok(RunRecord::from_child(
+    Ok(judge(
         req.scenario,
         req.variant,
         req.backend,

@@ -530,7 +530,8 @@ mod tests {
         let scenario = crate::scenarios::find("rc-cycle").expect("rc-cycle is registered");
         let limits = crate::run::isolate::Limits::default();
         let run = synthetic_run(per_iter, rss_per_iter);
-        let record = RunRecord::from_child(scenario, variant, BackendChoice::C, 1000, limits, run);
+        let record =
+            crate::detect::counters::judge(scenario, variant, BackendChoice::C, 1000, limits, run);
         from_record(&record, 20, 4096)
     }
 

@@ -12,9 +12,9 @@
 //! `LSAN_OPTIONS=exitcode=23:use_registers=0:max_leaks=0:malloc_context_size=30`.
 //! At exit LSan prints "Direct leak of N byte(s) in M object(s) allocated
 //! from:" records with their stacks; they are read back and put on a side
-//! by their stacks ([`super::valgrind::attribution`]), then compared
+//! by their stacks ([`super::at_exit::attribution`]), then compared
 //! exactly with the declared leak, scaled like valgrind's
-//! ([`super::valgrind::expect`]: the priming iteration, the C header).
+//! ([`super::at_exit::expect`]: the priming iteration, the C header).
 //!
 //! Differences from valgrind, all by design of LSan:
 //! - memory still reachable from a global (growing-cache) is not a leak to
@@ -39,13 +39,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::valgrind::attribution::{Frame, Side, side_of};
-use super::valgrind::expect::{self, Amount, AtExit, SideAmounts};
-use super::valgrind::{ChildSummary, summarize_child, tail};
-use super::{Observation, Outcome, Request, Unavailable};
+use super::at_exit::attribution::{Frame, Side, side_of};
+use super::at_exit::expect::{self, Amount, AtExit, SideAmounts};
+use super::at_exit::{self as checker, Checker, ChildSummary, Sides, Totals, Workload, tail};
+use super::{Outcome, Request};
 use crate::run::isolate::{Limits, run_child_of};
-use crate::run::measure::Plan;
-use crate::scenarios::{BackendChoice, Variant};
 
 pub const NAME: &str = "lsan";
 
@@ -261,9 +259,11 @@ impl LsanSide {
         };
         *slot = *slot + amount;
     }
+}
 
+impl Totals for LsanSide {
     /// LSan's classes in the expectations' terms: all of it is lost.
-    pub fn amounts(&self) -> SideAmounts {
+    fn amounts(&self) -> SideAmounts {
         SideAmounts {
             lost: self.direct + self.indirect,
             ..SideAmounts::default()
@@ -274,16 +274,12 @@ impl LsanSide {
 /// LeakSanitizer's view of one scenario variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct LsanReport {
-    pub scenario: String,
-    pub variant: Variant,
-    pub backend: BackendChoice,
-    pub iterations: u64,
-    /// Iterations the process ran, the priming one included.
-    pub runs: u64,
+    #[serde(flatten)]
+    pub workload: Workload,
     pub binary: String,
     pub options: &'static str,
-    pub c: LsanSide,
-    pub rust: LsanSide,
+    #[serde(flatten)]
+    pub sides: Sides<LsanSide>,
     /// LSan's closing "SUMMARY" line, if it printed one (it does if it
     /// found leaks).
     pub summary: Option<Amount>,
@@ -292,19 +288,9 @@ pub struct LsanReport {
 }
 
 impl LsanReport {
-    pub fn side(&self, side: Side) -> &LsanSide {
-        match side {
-            Side::C => &self.c,
-            Side::Rust => &self.rust,
-        }
-    }
-
+    /// What LSan saw at exit, in the expectations' terms.
     pub fn at_exit(&self) -> AtExit {
-        AtExit {
-            runs: self.runs,
-            c: self.c.amounts(),
-            rust: self.rust.amounts(),
-        }
+        self.sides.at_exit(self.workload.runs)
     }
 }
 
@@ -313,22 +299,8 @@ impl LsanReport {
 /// be read; a child that failed is reported, not an `Err`.
 pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
     available()?;
-    let expected = (req.scenario.expected)(req.variant, req.backend);
-    if expected.is_unbounded() {
-        return Err(format!(
-            "{} {} grows without bound: LeakSanitizer does not run it (no exit to check)",
-            req.scenario.id,
-            req.variant.as_str()
-        ));
-    }
+    let (workload, plan) = checker::plan(req, LSAN.tool)?;
     let exe = build()?;
-    let plan = Plan {
-        variant: req.variant,
-        backend: req.backend,
-        iterations: req.iterations,
-        sample_every: 0,
-        stacks: false,
-    };
     let limits = Limits {
         mem_cap: 0,
         time_limit: req.limits.time_limit,
@@ -342,24 +314,16 @@ pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
     }
     let leaks = parse(&child.stderr);
     let mut report = LsanReport {
-        scenario: req.scenario.id.to_owned(),
-        variant: req.variant,
-        backend: req.backend,
-        iterations: req.iterations,
-        runs: expect::runs(&expected, req.iterations),
+        workload,
         binary: exe.display().to_string(),
         options: OPTIONS,
-        c: LsanSide::default(),
-        rust: LsanSide::default(),
+        sides: Sides::default(),
         summary: parse_summary(&child.stderr),
         leaks,
-        child: summarize_child(&child),
+        child: ChildSummary::of(&child),
     };
     for leak in &report.leaks {
-        match leak.side {
-            Side::C => report.c.add(leak),
-            Side::Rust => report.rust.add(leak),
-        }
+        report.sides.side_mut(leak.side).add(leak);
     }
     Ok(report)
 }
@@ -476,7 +440,6 @@ pub fn expected_at_exit(want: AtExit) -> AtExit {
 
 /// Every way `report` falls short of `want` (empty: it matches).
 pub fn check(report: &LsanReport, want: &AtExit) -> Vec<String> {
-    let mut out = Vec::new();
     let child = &report.child;
     let leaked = !report.leaks.is_empty();
     let exit_ok = match child.exit_code {
@@ -484,20 +447,12 @@ pub fn check(report: &LsanReport, want: &AtExit) -> Vec<String> {
         Some(LEAK_EXIT_CODE) => leaked,
         _ => false,
     };
-    if !exit_ok || child.error.is_some() || child.completed != report.iterations {
-        out.push(format!(
-            "the child did not finish cleanly under LeakSanitizer: {}, {}/{} iterations{}",
-            child.status,
-            child.completed,
-            report.iterations,
-            child
-                .error
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default()
-        ));
-    }
-    let parsed = report.c.amounts().lost + report.rust.amounts().lost;
+    let mut out: Vec<String> = child
+        .unfinished(LSAN.tool, report.workload.iterations, exit_ok)
+        .into_iter()
+        .collect();
+    let at_exit = report.at_exit();
+    let parsed = at_exit.c.lost + at_exit.rust.lost;
     if leaked && report.summary != Some(parsed) {
         out.push(format!(
             "LSan's summary {:?} differs from its records read ({})",
@@ -505,7 +460,7 @@ pub fn check(report: &LsanReport, want: &AtExit) -> Vec<String> {
             parsed.describe()
         ));
     }
-    out.extend(expect::differences(&report.at_exit(), want));
+    out.extend(expect::differences(&at_exit, want));
     out
 }
 
@@ -522,25 +477,24 @@ fn describe(at: &AtExit) -> String {
     )
 }
 
-/// LeakSanitizer's observation of one scenario variant.
-pub fn observe(req: &Request<'_>) -> Outcome {
-    let unavailable = |reason| Unavailable {
-        detector: NAME,
-        reason,
-        by_design: false,
-    };
-    available().map_err(unavailable)?;
-    let expected = (req.scenario.expected)(req.variant, req.backend);
-    let Some(want) = expect::at_exit(&expected, req.iterations).map(expected_at_exit) else {
-        return Err(super::skipped_unbounded(
-            NAME,
-            "grows without bound within one iteration: LSan checks at exit, and such a run \
-             has none; the growth detector sees it",
-        ));
-    };
-    let report = report(req).map_err(unavailable)?;
-    let mismatches = check(&report, &want);
-    let stacks = super::LeakStack::biggest(
+/// LeakSanitizer as a checker at exit.
+pub static LSAN: Checker<LsanReport> = Checker {
+    name: NAME,
+    tool: "LeakSanitizer",
+    unbounded: "grows without bound within one iteration: LSan checks at exit, and such a \
+                run has none; the growth detector sees it",
+    available,
+    expected_at_exit,
+    report,
+    check,
+    observed_summary,
+    expected_summary: describe,
+    stacks,
+};
+
+/// The biggest records, with stacks.
+fn stacks(report: &LsanReport) -> Vec<super::LeakStack> {
+    super::LeakStack::biggest(
         report.leaks.iter().map(|l| {
             let kind = match l.class {
                 LeakClass::Direct => "direct",
@@ -555,19 +509,12 @@ pub fn observe(req: &Request<'_>) -> Outcome {
             )
         }),
         super::valgrind::SHOWN_STACKS,
-    );
-    Ok(Observation {
-        stacks,
-        detector: NAME,
-        observed: observed_summary(&report),
-        expected: describe(&want),
-        matches: mismatches.is_empty(),
-        detail: serde_json::json!({
-            "report": report,
-            "expected_at_exit": want,
-            "mismatches": mismatches,
-        }),
-    })
+    )
+}
+
+/// LeakSanitizer's observation of one scenario variant.
+pub fn observe(req: &Request<'_>) -> Outcome {
+    LSAN.observe(req)
 }
 
 #[cfg(test)]

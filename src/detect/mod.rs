@@ -10,6 +10,7 @@
 //! - `lsan`: LeakSanitizer, built and run on nightly;
 //! - `miri`: the Miri suite (tests/miri.rs) over the modelled C API.
 
+pub mod at_exit;
 pub mod counters;
 pub mod growth;
 pub mod lsan;
@@ -53,7 +54,7 @@ pub struct Observation {
 /// size, and allocation stack (allocator frames cut off, your frames first).
 #[derive(Debug, Clone, Serialize)]
 pub struct LeakStack {
-    pub side: valgrind::attribution::Side,
+    pub side: at_exit::attribution::Side,
     /// The detector's word for it ("definitely lost", "direct").
     pub kind: String,
     pub blocks: i64,
@@ -67,11 +68,11 @@ impl LeakStack {
     pub fn biggest<'a>(
         records: impl Iterator<
             Item = (
-                valgrind::attribution::Side,
+                at_exit::attribution::Side,
                 String,
                 i64,
                 i64,
-                &'a [valgrind::attribution::Frame],
+                &'a [at_exit::attribution::Frame],
             ),
         >,
         keep: usize,

@@ -8,11 +8,14 @@
 //! ```
 //!
 //! and its XML is read back ([`xml`]): every loss record by leak kind and
-//! by side ([`attribution`]), and every other memcheck error.
+//! by side ([`super::at_exit::attribution`]), and every other memcheck
+//! error. What it shares with LeakSanitizer, the other checker at exit, is
+//! in [`super::at_exit`].
 //!
 //! memcheck sees the whole process at exit, not the counters' window, so
-//! what it should see is derived in [`expect`]: the priming iteration leaks
-//! too (N + 1 iterations' worth). The comparison is exact, side by side and class by class: a lost leak must
+//! what it should see is derived in [`super::at_exit::expect`]: the
+//! priming iteration leaks too (N + 1 iterations' worth). The comparison
+//! is exact, side by side and class by class: a lost leak must
 //! be exactly lost, a reachable cache exactly still reachable, and nothing
 //! else may show up, which is why the process's own one-off allocations
 //! are suppressed by valgrind/rust-runtime.supp (reachable ones only) and
@@ -26,8 +29,6 @@
 //! observation says "skipped: unbounded" and counts as what is expected of
 //! it, the way a reachable cache being "not a leak" to it is expected.
 
-pub mod attribution;
-pub mod expect;
 pub mod xml;
 
 use std::path::PathBuf;
@@ -36,14 +37,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use self::attribution::Side;
-use self::expect::{Amount, AtExit, SideAmounts};
 use self::xml::{LeakKind, LossRecord, MemError, SuppressionUse};
-use super::{Observation, Outcome, Request, Unavailable};
-use crate::heap::Snapshot;
-use crate::run::isolate::{ChildRun, Limits, run_child};
-use crate::run::measure::Plan;
-use crate::scenarios::{BackendChoice, Variant};
+use super::at_exit::attribution::Side;
+use super::at_exit::expect::{self, Amount, AtExit, SideAmounts};
+use super::at_exit::{self as checker, Checker, ChildSummary, Sides, Totals, Workload, tail};
+use super::{Outcome, Request};
+use crate::run::isolate::{Limits, run_child};
 
 pub const NAME: &str = "valgrind";
 
@@ -141,14 +140,16 @@ impl KindTotals {
         };
         *slot = *slot + amount;
     }
+}
 
+impl Totals for KindTotals {
     /// The classes the expectations speak of: lost is every block with no
     /// start pointer from a root, definitely, indirectly or possibly lost.
     /// "Possibly" only says that some word memcheck scanned happens to point
     /// inside the block: at 1000 iterations of zlib-deflate-stream memcheck
     /// finds such words (in a segment of valgrind's own, not the program's)
     /// for about 12 of 5005 lost blocks. The part is kept and shown.
-    pub fn amounts(&self) -> SideAmounts {
+    fn amounts(&self) -> SideAmounts {
         SideAmounts {
             lost: self.definitely_lost + self.indirectly_lost + self.possibly_lost,
             possibly_lost: self.possibly_lost,
@@ -168,40 +169,16 @@ pub struct ErrorSummary {
     pub first: Vec<MemError>,
 }
 
-/// How the child under memcheck ended.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChildSummary {
-    pub completed: u64,
-    pub error: Option<String>,
-    /// "exit 0", "signal 6", "timed out".
-    pub status: String,
-    /// The exit code, if it exited (rather than died of a signal).
-    pub exit_code: Option<i32>,
-    pub success: bool,
-    pub elapsed_ms: u64,
-    /// What the child's own counters saw leak over the N measured
-    /// iterations of this very run (priming excluded): the Rust side only,
-    /// since the C interposer steps aside under memcheck.
-    pub counters_leaked: Option<Snapshot>,
-    /// The child said its C allocator was not interposed: memcheck replaced
-    /// it, as it must for an independent count.
-    pub interposer_stepped_aside: bool,
-}
-
 /// memcheck's view of one scenario variant.
 #[derive(Debug, Clone, Serialize)]
 pub struct ValgrindReport {
-    pub scenario: String,
-    pub variant: Variant,
-    pub backend: BackendChoice,
-    pub iterations: u64,
-    /// Iterations the process ran, the priming one included.
-    pub runs: u64,
+    #[serde(flatten)]
+    pub workload: Workload,
     pub command: Vec<String>,
     /// Both sides together, by leak kind.
     pub total: KindTotals,
-    pub c: KindTotals,
-    pub rust: KindTotals,
+    #[serde(flatten)]
+    pub sides: Sides<KindTotals>,
     pub errors: ErrorSummary,
     pub records: Vec<LossRecord>,
     /// Suppressions that matched, and how often.
@@ -210,20 +187,9 @@ pub struct ValgrindReport {
 }
 
 impl ValgrindReport {
-    pub fn side(&self, side: Side) -> &KindTotals {
-        match side {
-            Side::C => &self.c,
-            Side::Rust => &self.rust,
-        }
-    }
-
     /// What memcheck saw at exit, in the expectations' terms.
     pub fn at_exit(&self) -> AtExit {
-        AtExit {
-            runs: self.runs,
-            c: self.c.amounts(),
-            rust: self.rust.amounts(),
-        }
+        self.sides.at_exit(self.workload.runs)
     }
 }
 
@@ -232,23 +198,9 @@ impl ValgrindReport {
 /// failed under it is reported (`child.success`), not an `Err`.
 pub fn report(req: &Request<'_>) -> Result<ValgrindReport, String> {
     available()?;
-    let expected = (req.scenario.expected)(req.variant, req.backend);
-    if expected.is_unbounded() {
-        return Err(format!(
-            "{} {} grows without bound: valgrind does not run it (no exit to check)",
-            req.scenario.id,
-            req.variant.as_str()
-        ));
-    }
+    let (workload, plan) = checker::plan(req, MEMCHECK.tool)?;
     let xml_file = xml_path();
     let wrapper = wrapper(&xml_file);
-    let plan = Plan {
-        variant: req.variant,
-        backend: req.backend,
-        iterations: req.iterations,
-        sample_every: 0,
-        stacks: false,
-    };
     let child = run_child(req.scenario.id, plan, limits(req.limits), &wrapper)?;
     let text = std::fs::read_to_string(&xml_file).map_err(|e| {
         format!(
@@ -260,26 +212,18 @@ pub fn report(req: &Request<'_>) -> Result<ValgrindReport, String> {
     let parsed = xml::parse(&text).map_err(|e| format!("{e} (in {})", xml_file.display()))?;
     let _ = std::fs::remove_file(&xml_file);
     let mut report = ValgrindReport {
-        scenario: req.scenario.id.to_owned(),
-        variant: req.variant,
-        backend: req.backend,
-        iterations: req.iterations,
-        runs: expect::runs(&expected, req.iterations),
+        workload,
         command: wrapper,
         total: KindTotals::default(),
-        c: KindTotals::default(),
-        rust: KindTotals::default(),
+        sides: Sides::default(),
         errors: summarize_errors(parsed.errors),
         records: parsed.records,
         suppressed: parsed.suppressions,
-        child: summarize_child(&child),
+        child: ChildSummary::of(&child),
     };
     for record in &report.records {
         report.total.add(record);
-        match record.side {
-            Side::C => report.c.add(record),
-            Side::Rust => report.rust.add(record),
-        }
+        report.sides.side_mut(record.side).add(record);
     }
     Ok(report)
 }
@@ -292,58 +236,15 @@ fn summarize_errors(errors: Vec<MemError>) -> ErrorSummary {
     }
 }
 
-/// How a child ended, for a report (shared with LeakSanitizer).
-pub fn summarize_child(child: &ChildRun) -> ChildSummary {
-    use std::os::unix::process::ExitStatusExt;
-    let status = match (child.timed_out, child.status) {
-        (true, _) => "timed out".to_owned(),
-        (false, Some(s)) => match (s.code(), s.signal()) {
-            (Some(code), _) => format!("exit {code}"),
-            (None, Some(signal)) => format!("signal {signal}"),
-            (None, None) => "unknown".to_owned(),
-        },
-        (false, None) => "unknown".to_owned(),
-    };
-    let finish = child.finish.as_ref();
-    ChildSummary {
-        completed: finish.map_or(0, |f| f.completed),
-        error: finish.map_or_else(
-            || {
-                Some(format!(
-                    "no result record; stderr ends: {}",
-                    tail(&child.stderr)
-                ))
-            },
-            |f| f.error.clone(),
-        ),
-        exit_code: child.status.and_then(|s| s.code()),
-        success: !child.timed_out && child.status.is_some_and(|s| s.success()),
-        status,
-        elapsed_ms: child.elapsed.as_millis() as u64,
-        counters_leaked: finish.map(|f| f.after_teardown.since(f.before)),
-        interposer_stepped_aside: finish.is_some_and(|f| !f.c_counted),
-    }
-}
-
 /// Every way `report` falls short of `want`: the child did not finish its
 /// iterations, memcheck found errors, or a side's lost, possibly lost or
 /// still reachable memory differs from what is expected. Empty: it matches.
 pub fn check(report: &ValgrindReport, want: &AtExit) -> Vec<String> {
-    let mut out = Vec::new();
     let child = &report.child;
-    if !child.success || child.error.is_some() || child.completed != report.iterations {
-        out.push(format!(
-            "the child did not finish cleanly under valgrind: {}, {}/{} iterations{}",
-            child.status,
-            child.completed,
-            report.iterations,
-            child
-                .error
-                .as_deref()
-                .map(|e| format!(", {e}"))
-                .unwrap_or_default()
-        ));
-    }
+    let mut out: Vec<String> = child
+        .unfinished(MEMCHECK.tool, report.workload.iterations, child.success)
+        .into_iter()
+        .collect();
     if child.completed > 0 && !child.interposer_stepped_aside {
         out.push(
             "the lab's C allocator interposer ran under memcheck (it should step aside: \
@@ -388,44 +289,36 @@ pub fn expected_summary(want: &AtExit) -> String {
     )
 }
 
-/// memcheck's observation of one scenario variant.
-pub fn observe(req: &Request<'_>) -> Outcome {
-    let unavailable = |reason| Unavailable {
-        detector: NAME,
-        reason,
-        by_design: false,
-    };
-    available().map_err(unavailable)?;
-    let expected = (req.scenario.expected)(req.variant, req.backend);
-    let Some(want) = expect::at_exit(&expected, req.iterations) else {
-        return Err(super::skipped_unbounded(
-            NAME,
-            "grows without bound within one iteration: a memcheck run has no exit to check; \
-             the growth detector and the counters' memory cap see it",
-        ));
-    };
-    let report = report(req).map_err(unavailable)?;
-    let mismatches = check(&report, &want);
-    let stacks = super::LeakStack::biggest(
+/// memcheck as a checker at exit.
+pub static MEMCHECK: Checker<ValgrindReport> = Checker {
+    name: NAME,
+    tool: "valgrind",
+    unbounded: "grows without bound within one iteration: a memcheck run has no exit to \
+                check; the growth detector and the counters' memory cap see it",
+    available,
+    expected_at_exit: |want| want,
+    report,
+    check,
+    observed_summary,
+    expected_summary,
+    stacks,
+};
+
+/// The biggest lost records (still reachable ones left out), with stacks.
+fn stacks(report: &ValgrindReport) -> Vec<super::LeakStack> {
+    super::LeakStack::biggest(
         report
             .records
             .iter()
             .filter(|r| r.kind != LeakKind::StillReachable)
             .map(|r| (r.side, r.what_kind(), r.blocks, r.bytes, r.stack.as_slice())),
         SHOWN_STACKS,
-    );
-    Ok(Observation {
-        stacks,
-        detector: NAME,
-        observed: observed_summary(&report),
-        expected: expected_summary(&want),
-        matches: mismatches.is_empty(),
-        detail: serde_json::json!({
-            "report": report,
-            "expected_at_exit": want,
-            "mismatches": mismatches,
-        }),
-    })
+    )
+}
+
+/// memcheck's observation of one scenario variant.
+pub fn observe(req: &Request<'_>) -> Outcome {
+    MEMCHECK.observe(req)
 }
 
 /// Where memcheck writes its XML for one run.
@@ -434,10 +327,4 @@ fn xml_path() -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!("leaklab-valgrind-{}-{n}.xml", std::process::id()))
-}
-
-/// The last few lines of a child's stderr, on one line.
-pub fn tail(stderr: &str) -> String {
-    let lines: Vec<&str> = stderr.lines().rev().take(5).collect();
-    lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }

@@ -1,5 +1,6 @@
 //! c-extension-bug: the leak is inside the C library itself.
 
+use super::code::{C_RESULT, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::Backend;
 use crate::connector::safe::Connection;
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/c_extension_bug.rs",
     source: include_str!("c_extension_bug.rs"),
+    code: Code {
+        leaky: &[Item::of(&C_RESULT, "static void drop_buffers(")],
+        safe: &[Item::SAFE_WORKLOAD],
+    },
 };
 
 /// A table scan over a DOUBLE column, as in the original report.

@@ -1,5 +1,6 @@
 //! callback-box: `Box::into_raw` callback user data never reclaimed.
 
+use super::code::{CONNECTOR_CALLBACK, CONNECTOR_CONNECTION, CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::{CallbackRow, ConnectOptions, Connection};
@@ -22,6 +23,17 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/callback_box.rs",
     source: include_str!("callback_box.rs"),
+    code: Code {
+        leaky: &[
+            Item::of(&CONNECTOR_LEAKY, "    pub fn set_row_callback<F>("),
+            Item::of(&CONNECTOR_LEAKY, "    pub fn clear_row_callback("),
+        ],
+        safe: &[
+            Item::of(&CONNECTOR_CONNECTION, "    pub fn set_row_callback<F>("),
+            Item::of(&CONNECTOR_CONNECTION, "    pub fn clear_row_callback("),
+            Item::of(&CONNECTOR_CALLBACK, "impl Drop for SlotOwner"),
+        ],
+    },
 };
 
 const QUERY: &str = "SELECT name, age FROM people";

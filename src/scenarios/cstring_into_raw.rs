@@ -1,5 +1,6 @@
 //! cstring-into-raw: `CString::into_raw` never reclaimed.
 
+use super::code::{CONNECTOR_CONNECTION, CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::{ConnectOptions, Connection};
@@ -22,6 +23,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/cstring_into_raw.rs",
     source: include_str!("cstring_into_raw.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn query_count(")],
+        safe: &[Item::of(&CONNECTOR_CONNECTION, "    pub fn query(")],
+    },
 };
 
 const QUERY: &str = "SELECT name FROM people WHERE score >= 60.5";

@@ -1,5 +1,6 @@
 //! early-return: `?` returns between the allocation and the free.
 
+use super::code::{CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::Error;
 use crate::connector::leaky::LeakyConnection;
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/early_return.rs",
     source: include_str!("early_return.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn sum_column(")],
+        safe: &[Item::here("fn sum_column(")],
+    },
 };
 
 /// Summing column 1 (names) as integers fails on the first row, every time.

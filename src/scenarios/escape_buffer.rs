@@ -1,5 +1,6 @@
 //! escape-buffer: the escape buffer never released.
 
+use super::code::{CONNECTOR_CONNECTION, CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::ConnectOptions;
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/escape_buffer.rs",
     source: include_str!("escape_buffer.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn escape(")],
+        safe: &[Item::of(&CONNECTOR_CONNECTION, "    pub fn escape(")],
+    },
 };
 
 const INPUT: &[u8] = b"O'Brien said \"hi\"\n";

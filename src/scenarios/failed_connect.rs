@@ -1,5 +1,6 @@
 //! failed-connect: a failed connect whose handle is never closed.
 
+use super::code::{CONNECTOR_CONNECTION, CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint};
 use crate::connector::Error;
 use crate::connector::leaky::LeakyConnection;
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/failed_connect.rs",
     source: include_str!("failed_connect.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn connect(")],
+        safe: &[Item::of(&CONNECTOR_CONNECTION, "    pub fn connect(")],
+    },
 };
 
 fn wrong_password() -> ConnectOptions {

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, Weak};
 
+use super::code::{Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::safe::{CallbackRow, Connection};
 
@@ -24,6 +25,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/ffi_cycle.rs",
     source: include_str!("ffi_cycle.rs"),
+    code: Code {
+        leaky: &[Item::LEAKY_WORKLOAD],
+        safe: &[Item::SAFE_WORKLOAD],
+    },
 };
 
 const QUERY: &str = "SELECT name FROM people";

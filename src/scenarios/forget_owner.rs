@@ -1,5 +1,6 @@
 //! forget-owner: `mem::forget` of an owner.
 
+use super::code::{CONNECTOR_LEAKY, CONNECTOR_RESULT, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::{ConnectOptions, Connection};
@@ -22,6 +23,13 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/forget_owner.rs",
     source: include_str!("forget_owner.rs"),
+    code: Code {
+        leaky: &[
+            Item::of(&CONNECTOR_LEAKY, "    pub fn count_rows("),
+            Item::of(&CONNECTOR_LEAKY, "struct ResultOwner"),
+        ],
+        safe: &[Item::of(&CONNECTOR_RESULT, "impl Drop for QueryResult")],
+    },
 };
 
 const QUERY: &str = "SELECT name, score FROM people WHERE name != 'bob'";

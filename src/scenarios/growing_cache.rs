@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use super::code::{Code, Item};
 use super::{
     BackendChoice, Expected, Iteration, Origin, Scenario, SideExpectation, Variant, footprint,
 };
@@ -26,6 +27,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/growing_cache.rs",
     source: include_str!("growing_cache.rs"),
+    code: Code {
+        leaky: &[Item::here("static CACHE"), Item::LEAKY_WORKLOAD],
+        safe: &[Item::here("const CAPACITY"), Item::SAFE_WORKLOAD],
+    },
 };
 
 /// One memoised answer: fixed-size, so each entry is one exact block.

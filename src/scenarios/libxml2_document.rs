@@ -6,6 +6,7 @@
 
 use std::mem::size_of;
 
+use super::code::{Code, Item};
 use super::footprint::{block, c_string, sum};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
 use crate::heap::Live;
@@ -30,6 +31,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/libxml2_document.rs",
     source: include_str!("libxml2_document.rs"),
+    code: Code {
+        leaky: &[Item::here("mod leaky {")],
+        safe: &[Item::here("mod safe {")],
+    },
 };
 
 /// One element with one text child; no XML declaration, so the document's

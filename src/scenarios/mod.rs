@@ -5,7 +5,7 @@
 //! This registry is the only place a scenario (or a new C library's
 //! scenarios) is named: the CLI, the runner and the detectors read it.
 
-pub mod bindings;
+pub mod code;
 pub mod expect;
 pub mod footprint;
 pub mod sqlite_footprint;
@@ -128,6 +128,8 @@ pub struct Scenario {
     /// The file holding both workloads, for `explain`.
     pub source_file: &'static str,
     pub source: &'static str,
+    /// Where the mistake and its fix are, for `explain`.
+    pub code: code::Code,
 }
 
 impl Scenario {
@@ -143,6 +145,14 @@ impl Scenario {
         match variant {
             Variant::Leaky => BackendChoice::C,
             Variant::Safe => self.safe_backend,
+        }
+    }
+
+    /// The file holding both workloads.
+    pub fn file(&self) -> code::File {
+        code::File {
+            path: self.source_file,
+            text: self.source,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use super::code::{CONNECTOR_LEAKY, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::{ConnectOptions, Connection};
@@ -24,6 +25,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/panic_unwind.rs",
     source: include_str!("panic_unwind.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn first_as_i64(")],
+        safe: &[Item::here("fn first_as_i64(")],
+    },
 };
 
 /// The first value is a name: parsing it as an integer panics every time.

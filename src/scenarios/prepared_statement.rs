@@ -1,5 +1,6 @@
 //! prepared-statement: a statement's metadata result never freed.
 
+use super::code::{CONNECTOR_LEAKY, CONNECTOR_STATEMENT, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::{ConnectOptions, Connection};
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/prepared_statement.rs",
     source: include_str!("prepared_statement.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn prepared_columns(")],
+        safe: &[Item::of(&CONNECTOR_STATEMENT, "    pub fn metadata(")],
+    },
 };
 
 const QUERY: &str = "SELECT name, score FROM people WHERE age > ?";

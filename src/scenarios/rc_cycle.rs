@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use super::code::{Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint};
 
 pub static SCENARIO: Scenario = Scenario {
@@ -24,6 +25,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/rc_cycle.rs",
     source: include_str!("rc_cycle.rs"),
+    code: Code {
+        leaky: &[Item::LEAKY_WORKLOAD],
+        safe: &[Item::SAFE_WORKLOAD],
+    },
 };
 
 /// A friend, held strongly or weakly: held only for the reference it keeps.

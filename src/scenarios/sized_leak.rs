@@ -12,6 +12,7 @@
 
 use std::alloc::Layout;
 
+use super::code::{Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint};
 
 pub static SCENARIO: Scenario = Scenario {
@@ -33,6 +34,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/sized_leak.rs",
     source: include_str!("sized_leak.rs"),
+    code: Code {
+        leaky: &[Item::LEAKY_WORKLOAD],
+        safe: &[Item::SAFE_WORKLOAD],
+    },
 };
 
 /// The environment variable holding the leak size in bytes.

@@ -1,5 +1,6 @@
 //! sqlite-exec-errmsg: sqlite3_exec's error message never passed to sqlite3_free.
 
+use super::code::{Code, Item, SQLITE_DATABASE, SQLITE_LEAKY, SQLITE_STRING};
 use super::{
     BackendChoice, Expected, Iteration, Origin, Scenario, Variant, lab_err, sqlite_footprint,
 };
@@ -26,6 +27,13 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/sqlite_exec_errmsg.rs",
     source: include_str!("sqlite_exec_errmsg.rs"),
+    code: Code {
+        leaky: &[Item::of(&SQLITE_LEAKY, "    pub fn exec(")],
+        safe: &[
+            Item::of(&SQLITE_DATABASE, "    pub fn exec("),
+            Item::of(&SQLITE_STRING, "impl Drop for SqliteString"),
+        ],
+    },
 };
 
 /// A statement that fails, and SQLite's message for it.

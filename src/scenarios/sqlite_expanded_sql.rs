@@ -1,5 +1,6 @@
 //! sqlite-expanded-sql: sqlite3_expanded_sql's string never passed to sqlite3_free.
 
+use super::code::{Code, Item, SQLITE_LEAKY, SQLITE_STATEMENT, SQLITE_STRING};
 use super::{
     BackendChoice, Expected, Iteration, Origin, Scenario, Variant, lab_err, sqlite_footprint,
 };
@@ -25,6 +26,13 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/sqlite_expanded_sql.rs",
     source: include_str!("sqlite_expanded_sql.rs"),
+    code: Code {
+        leaky: &[Item::of(&SQLITE_LEAKY, "    pub fn expanded_sql(")],
+        safe: &[
+            Item::of(&SQLITE_STATEMENT, "    pub fn expanded_sql("),
+            Item::of(&SQLITE_STRING, "impl Drop for SqliteString"),
+        ],
+    },
 };
 
 const SCHEMA: &str = "CREATE TABLE people(id INTEGER PRIMARY KEY, name TEXT)";

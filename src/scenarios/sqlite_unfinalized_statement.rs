@@ -7,6 +7,7 @@
 //! statement prepared and stepped in it, a close refused), not a run of
 //! this leak.
 
+use super::code::{Code, Item, SQLITE_DATABASE, SQLITE_LEAKY, SQLITE_STATEMENT};
 use super::{
     BackendChoice, Expected, Iteration, Origin, Scenario, Variant, lab_err, sqlite_footprint,
 };
@@ -32,6 +33,16 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/sqlite_unfinalized_statement.rs",
     source: include_str!("sqlite_unfinalized_statement.rs"),
+    code: Code {
+        leaky: &[
+            Item::of(&SQLITE_LEAKY, "impl Drop for LeakyDatabase"),
+            Item::of(&SQLITE_LEAKY, "    pub fn first_value_unfinalized("),
+        ],
+        safe: &[
+            Item::of(&SQLITE_STATEMENT, "impl Drop for Statement"),
+            Item::of(&SQLITE_DATABASE, "    pub fn close("),
+        ],
+    },
 };
 
 const SQL: &str = "SELECT 40 + 2";

@@ -3,6 +3,7 @@
 use num_bigint::BigUint;
 use num_traits::One;
 
+use super::code::{Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, SideExpectation, Variant};
 
 pub static SCENARIO: Scenario = Scenario {
@@ -24,6 +25,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/unbounded_int.rs",
     source: include_str!("unbounded_int.rs"),
+    code: Code {
+        leaky: &[Item::here("fn unchecked_pow(")],
+        safe: &[Item::here("pub fn checked_pow(")],
+    },
 };
 
 const BASE: u32 = 1024;

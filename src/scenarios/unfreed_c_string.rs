@@ -1,5 +1,6 @@
 //! unfreed-c-string: a string the C library allocated, copied and never freed.
 
+use super::code::{CONNECTOR_CONNECTION, CONNECTOR_LEAKY, CONNECTOR_STRING, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::ConnectOptions;
@@ -22,6 +23,13 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/unfreed_c_string.rs",
     source: include_str!("unfreed_c_string.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn stat(")],
+        safe: &[
+            Item::of(&CONNECTOR_CONNECTION, "    pub fn stat("),
+            Item::of(&CONNECTOR_STRING, "impl Drop for CString"),
+        ],
+    },
 };
 
 fn leaky(_: BackendChoice) -> Result<Iteration, String> {

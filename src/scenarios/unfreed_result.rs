@@ -1,5 +1,6 @@
 //! unfreed-result: a result set that is never freed.
 
+use super::code::{CONNECTOR_LEAKY, CONNECTOR_RESULT, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
 use crate::connector::leaky::LeakyConnection;
 use crate::connector::safe::ConnectOptions;
@@ -23,6 +24,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: None,
     source_file: "src/scenarios/unfreed_result.rs",
     source: include_str!("unfreed_result.rs"),
+    code: Code {
+        leaky: &[Item::of(&CONNECTOR_LEAKY, "    pub fn query_rows(")],
+        safe: &[Item::of(&CONNECTOR_RESULT, "impl Drop for QueryResult")],
+    },
 };
 
 const QUERY: &str = "SELECT name, age, score FROM people WHERE age > 30";

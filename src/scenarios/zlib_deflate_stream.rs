@@ -5,6 +5,7 @@
 //! the scenario: the leaky `Deflater` has no `Drop`, the safe one calls
 //! `deflateEnd` in its `Drop`.
 
+use super::code::{Code, Item};
 use super::footprint::{block, sum};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
 use crate::heap::Live;
@@ -31,6 +32,10 @@ pub static SCENARIO: Scenario = Scenario {
     iteration_budget: Some(2000),
     source_file: "src/scenarios/zlib_deflate_stream.rs",
     source: include_str!("zlib_deflate_stream.rs"),
+    code: Code {
+        leaky: &[Item::here("mod leaky {")],
+        safe: &[Item::here("mod safe {")],
+    },
 };
 
 /// zlib's defaults, what a binding passes when asked for nothing special.

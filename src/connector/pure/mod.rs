@@ -1,26 +1,17 @@
-//! The pure-Rust backend (the lab's `use_pure=True`): the semantics of the C
-//! connector (csrc/connector/connector.h) in safe Rust, with no FFI, so the
-//! lab can run it, and model the C API with it, under Miri.
+//! The pure-Rust backend (the lab's `use_pure=True`): the SQL engine of
+//! [`crate::sql`], which has the semantics of the C connector
+//! (csrc/connector/connector.h) in safe Rust, behind the [`Backend`]
+//! trait, so the lab can run it, and model the C API with it, under Miri.
 //!
-//! The parser and the engine are usable apart: [`parse`] is
-//! `lc_stmt_prepare` (length, empty, syntax, table, columns) and
-//! [`PureConnection::run`] is `lc_stmt_execute` (binding, literal types,
-//! execution).
+//! [`Backend`]: crate::connector::Backend
 
-mod connection;
-mod engine;
-mod error;
-mod format;
-mod lexer;
-mod parser;
-mod statement;
-mod table;
+mod backend;
 
 #[cfg(test)]
 mod tests;
 
-pub use connection::PureConnection;
-pub use format::{escape, format_double, format_int, quote_text};
-pub use parser::{MAX_PARAMS, MAX_SELECT_COLUMNS};
-pub use statement::{Statement, parse};
-pub use table::{Column, TABLE_NAME};
+pub use crate::sql::Database as PureConnection;
+pub use crate::sql::{
+    Column, MAX_PARAMS, MAX_SELECT_COLUMNS, Statement, TABLE_NAME, escape, format_double,
+    format_int, parse, quote_text,
+};

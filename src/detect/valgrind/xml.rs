@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::attribution::{Frame, Side, side_of};
+use crate::detect::at_exit::attribution::{Frame, Side, side_of};
 
 /// Memcheck's leak kinds, as `<kind>` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

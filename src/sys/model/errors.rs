@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 
-use crate::connector::types::{Error, code};
+use crate::api::{Error, code};
 use crate::sys::LC_ERRMSG_SIZE;
 
 const MESSAGE_SIZE: usize = LC_ERRMSG_SIZE as usize;

@@ -10,8 +10,8 @@ use super::alloc::{alloc_value, free_value, lab_calloc, lab_free, lab_malloc};
 use super::errors::Slot;
 use super::result;
 use super::server::{self, Server};
-use crate::connector::pure::{Column, PureConnection, escape};
-use crate::connector::types::code;
+use crate::api::code;
+use crate::sql::{Column, Database, escape};
 use crate::sys::{LC, LC_RES, lc_row_callback};
 
 /// The handle's error slot.
@@ -111,7 +111,7 @@ pub unsafe extern "C" fn lc_real_connect(
             slot.named(code::BAD_DB, "Unknown database '%s'", db);
             return ptr::null_mut();
         }
-        let conn = match PureConnection::connect("", "lab", "lab", "shop") {
+        let conn = match Database::connect("", "lab", "lab", "shop") {
             Ok(conn) => conn,
             Err(e) => {
                 slot.error(&e);

@@ -17,15 +17,15 @@
 //! model's `lab_malloc`, so the counters and fault injection work.
 //!
 //! What it does not keep: the server's internals. Parsing and execution are
-//! the pure backend's (`crate::connector::pure`), whose table lives on the
-//! Rust heap, and owed rows are kept as text rather than in a `pending_rows`
+//! the SQL engine's (`crate::sql`, the pure backend's too), whose table
+//! lives on the Rust heap, and owed rows are kept as text rather than in a `pending_rows`
 //! block, so live-block counts inside a connected handle and the exact
 //! allocation number at which an injected failure hits a query differ from
 //! the C library's (`lc_query` itself never runs out of memory here).
 //! Everything a caller owns (results, strings, handles, statements) has the
 //! C library's blocks and sizes.
 //!
-//! One known difference in behaviour, inherited from the pure backend's
+//! One known difference in behaviour, inherited from the SQL engine's
 //! `parse`: `lc_stmt_prepare` does not check the types of literals written
 //! in the query (C does, a '?' fitting any column), so such an error comes
 //! from `lc_stmt_execute` instead.

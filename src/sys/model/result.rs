@@ -8,8 +8,8 @@ use std::ptr::{self, NonNull};
 
 use super::alloc::{lab_calloc, lab_free, lab_malloc};
 use super::server::{self, Server};
-use crate::connector::pure::Column;
-use crate::connector::types::{Field, FieldType, Outcome, code};
+use crate::api::{Field, FieldType, Outcome, code};
+use crate::sql::Column;
 use crate::sys::{
     LC, LC_DOUBLE_BUF_SIZE, LC_FIELD, LC_RES, LC_ROW, lc_field_type, lc_field_type_LC_TYPE_DOUBLE,
     lc_field_type_LC_TYPE_INT, lc_field_type_LC_TYPE_TEXT,

@@ -1,17 +1,17 @@
-//! The in-memory server behind a connected handle (`LC.server`): the pure
-//! backend's connection plus the bookkeeping engine.h keeps, and the column
+//! The in-memory server behind a connected handle (`LC.server`): the SQL
+//! engine's database (`crate::sql`) plus the bookkeeping engine.h keeps, and the column
 //! names that result fields point at ("valid until lc_close", so Miri sees
 //! a name read after close as a use after free).
 
-use crate::connector::pure::{Column, PureConnection};
-use crate::connector::types::Outcome;
+use crate::api::Outcome;
+use crate::sql::{Column, Database};
 use crate::sys::{LC, lc_server};
 
 /// NUL-terminated column names, indexed as `Column::ALL`.
 const NAMES: [[u8; 8]; 3] = [*b"name\0\0\0\0", *b"age\0\0\0\0\0", *b"score\0\0\0"];
 
 pub(super) struct Server {
-    pub(super) conn: PureConnection,
+    pub(super) conn: Database,
     /// Statements with a SELECT not yet stored.
     pub(super) pending_statements: u32,
     /// Inside `lc_store_result` (the row callback may be running).
@@ -23,7 +23,7 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) fn new(conn: PureConnection) -> Server {
+    pub(super) fn new(conn: Database) -> Server {
         Server {
             conn,
             pending_statements: 0,

@@ -10,8 +10,8 @@ use super::errors::{OK, Slot};
 use super::handle::{self, rows_owed};
 use super::result;
 use super::server::{self};
-use crate::connector::pure::{Statement, parse};
-use crate::connector::types::{MAX_QUERY_LEN, Outcome, Param, code};
+use crate::api::{MAX_QUERY_LEN, Outcome, Param, code};
+use crate::sql::{Statement, parse};
 use crate::sys::{LC, LC_ERRMSG_SIZE, LC_RES, LC_STMT};
 
 /// One parameter slot.

@@ -2,13 +2,14 @@
 //! emptiness, syntax, the table and the columns. Literal types wait for
 //! execution, since a '?' has no type until it is bound.
 
-use super::engine;
 use super::error;
 use super::format::{format_double, format_int, quote_text};
+use super::lexer::Op;
 use super::lexer::is_blank;
-use super::parser::{Ast, Cond, Lit, Op, parse_syntax};
+use super::literal::check_written;
+use super::parser::{Ast, Cond, Lit, parse_syntax};
 use super::table::{Column, TABLE_NAME};
-use crate::connector::types::{Error, Field, MAX_QUERY_LEN, Param};
+use crate::api::{Error, Field, MAX_QUERY_LEN, Param};
 
 /// `column op lit`, with the column resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,11 +71,11 @@ fn check_written_literals(kind: &Kind) -> Result<(), Error> {
     match kind {
         Kind::Select { filter, .. } | Kind::Delete { filter } => filter
             .as_ref()
-            .map_or(Ok(()), |f| engine::check_written(&f.value, f.column)),
+            .map_or(Ok(()), |f| check_written(&f.value, f.column)),
         Kind::Insert { values } => values
             .iter()
             .zip(Column::ALL)
-            .try_for_each(|(lit, column)| engine::check_written(lit, column)),
+            .try_for_each(|(lit, column)| check_written(lit, column)),
     }
 }
 
@@ -135,6 +136,15 @@ impl Statement {
     /// How many '?' the statement holds (`lc_stmt_param_count`).
     pub fn param_count(&self) -> usize {
         self.params.len()
+    }
+
+    /// Binds `params` in order, as the C backend does with
+    /// `lc_stmt_bind_*`: one past the statement's count fails with 2034.
+    pub fn bind_all(&self, params: &[Param]) -> Result<Vec<Option<Param>>, Error> {
+        if params.len() > self.param_count() {
+            return Err(error::invalid_parameter_no());
+        }
+        Ok(params.iter().cloned().map(Some).collect())
     }
 
     /// The query text as given.

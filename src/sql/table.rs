@@ -3,7 +3,7 @@
 //! connection.
 
 use super::format::{DOUBLE_BUF_SIZE, format_double, format_int};
-use crate::connector::types::{Field, FieldType};
+use crate::api::{Field, FieldType};
 
 /// The only table name (case-sensitive, as every identifier).
 pub const TABLE_NAME: &str = "people";
@@ -94,7 +94,7 @@ impl Row {
 
     /// `self.column op value`; `value` must have the column's type (the
     /// engine converts integer literals for DOUBLE before calling).
-    pub fn matches(&self, column: Column, op: super::parser::Op, value: &Value) -> bool {
+    pub fn matches(&self, column: Column, op: super::lexer::Op, value: &Value) -> bool {
         match (column, value) {
             (Column::Name, Value::Text(text)) => op.eval(self.name.as_slice(), text.as_slice()),
             (Column::Age, Value::Int(int)) => op.eval(&self.age, int),

@@ -1,6 +1,8 @@
-//! Types shared by every backend of the connector: the C binding and the
+//! The connector's API as every backend speaks it (`crate::connector::types`):
+//! values, error codes and the `Backend` trait. The C binding and the
 //! pure-Rust backend return the very same values, so a caller (and a test)
-//! can swap one for the other.
+//! can swap one for the other; the SQL engine and the Miri model of the C
+//! API, beneath both, speak it too.
 
 use std::fmt;
 

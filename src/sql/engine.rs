@@ -3,10 +3,12 @@
 //! half of `lc_query`).
 
 use super::error;
-use super::parser::{Lit, Op};
+use super::lexer::Op;
+use super::literal::{double, int, text, typed, untyped};
+use super::parser::Lit;
 use super::statement::{Filter, Kind, Statement};
 use super::table::{Column, Row, Table, Value};
-use crate::connector::types::{Error, Outcome, Param};
+use crate::api::{Error, Outcome, Param};
 
 /// Runs `stmt` on `table`. Checks, in order: more params than '?' (2034),
 /// any '?' without a value (2031), then literal types left to right (1366).
@@ -49,63 +51,6 @@ fn bind(count: usize, params: &[Option<Param>]) -> Result<Vec<&Param>, Error> {
     match bound {
         Some(bound) if bound.len() == count => Ok(bound),
         _ => Err(error::params_not_bound()),
-    }
-}
-
-/// The literal's value, typed for `column`: TEXT takes text only, INT
-/// integers only, DOUBLE integers (converted as C's `(double)`) or decimals.
-fn typed(lit: &Lit, column: Column, params: &[&Param]) -> Result<Value, Error> {
-    let value = untyped(lit, params);
-    match column {
-        Column::Name => text(value, column).map(Value::Text),
-        Column::Age => int(value, column).map(Value::Int),
-        Column::Score => double(value, column).map(Value::Double),
-    }
-}
-
-/// Whether a literal written in the query fits `column`, before any value
-/// is bound: `lc_stmt_prepare` refuses a wrong literal at once, while a '?'
-/// fits any column until execute.
-pub(crate) fn check_written(lit: &Lit, column: Column) -> Result<(), Error> {
-    if matches!(lit, Lit::Param(_)) {
-        return Ok(());
-    }
-    typed(lit, column, &[]).map(drop)
-}
-
-/// A literal's value as written (or as bound, for a '?').
-fn untyped(lit: &Lit, params: &[&Param]) -> Value {
-    match lit {
-        Lit::Text(text) => Value::Text(text.clone()),
-        Lit::Int(int) => Value::Int(*int),
-        Lit::Decimal(double) => Value::Double(*double),
-        Lit::Param(index) => match params[*index] {
-            Param::Int(int) => Value::Int(*int),
-            Param::Double(double) => Value::Double(*double),
-            Param::Text(text) => Value::Text(text.clone()),
-        },
-    }
-}
-
-fn text(value: Value, column: Column) -> Result<Vec<u8>, Error> {
-    match value {
-        Value::Text(text) => Ok(text),
-        _ => Err(error::wrong_value(column.name())),
-    }
-}
-
-fn int(value: Value, column: Column) -> Result<i64, Error> {
-    match value {
-        Value::Int(int) => Ok(int),
-        _ => Err(error::wrong_value(column.name())),
-    }
-}
-
-fn double(value: Value, column: Column) -> Result<f64, Error> {
-    match value {
-        Value::Int(int) => Ok(int as f64),
-        Value::Double(double) => Ok(double),
-        Value::Text(_) => Err(error::wrong_value(column.name())),
     }
 }
 

@@ -2,7 +2,31 @@
 //! that is no token becomes [`Tok::Bad`], so the parser reports the offset of
 //! the first token that does not fit, whatever made it not fit.
 
-use super::parser::Op;
+/// A comparison operator (`<>` is `Ne`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Op {
+    /// Applies the operator with `PartialOrd`, so DOUBLE follows IEEE
+    /// (NaN compares unequal to everything), as C's operators do.
+    pub fn eval<T: PartialOrd + ?Sized>(self, left: &T, right: &T) -> bool {
+        match self {
+            Op::Eq => left == right,
+            Op::Ne => left != right,
+            Op::Lt => left < right,
+            Op::Le => left <= right,
+            Op::Gt => left > right,
+            Op::Ge => left >= right,
+        }
+    }
+}
 
 /// Whitespace as C's `isspace` in the "C" locale (includes `\v` and `\f`,
 /// which `u8::is_ascii_whitespace` does not).

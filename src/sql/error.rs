@@ -1,7 +1,7 @@
 //! The connector errors this backend raises, with the C library's exact
 //! messages (see the comments next to each code in connector.h).
 
-use crate::connector::types::{Error, MAX_QUERY_LEN, code};
+use crate::api::{Error, MAX_QUERY_LEN, code};
 
 /// `LC_ERRMSG_SIZE`: the C handle keeps messages in a 512-byte buffer, so a
 /// message (say, naming a long identifier) is cut to 511 bytes there too.

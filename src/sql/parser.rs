@@ -2,7 +2,7 @@
 //! written. Name resolution and types come later (see `statement.rs`), as
 //! the spec orders syntax errors before table, column and type errors.
 
-use super::lexer::{Lexer, Tok, Token};
+use super::lexer::{Lexer, Op, Tok, Token};
 
 /// Most columns a SELECT may list (`LC_MAX_SELECT_COLUMNS`).
 pub const MAX_SELECT_COLUMNS: usize = 16;
@@ -13,32 +13,6 @@ pub const MAX_PARAMS: usize = 16;
 const KEYWORDS: [&str; 8] = [
     "SELECT", "FROM", "WHERE", "LIMIT", "INSERT", "INTO", "VALUES", "DELETE",
 ];
-
-/// A comparison operator (`<>` is `Ne`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl Op {
-    /// Applies the operator with `PartialOrd`, so DOUBLE follows IEEE
-    /// (NaN compares unequal to everything), as C's operators do.
-    pub fn eval<T: PartialOrd + ?Sized>(self, left: &T, right: &T) -> bool {
-        match self {
-            Op::Eq => left == right,
-            Op::Ne => left != right,
-            Op::Lt => left < right,
-            Op::Le => left <= right,
-            Op::Gt => left > right,
-            Op::Ge => left >= right,
-        }
-    }
-}
 
 /// A literal as written; `Param(i)` is the i-th '?' (from 0).
 #[derive(Debug, Clone, PartialEq)]
