@@ -55,6 +55,16 @@ pub fn contains(addr: usize) -> bool {
     base != 0 && addr >= base && addr < base + SIZE
 }
 
+/// The region's unused part `(start, size)`: nothing to scan there.
+pub fn unused() -> (usize, usize) {
+    let base = BASE.load(Relaxed);
+    if base == 0 {
+        return (0, 0);
+    }
+    let next = NEXT.load(Relaxed);
+    (base + next, SIZE - next)
+}
+
 /// Whether an allocation ever fell back to glibc because the region was
 /// used up.
 pub fn exhausted() -> bool {

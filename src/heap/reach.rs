@@ -19,7 +19,7 @@ use std::ptr;
 use super::HIDE;
 use super::stacks::{self, Block, Recorded};
 
-const CHUNK: usize = 1 << 16;
+const CHUNK: usize = 1 << 20;
 
 /// For each block of `recorded.kept` (in order): true if reachable.
 pub fn reachable(recorded: &Recorded) -> Vec<bool> {
@@ -64,11 +64,12 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
     };
     let lowest = kept.iter().map(Block::address).min().unwrap_or(0);
     let highest = kept.iter().map(|b| b.address() + b.size).max().unwrap_or(0);
-    // The recorder's store and the buffer are not read at all (megabytes
-    // of disguised addresses and return addresses).
+    // The recorder's store, the buffer and the fresh region's unused part
+    // are not read at all (megabytes of disguised addresses, return
+    // addresses and never-touched pages).
     let unread: Vec<(usize, usize)> = stacks::store_regions()
         .into_iter()
-        .chain([(buffer.ptr as usize, CHUNK)])
+        .chain([(buffer.ptr as usize, CHUNK), super::fresh::unused()])
         .map(|(start, size)| (start, start + size))
         .collect();
     for (start, end) in without(writable_regions(), &unread) {
@@ -80,32 +81,31 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
         let mut at = start;
         while at < end {
             let len = CHUNK.min(end - at);
-            if let Some(words) = buffer.read(at, len) {
-                for (k, &word) in words.iter().enumerate() {
-                    if word < lowest || word >= highest {
+            if resident(at, len)
+                && let Some(words) = buffer.read(at, len)
+            {
+                // One compare per word on the hot path: most words are no
+                // pointer into the kept blocks' span.
+                let span = highest - lowest;
+                let outside = |w: &usize| w.wrapping_sub(lowest) >= span;
+                // Runs of 8 words tested at once (vectorized): most hold no
+                // pointer into the kept blocks' span.
+                for (r, run) in words.chunks(8).enumerate() {
+                    if run.iter().all(outside) {
                         continue;
                     }
-                    let Some(target) = find(word).filter(|&i| kept[i].address() == word) else {
-                        continue;
-                    };
-                    let location = at + k * size_of::<usize>();
-                    if skipped(location) {
-                        continue;
-                    }
-                    match find(location) {
-                        Some(holder) if holder != target => edges.push((holder, target)),
-                        Some(_) => {}
-                        None => {
-                            if std::env::var_os("REACH_DEBUG").is_some() {
-                                let w = words;
-                                let lo = k.saturating_sub(4);
-                                eprintln!(
-                                    "ROOT {:#x} k={k} -> {target} ctx {:x?}",
-                                    location,
-                                    &w[lo..(k + 4).min(w.len())]
-                                );
-                            }
-                            reached[target] = true
+                    for (j, &word) in run.iter().enumerate() {
+                        let Some(target) = find(word).filter(|&i| kept[i].address() == word) else {
+                            continue;
+                        };
+                        let location = at + (r * 8 + j) * size_of::<usize>();
+                        if skipped(location) {
+                            continue;
+                        }
+                        match find(location) {
+                            Some(holder) if holder != target => edges.push((holder, target)),
+                            Some(_) => {}
+                            None => reached[target] = true,
                         }
                     }
                 }
@@ -125,6 +125,20 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
         }
     }
     reached
+}
+
+/// Whether any page of `[addr, addr + len)` is in memory. A page never
+/// touched holds no pointer the program wrote (reading it would only fault
+/// in zeroes: thread stacks and arenas reserve far more than they use).
+/// Pages swapped out would be skipped too; the lab's machines run without
+/// swap. Unknown (mincore failed): scanned.
+fn resident(addr: usize, len: usize) -> bool {
+    const PAGES: usize = CHUNK / 4096;
+    let mut pages = [0u8; PAGES];
+    // SAFETY: `addr` is page-aligned (mapping starts and CHUNK steps are),
+    // `len` <= CHUNK, so at most PAGES entries are written.
+    let failed = unsafe { libc::mincore(addr as *mut libc::c_void, len, pages.as_mut_ptr()) } != 0;
+    failed || pages.iter().any(|p| p & 1 != 0)
 }
 
 /// `regions` with the `holes` cut out.
