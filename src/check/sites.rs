@@ -93,6 +93,7 @@ fn is_machinery(function: &str, file: Option<&str>) -> bool {
         "std::alloc::",
         "<std::alloc::",
         "alloc::alloc::",
+        "<alloc::alloc::",
     ];
     // The compiler's allocator shims, under a path prefix or none.
     const SHIMS: &[&str] = &["__rust_alloc", "__rust_realloc", "__rg_", "__rdl_"];
