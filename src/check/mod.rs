@@ -53,6 +53,12 @@ pub(crate) use sites::{describe as describe_sites, shown_frames};
 
 /// Extra calls recorded, after a measurement that found a leak, for the
 /// allocation stacks and the lost/reachable split of what they keep.
+///
+/// ```
+/// let mut calls = 0;
+/// leaklab::check::measure(3, || { calls += 1; std::mem::forget(Box::new(1u8)) }).unwrap();
+/// assert_eq!(calls, 1 + 3 + leaklab::check::RECORDED_CALLS);
+/// ```
 pub const RECORDED_CALLS: u64 = 2;
 
 /// What one side kept over the measured calls.

@@ -26,6 +26,11 @@ use serde::{Deserialize, Serialize};
 pub(crate) const HIDE: usize = 0x5a5a_5a5a_5a5a_5a5b;
 
 /// One side of the boundary: which allocator a block came from.
+///
+/// ```
+/// use leaklab::check::Side;
+/// assert_eq!(Side::C.to_string(), "C");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {
     /// Everything allocated through the C allocator (`malloc` & co.).
@@ -36,6 +41,11 @@ pub enum Side {
 
 impl Side {
     /// The other side.
+    ///
+    /// ```
+    /// use leaklab::check::Side;
+    /// assert_eq!(Side::Rust.other(), Side::C);
+    /// ```
     pub fn other(self) -> Side {
         match self {
             Side::C => Side::Rust,
