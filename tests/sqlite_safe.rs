@@ -1,5 +1,5 @@
-//! The safe SQLite binding (src/sqlite/safe.rs) over the system's
-//! libsqlite3: error paths come back as typed errors carrying SQLite's code
+//! The safe SQLite binding (src/sqlite/safe.rs) over the bundled SQLite
+//! (libsqlite3-sys): error paths come back as typed errors carrying SQLite's code
 //! and message, a refused close hands the database back, and nothing is
 //! left live on either heap. The C counters are process-wide, so the tests
 //! of this file take turns, and count the Rust heap of their own thread.

@@ -1,6 +1,6 @@
 //! The size rules the sqlite scenarios derive their expected leaks from
-//! (src/scenarios/sqlite_footprint.rs) hold against the system's
-//! libsqlite3 on inputs other than the scenarios' own: each block is
+//! (src/scenarios/sqlite_footprint.rs) hold against the bundled SQLite
+//! (libsqlite3-sys) on inputs other than the scenarios' own: each block is
 //! measured while it is alive, from the C counters. The counters are
 //! process-wide, so the tests of this file take turns.
 
