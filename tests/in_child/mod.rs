@@ -10,53 +10,27 @@
 //! natively, with the C allocator interposed and counted. That is also how
 //! a test whose checks read the C counters runs under memcheck
 //! ([`with_c_counters`]): valgrind's malloc replaces the interposer, the
-//! counters read zero there ([`c::is_counted`] is false), so the test
+//! counters read zero there (`leaklab::heap::c::is_counted` is false), so the test
 //! re-executes itself natively and passes only if it passed there.
 
 #![allow(dead_code)] // each test binary uses the part it needs
 
 use std::process::Command;
 
-use leaklab::heap::{Snapshot, c};
+use leaklab::heap::Snapshot;
 
 /// Names the test the child process runs.
 pub const ENV: &str = "LEAKLAB_IN_CHILD";
 
 const REPORT: &str = "leaklab-in-child-leaked:";
 
-const RAN: &str = "leaklab-in-child-ran:";
-
 /// Runs `body`, the whole of the test called `test` (the caller, named as
 /// `--exact` matches it), where the C allocator is counted: in this
-/// process when it is, and otherwise (under valgrind) in a child process
-/// of this test binary, which runs natively and must report that it ran
-/// `body` to the end with the counters live. A child that fails, or runs
-/// uncounted too (a build without the interposer, valgrind with
-/// --trace-children), fails the test: it never passes unchecked.
+/// process when it is, and otherwise (under valgrind) natively in a child
+/// process that must report running it to the end
+/// ([`leaklab::check::in_a_counted_process`]); it never passes unchecked.
 pub fn with_c_counters(test: &str, body: impl FnOnce()) {
-    if std::env::var(ENV).as_deref() == Ok(test) {
-        assert!(
-            c::is_counted(),
-            "{test} needs the C counters, and its child process does not count C \
-             allocations either (a build without the interposer, or a child under valgrind)"
-        );
-        body();
-        println!("\n{RAN}{test}");
-        return;
-    }
-    if c::is_counted() {
-        body();
-        return;
-    }
-    let stdout = run_child(test);
-    let ran = stdout
-        .lines()
-        .filter(|l| l.strip_prefix(RAN) == Some(test))
-        .count();
-    assert_eq!(
-        ran, 1,
-        "the child running {test} did not report running it:\n{stdout}"
-    );
+    leaklab::check::in_a_counted_process(test, body);
 }
 
 /// Runs `body` in a child process (the test called `test`, which must be
