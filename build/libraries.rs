@@ -1,12 +1,14 @@
-//! Links every system library of build/library_table.rs through
-//! pkg-config, and tells the crate where their committed bindings are.
+//! Links every library of build/library_table.rs (a system library through
+//! pkg-config; a bundled one is linked by its `-sys` crate, and only its
+//! header is looked up here), and tells the crate where their committed
+//! bindings are.
 
 #[path = "library_table.rs"]
 mod table;
 
 use std::path::PathBuf;
 
-pub use table::{LIBRARIES, Library};
+pub use table::{LIBRARIES, Library, Link};
 
 /// Links each library and returns every include path pkg-config reported
 /// (for bindgen; often none: /usr/include). A missing library stops the
@@ -18,16 +20,31 @@ pub fn link_all() -> Vec<(&'static Library, Vec<PathBuf>)> {
 }
 
 fn link(lib: &Library) -> Vec<PathBuf> {
-    match pkg_config::Config::new()
-        .atleast_version(lib.min_version)
-        .probe(lib.pkg_config)
-    {
-        Ok(found) => found.include_paths,
-        Err(e) => panic!(
-            "leaklab links the system's {} >= {} through pkg-config, which could not \
-             find it: install it (Debian/Ubuntu: apt-get install {} pkg-config).\n{e}",
-            lib.pkg_config, lib.min_version, lib.debian_package
-        ),
+    match lib.link {
+        Link::System {
+            pkg_config,
+            min_version,
+            debian_package,
+        } => match pkg_config::Config::new()
+            .atleast_version(min_version)
+            .probe(pkg_config)
+        {
+            Ok(found) => found.include_paths,
+            Err(e) => panic!(
+                "leaklab links the system's {pkg_config} >= {min_version} through \
+                 pkg-config, which could not find it: install it (Debian/Ubuntu: \
+                 apt-get install {debian_package} pkg-config).\n{e}"
+            ),
+        },
+        // The crate has compiled and linked it already (its build script
+        // runs before this one); only bindgen needs the header's directory.
+        Link::Bundled { krate, include_env } => match std::env::var_os(include_env) {
+            Some(dir) => vec![PathBuf::from(dir)],
+            None => panic!(
+                "{include_env} is not set: the {krate} crate (a dependency in Cargo.toml) \
+                 reports its header's directory there"
+            ),
+        },
     }
 }
 
@@ -40,9 +57,11 @@ fn write_sys_modules() {
         let file = format!("{dir}/src/sys/{}_bindings.rs", lib.module);
         println!("cargo:rerun-if-changed={file}");
         text.push_str(&format!(
-            "/// The system's {}: bindgen output for `{}` (build/library_table.rs).\n\
+            "/// {}: bindgen output for `{}` (build/library_table.rs).\n\
              pub mod {} {{\n    include!({file:?});\n}}\n",
-            lib.pkg_config, lib.header, lib.module
+            lib.link.describe(lib.module),
+            lib.header,
+            lib.module
         ));
     }
     println!("cargo:rerun-if-changed=build/library_table.rs");

@@ -2,7 +2,10 @@
 # Every test binary of `cargo test` (the library's unit tests, the binary's,
 # every tests/*.rs) under valgrind memcheck, with no --skip: a test that
 # must leak does it in a child process it measures (tests/in_child), which
-# valgrind does not follow. Reports pass/fail and the time of each binary,
+# valgrind does not follow, and a test whose checks read the C counters
+# (which read zero here: valgrind's malloc replaces the interposer) runs
+# natively in such a child (in_child::with_c_counters), which must report
+# that it ran. Reports pass/fail and the time of each binary,
 # exits 1 if any failed (2 if the build or the tools are missing).
 #
 #   scripts/memcheck-tests.sh            # all of them

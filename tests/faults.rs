@@ -7,12 +7,16 @@
 //! - leaky: at least one error path leaks beyond the normal per-iteration leak.
 //!
 //! The counters are process-wide, so the tests take one lock and run one at
-//! a time. Set LEAKLAB_FAULTS_PRINT=1 to print each sweep's summary.
+//! a time. Fault injection fails C allocations at the counted allocator,
+//! which valgrind replaces: under valgrind each test runs natively in a
+//! child process (tests/in_child). Set LEAKLAB_FAULTS_PRINT=1 to print each sweep's summary.
 
 use std::sync::{Mutex, MutexGuard};
 
 use leaklab::hardening::faults::{Outcome, SweepReport, sweep};
 use leaklab::scenarios::{self, BackendChoice, Scenario, Variant};
+
+mod in_child;
 
 static COUNTERS: Mutex<()> = Mutex::new(());
 
@@ -72,71 +76,84 @@ fn safe_backends(s: &Scenario) -> Vec<BackendChoice> {
 
 #[test]
 fn safe_variants_release_everything_on_every_error_path() {
-    let _guard = exclusive();
-    let mut failures = Vec::new();
-    for scenario in connector_scenarios() {
-        for backend in safe_backends(scenario) {
-            let report = sweep(scenario, Variant::Safe, backend);
-            print(&report);
-            if backend == BackendChoice::C && report.failures_injected == 0 {
-                failures.push(format!(
-                    "{}: no C allocation was ever failed",
-                    summary(&report)
-                ));
+    in_child::with_c_counters(
+        "safe_variants_release_everything_on_every_error_path",
+        || {
+            let _guard = exclusive();
+            let mut failures = Vec::new();
+            for scenario in connector_scenarios() {
+                for backend in safe_backends(scenario) {
+                    let report = sweep(scenario, Variant::Safe, backend);
+                    print(&report);
+                    if backend == BackendChoice::C && report.failures_injected == 0 {
+                        failures.push(format!(
+                            "{}: no C allocation was ever failed",
+                            summary(&report)
+                        ));
+                    }
+                    if !report.is_clean() {
+                        let first = report
+                            .points
+                            .iter()
+                            .find(|p| p.leaks() || p.outcome == Outcome::Panic);
+                        failures.push(format!(
+                            "{}\n    first bad point: {first:?}",
+                            summary(&report)
+                        ));
+                    }
+                }
             }
-            if !report.is_clean() {
-                let first = report
-                    .points
-                    .iter()
-                    .find(|p| p.leaks() || p.outcome == Outcome::Panic);
-                failures.push(format!(
-                    "{}\n    first bad point: {first:?}",
-                    summary(&report)
-                ));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "safe sweeps that failed:\n{}",
-        failures.join("\n")
+            assert!(
+                failures.is_empty(),
+                "safe sweeps that failed:\n{}",
+                failures.join("\n")
+            );
+        },
     );
 }
 
 #[test]
 fn leaky_variants_have_leaking_error_paths() {
-    let _guard = exclusive();
-    let mut leaking = 0;
-    for scenario in connector_scenarios() {
-        let report = sweep(scenario, Variant::Leaky, BackendChoice::C);
-        print(&report);
+    in_child::with_c_counters("leaky_variants_have_leaking_error_paths", || {
+        let _guard = exclusive();
+        let mut leaking = 0;
+        for scenario in connector_scenarios() {
+            let report = sweep(scenario, Variant::Leaky, BackendChoice::C);
+            print(&report);
+            assert!(
+                report.complete,
+                "{}: sweep did not complete",
+                summary(&report)
+            );
+            assert_eq!(report.crashes, 0);
+            leaking += report.leaks_found;
+        }
         assert!(
-            report.complete,
-            "{}: sweep did not complete",
-            summary(&report)
+            leaking > 0,
+            "no leaky error path leaked beyond its normal leak"
         );
-        assert_eq!(report.crashes, 0);
-        leaking += report.leaks_found;
-    }
-    assert!(
-        leaking > 0,
-        "no leaky error path leaked beyond its normal leak"
-    );
+    });
 }
 
 #[test]
 fn a_scenario_without_c_allocations_ends_at_the_first_point() {
-    let _guard = exclusive();
-    let scenario = scenarios::all()
-        .iter()
-        .copied()
-        .find(|s| {
-            s.library == "none" && !(s.expected)(Variant::Safe, BackendChoice::C).is_unbounded()
-        })
-        .expect("a bounded scenario outside the connector");
-    let report = sweep(scenario, Variant::Safe, BackendChoice::C);
-    print(&report);
-    assert_eq!(report.points_tried, 1);
-    assert_eq!(report.failures_injected, 0);
-    assert!(report.complete);
+    in_child::with_c_counters(
+        "a_scenario_without_c_allocations_ends_at_the_first_point",
+        || {
+            let _guard = exclusive();
+            let scenario = scenarios::all()
+                .iter()
+                .copied()
+                .find(|s| {
+                    s.library == "none"
+                        && !(s.expected)(Variant::Safe, BackendChoice::C).is_unbounded()
+                })
+                .expect("a bounded scenario outside the connector");
+            let report = sweep(scenario, Variant::Safe, BackendChoice::C);
+            print(&report);
+            assert_eq!(report.points_tried, 1);
+            assert_eq!(report.failures_injected, 0);
+            assert!(report.complete);
+        },
+    );
 }

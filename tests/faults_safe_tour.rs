@@ -5,6 +5,9 @@
 //!
 //! At every failed C allocation the tour must end in an `Err` (or finish),
 //! never panic past the binding, and leave nothing allocated on either side.
+//! Fault injection fails C allocations at the counted allocator, which
+//! valgrind replaces: under valgrind the sweep runs natively in a child
+//! process (tests/in_child).
 
 use leaklab::connector::safe::{CallbackRow, Connection};
 use leaklab::connector::types::code;
@@ -12,6 +15,8 @@ use leaklab::connector::{Error, Param};
 use leaklab::hardening::faults::{Outcome, sweep};
 use leaklab::scenarios::code::Code;
 use leaklab::scenarios::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
+
+mod in_child;
 
 static TOUR: Scenario = Scenario {
     id: "safe-api-tour",
@@ -140,24 +145,29 @@ fn tour(_: BackendChoice) -> Result<Iteration, String> {
 
 #[test]
 fn the_safe_api_tour_releases_everything_on_every_error_path() {
-    let report = sweep(&TOUR, Variant::Safe, BackendChoice::C);
-    assert!(report.complete, "the sweep never ran the whole tour");
-    assert!(
-        report.failures_injected > 20,
-        "the tour made only {} C allocations: it does not reach much of the API",
-        report.failures_injected
+    in_child::with_c_counters(
+        "the_safe_api_tour_releases_everything_on_every_error_path",
+        || {
+            let report = sweep(&TOUR, Variant::Safe, BackendChoice::C);
+            assert!(report.complete, "the sweep never ran the whole tour");
+            assert!(
+                report.failures_injected > 20,
+                "the tour made only {} C allocations: it does not reach much of the API",
+                report.failures_injected
+            );
+            // The last point runs the tour unharmed: it must succeed.
+            let last = report.points.last().expect("points");
+            assert_eq!(
+                last.outcome,
+                Outcome::Ok,
+                "the unharmed tour failed: {last:?}"
+            );
+            let bad: Vec<_> = report
+                .points
+                .iter()
+                .filter(|p| p.leaks_raw() || p.outcome == Outcome::Panic)
+                .collect();
+            assert!(bad.is_empty(), "points that leaked or panicked: {bad:#?}");
+        },
     );
-    // The last point runs the tour unharmed: it must succeed.
-    let last = report.points.last().expect("points");
-    assert_eq!(
-        last.outcome,
-        Outcome::Ok,
-        "the unharmed tour failed: {last:?}"
-    );
-    let bad: Vec<_> = report
-        .points
-        .iter()
-        .filter(|p| p.leaks_raw() || p.outcome == Outcome::Panic)
-        .collect();
-    assert!(bad.is_empty(), "points that leaked or panicked: {bad:#?}");
 }

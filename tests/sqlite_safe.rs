@@ -1,5 +1,5 @@
-//! The safe SQLite binding (src/sqlite/safe.rs) over the system's
-//! libsqlite3: error paths come back as typed errors carrying SQLite's code
+//! The safe SQLite binding (src/sqlite/safe.rs) over the bundled SQLite
+//! (libsqlite3-sys): error paths come back as typed errors carrying SQLite's code
 //! and message, a refused close hands the database back, and nothing is
 //! left live on either heap. The C counters are process-wide, so the tests
 //! of this file take turns, and count the Rust heap of their own thread.
@@ -192,31 +192,33 @@ fn a_busy_close_hands_the_database_back() {
 /// safe binding returns an error (or SQLite recovers) and leaks nothing.
 #[test]
 fn injected_allocation_failures_leak_nothing() {
-    fn workload() -> Result<String, Error> {
-        let db = Database::open_in_memory()?;
-        db.exec("CREATE TABLE t(x)")?;
-        let _ = db.exec("SELECT * FROM missing");
-        let mut statement = db.prepare("SELECT ?1")?;
-        statement.bind_int64(1, 5)?;
-        statement.step()?;
-        statement.expanded_sql_string()
-    }
-    let mut failures = 0;
-    for nth in 1.. {
-        let mut fired = false;
-        leak_checked(|| {
-            c::fail_nth(nth, false);
-            let outcome = workload();
-            fired = c::fail_pending() == 0;
-            c::stop_failing();
-            if !fired {
-                assert_eq!(outcome, Ok("SELECT 5".to_owned()));
-            }
-        });
-        if !fired {
-            break;
+    in_child::with_c_counters("injected_allocation_failures_leak_nothing", || {
+        fn workload() -> Result<String, Error> {
+            let db = Database::open_in_memory()?;
+            db.exec("CREATE TABLE t(x)")?;
+            let _ = db.exec("SELECT * FROM missing");
+            let mut statement = db.prepare("SELECT ?1")?;
+            statement.bind_int64(1, 5)?;
+            statement.step()?;
+            statement.expanded_sql_string()
         }
-        failures += 1;
-    }
-    assert!(failures > 10, "only {failures} allocations to fail");
+        let mut failures = 0;
+        for nth in 1.. {
+            let mut fired = false;
+            leak_checked(|| {
+                c::fail_nth(nth, false);
+                let outcome = workload();
+                fired = c::fail_pending() == 0;
+                c::stop_failing();
+                if !fired {
+                    assert_eq!(outcome, Ok("SELECT 5".to_owned()));
+                }
+            });
+            if !fired {
+                break;
+            }
+            failures += 1;
+        }
+        assert!(failures > 10, "only {failures} allocations to fail");
+    });
 }

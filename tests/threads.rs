@@ -4,10 +4,12 @@
 //! every thread) are back exactly at their baseline, and the process-wide
 //! totals are the sum of what each thread was expected to do.
 //!
-//! Under valgrind's helgrind (data races, lock misuse), which replaces the
-//! executable's allocator too, so the lab's interposer steps aside (its
-//! spin-locked side table is not something helgrind can follow) and the
-//! counts are not checked, the threads are:
+//! Under valgrind (memcheck, scripts/memcheck-tests.sh, or helgrind for
+//! data races and lock misuse) valgrind's malloc replaces the executable's
+//! interposer, so the C counters are not live: the counting test then runs
+//! natively in a child process (tests/in_child), and the other test runs
+//! the same threads in this process, under the tool, checking what they
+//! saw. Under helgrind, the threads are:
 //!
 //! ```text
 //! cargo test --test threads --no-run
@@ -23,6 +25,8 @@ use leaklab::connector::pure::PureConnection;
 use leaklab::connector::safe::Connection;
 use leaklab::connector::{Backend, Param};
 use leaklab::heap::c as c_heap;
+
+mod in_child;
 
 const THREADS: usize = 4;
 const ITERATIONS: usize = 500;
@@ -106,14 +110,15 @@ fn worker() -> ThreadOutcome {
     ThreadOutcome { seen, status, kept }
 }
 
-#[test]
-fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
-    let per_iteration = reference();
-    assert!(per_iteration.rows > 0 && per_iteration.statement_rows > 0);
-    let counted = c_heap::is_counted() || std::env::var_os("LEAKLAB_UNDER_HELGRIND").is_none();
-    let (per_connection, per_iteration_allocs) = allocations_per_connection_and_iteration();
-    assert!(!counted || per_iteration_allocs > 0);
+/// One test at a time: the process-wide totals must see one test's threads.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
+/// The workers, [`THREADS`] at once, each with its connection; with
+/// the C counters' totals right before they start and after they end.
+fn run_workers() -> (c_heap::Stats, Vec<ThreadOutcome>, c_heap::Stats) {
     // glibc allocates a new thread's TLS with malloc and keeps it with the
     // thread's stack in its cache after the thread ends: start and join as
     // many threads once, so the measured round reuses them.
@@ -134,7 +139,20 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
             .collect()
     });
     let after = c_heap::stats();
-    for outcome in &outcomes {
+    (baseline, outcomes, after)
+}
+
+/// Each thread saw every row of every iteration, and its connection's
+/// status line counts 2 statements per iteration (the query and the
+/// execute) over the seeded, unchanged table.
+fn assert_all_work_seen(per_iteration: Seen, outcomes: &[ThreadOutcome]) {
+    assert_eq!(outcomes.len(), THREADS);
+    let expected_status = format!(
+        "Queries: {}  Rows: {}",
+        2 * ITERATIONS,
+        leaklab::sys::LC_SEED_ROWS
+    );
+    for outcome in outcomes {
         assert_eq!(
             outcome.seen,
             Seen {
@@ -142,13 +160,38 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
                 statement_rows: per_iteration.statement_rows * ITERATIONS as u64,
             }
         );
+        assert_eq!(outcome.status, expected_status);
     }
-    if !counted {
-        // Under helgrind (LEAKLAB_UNDER_HELGRIND set, the interposer
-        // replaced): the threads ran, the counts cannot be checked here.
-        eprintln!("C allocations not counted here: the counter checks did not run");
-        return;
-    }
+}
+
+/// The threads in this process, whether or not the C counters are live:
+/// under valgrind this is the test the tool checks (memcheck: no invalid
+/// access and nothing lost; helgrind: no race), as it runs here.
+#[test]
+fn threads_with_their_own_connections_see_every_row() {
+    let _turn = serial();
+    let per_iteration = reference();
+    assert!(per_iteration.rows > 0 && per_iteration.statement_rows > 0);
+    let (_, outcomes, _) = run_workers();
+    assert_all_work_seen(per_iteration, &outcomes);
+}
+
+#[test]
+fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
+    in_child::with_c_counters(
+        "threads_with_their_own_connections_leave_the_c_counters_at_baseline",
+        counters_at_baseline,
+    );
+}
+
+fn counters_at_baseline() {
+    let _turn = serial();
+    let per_iteration = reference();
+    assert!(per_iteration.rows > 0 && per_iteration.statement_rows > 0);
+    let (per_connection, per_iteration_allocs) = allocations_per_connection_and_iteration();
+    assert!(per_iteration_allocs > 0);
+    let (baseline, outcomes, after) = run_workers();
+    assert_all_work_seen(per_iteration, &outcomes);
 
     // Each thread's own C allocations are all freed, exactly...
     for outcome in &outcomes {
@@ -167,16 +210,6 @@ fn threads_with_their_own_connections_leave_the_c_counters_at_baseline() {
         "{kept_blocks} C blocks left behind"
     );
     assert_eq!(after.failed_allocs, baseline.failed_allocs);
-    // Each connection's status line counts 2 statements per iteration (the
-    // query and the execute) over the seeded, unchanged table.
-    let expected_status = format!(
-        "Queries: {}  Rows: {}",
-        2 * ITERATIONS,
-        leaklab::sys::LC_SEED_ROWS
-    );
-    for outcome in &outcomes {
-        assert_eq!(outcome.status, expected_status);
-    }
     // lc_stat allocates its line: one block per connection.
     let stat_allocs = 1;
     let expected_total =

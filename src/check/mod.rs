@@ -607,3 +607,67 @@ pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
     }
     Ok(Sweep { points })
 }
+
+/// The environment variable naming the test a child process of
+/// [`in_a_counted_process`] runs.
+pub const CHILD_TEST_ENV: &str = "LEAKLAB_COUNTED_CHILD";
+
+const CHILD_RAN: &str = "leaklab-counted-child-ran:";
+
+/// Runs `body`, the whole of the test called `test` (the caller, named as
+/// libtest's `--exact` matches it: `module::name` inside a module), in a
+/// process where both sides are counted: this one when it is, and
+/// otherwise (under valgrind, whose malloc replaces the C interposer) a
+/// child process re-running this test binary on `test` alone, which
+/// valgrind does not follow (no `--trace-children`), so it runs natively.
+/// The child must succeed and report that it ran `body` to the end with
+/// the counters live; if it cannot count either (a build without the
+/// interposer, valgrind with `--trace-children`), the test fails: it never
+/// passes without its checks.
+///
+/// ```no_run
+/// # fn my_binding_call() {}
+/// #[test]
+/// fn my_binding_is_clean() {
+///     leaklab::check::in_a_counted_process("my_binding_is_clean", || {
+///         leaklab::check::measure(100, my_binding_call)
+///             .expect("counted")
+///             .assert_clean();
+///     });
+/// }
+/// ```
+pub fn in_a_counted_process(test: &str, body: impl FnOnce()) {
+    if std::env::var(CHILD_TEST_ENV).as_deref() == Ok(test) {
+        if let Err(e) = counted() {
+            panic!("{test} needs the counters, and its child process is not counted either: {e}");
+        }
+        body();
+        println!("\n{CHILD_RAN}{test}");
+        return;
+    }
+    if counted().is_ok() {
+        body();
+        return;
+    }
+    let exe = std::env::current_exe().expect("this test binary's path");
+    let out = std::process::Command::new(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_TEST_ENV, test)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot re-run {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the counted child running {test} failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let ran = stdout
+        .lines()
+        .filter(|l| l.strip_prefix(CHILD_RAN) == Some(test))
+        .count();
+    assert_eq!(
+        ran, 1,
+        "the counted child did not report running {test}:\n{stdout}"
+    );
+}

@@ -244,29 +244,35 @@ mod tests {
 
     #[test]
     fn a_block_held_by_a_static_is_reachable_and_a_forgotten_one_is_lost() {
-        static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let recording = stacks::start().expect("mapped");
-        let held = Box::into_raw(Box::new([1u64; 8]));
-        HELD.store(held as usize, std::sync::atomic::Ordering::SeqCst);
-        // Disguised right away so no copy of the pointer stays around.
-        let lost = Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff;
-        let recorded = recording.stop();
-        crate::heap::scrub_stack();
-        let verdict = reachable(&recorded);
-        let of = |addr: usize| {
-            let i = recorded
-                .kept
-                .iter()
-                .position(|b| b.address() == addr)
-                .expect("recorded");
-            verdict[i]
-        };
-        assert!(of(held as usize), "held by a static");
-        assert!(!of(lost ^ 0xffff), "no pointer to it anywhere");
-        // SAFETY: both made by Box::into_raw above.
-        unsafe {
-            drop(Box::from_raw(held));
-            drop(Box::from_raw((lost ^ 0xffff) as *mut [u64; 8]));
-        }
+        crate::check::in_a_counted_process(
+            "heap::reach::tests::a_block_held_by_a_static_is_reachable_and_a_forgotten_one_is_lost",
+            || {
+                static HELD: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let recording = stacks::start().expect("mapped");
+                let held = Box::into_raw(Box::new([1u64; 8]));
+                HELD.store(held as usize, std::sync::atomic::Ordering::SeqCst);
+                // Disguised right away so no copy of the pointer stays around.
+                let lost = Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff;
+                let recorded = recording.stop();
+                crate::heap::scrub_stack();
+                let verdict = reachable(&recorded);
+                let of = |addr: usize| {
+                    let i = recorded
+                        .kept
+                        .iter()
+                        .position(|b| b.address() == addr)
+                        .expect("recorded");
+                    verdict[i]
+                };
+                assert!(of(held as usize), "held by a static");
+                assert!(!of(lost ^ 0xffff), "no pointer to it anywhere");
+                // SAFETY: both made by Box::into_raw above.
+                unsafe {
+                    drop(Box::from_raw(held));
+                    drop(Box::from_raw((lost ^ 0xffff) as *mut [u64; 8]));
+                }
+            },
+        );
     }
 }

@@ -192,7 +192,8 @@ pub fn all() -> &'static [&'static Scenario] {
         &c_extension_bug::SCENARIO,
         &growing_cache::SCENARIO,
         &sized_leak::SCENARIO,
-        // libsqlite3, the system's (EXTENDING.md walks through adding it).
+        // SQLite, bundled by libsqlite3-sys (EXTENDING.md walks through
+        // binding it).
         &sqlite_exec_errmsg::SCENARIO,
         &sqlite_unfinalized_statement::SCENARIO,
         &sqlite_expanded_sql::SCENARIO,

@@ -2,13 +2,19 @@
 //! allocation rules, or, for SQLite's private structures, measured as a
 //! footprint (never by running the leak and copying its size).
 //!
-//! The rules of SQLite's default allocator (mem1.c) as the system library
-//! is built (without malloc_usable_size): an n-byte sqlite3_malloc asks its
-//! allocator for `xRoundup(n)` = n rounded up to 8 bytes (memory statistics
-//! are on by default), and that allocator calls `malloc` for 8 more bytes,
-//! where it keeps the size in front of the block it returns. So an n-byte
-//! sqlite3_malloc is one C block of ROUND8(n) + 8 bytes, as the interposer
-//! counts it.
+//! The rules of SQLite's default allocator (mem1.c) as libsqlite3-sys
+//! compiles the amalgamation it bundles (Cargo.toml): its flags set no
+//! allocator (no SQLITE_SYSTEM_MALLOC override, SQLITE_ZERO_MALLOC or
+//! SQLITE_ENABLE_MEMSYS*), leave SQLITE_DEFAULT_MEMSTATUS at 1, do not
+//! enable SQLITE_ENABLE_MEMORY_MANAGEMENT, and do not define
+//! HAVE_MALLOC_USABLE_SIZE, so mem1.c keeps the size itself. An n-byte
+//! sqlite3_malloc asks that allocator for `xRoundup(n)` = n rounded up to 8
+//! bytes (sqlite3MemRoundup, called because memory statistics are on), and
+//! sqlite3MemMalloc calls `malloc` for 8 more bytes, where it keeps the
+//! size in front of the block it returns. So an n-byte sqlite3_malloc is
+//! one C block of ROUND8(n) + 8 bytes, as the interposer counts it, on
+//! every machine (the rules are SQLite 3.54.1's, the bundled version; the
+//! system's 3.40 follows the same ones).
 
 use super::footprint::{block, calibrating, sum};
 use crate::heap::Live;

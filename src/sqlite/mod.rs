@@ -1,6 +1,8 @@
-//! The system's libsqlite3, the lab's second C library and its worked
-//! example of binding a real one (see EXTENDING.md): bound twice, like the
-//! connector, as a leaky binding (`leaky.rs`) and a safe one (`safe.rs`).
+//! SQLite, the lab's second C library and its worked example of binding a
+//! real one (see EXTENDING.md): bound twice, like the connector, as a leaky
+//! binding (`leaky.rs`) and a safe one (`safe.rs`). It is the amalgamation
+//! the `libsqlite3-sys` crate bundles, compiled and linked by that crate,
+//! so every machine measures the same SQLite built the same way.
 //!
 //! SQLite allocates with the process's malloc (its default allocator,
 //! mem1.c), so the C counters and fault injection of [`crate::heap::c`]

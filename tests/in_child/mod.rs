@@ -7,7 +7,13 @@
 //! line back, and the test asserts on it, in both processes.
 //!
 //! valgrind does not follow the child (no --trace-children): it runs
-//! natively, with the C allocator interposed and counted.
+//! natively, with the C allocator interposed and counted. That is also how
+//! a test whose checks read the C counters runs under memcheck
+//! ([`with_c_counters`]): valgrind's malloc replaces the interposer, the
+//! counters read zero there (`leaklab::heap::c::is_counted` is false), so the test
+//! re-executes itself natively and passes only if it passed there.
+
+#![allow(dead_code)] // each test binary uses the part it needs
 
 use std::process::Command;
 
@@ -17,6 +23,15 @@ use leaklab::heap::Snapshot;
 pub const ENV: &str = "LEAKLAB_IN_CHILD";
 
 const REPORT: &str = "leaklab-in-child-leaked:";
+
+/// Runs `body`, the whole of the test called `test` (the caller, named as
+/// `--exact` matches it), where the C allocator is counted: in this
+/// process when it is, and otherwise (under valgrind) natively in a child
+/// process that must report running it to the end
+/// ([`leaklab::check::in_a_counted_process`]); it never passes unchecked.
+pub fn with_c_counters(test: &str, body: impl FnOnce()) {
+    leaklab::check::in_a_counted_process(test, body);
+}
 
 /// Runs `body` in a child process (the test called `test`, which must be
 /// the caller: its path in the test binary, as `--exact` matches it) and
@@ -32,6 +47,23 @@ pub fn leaked_in_child(test: &str, body: impl FnOnce()) -> Snapshot {
         println!("\n{REPORT}{line}");
         return leaked;
     }
+    let stdout = run_child(test);
+    let reports: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(REPORT))
+        .collect();
+    let [report] = reports[..] else {
+        panic!(
+            "the child running {test} printed {} reports:\n{stdout}",
+            reports.len()
+        );
+    };
+    serde_json::from_str(report).unwrap_or_else(|e| panic!("{test}: {report}: {e}"))
+}
+
+/// Re-executes this test binary on `test` alone, with [`ENV`] naming it,
+/// and returns its standard output; panics if it failed.
+fn run_child(test: &str) -> String {
     let exe = std::env::current_exe().expect("this test binary's path");
     let out = Command::new(&exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
@@ -45,15 +77,5 @@ pub fn leaked_in_child(test: &str, body: impl FnOnce()) -> Snapshot {
         "the child running {test} failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
-    let reports: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix(REPORT))
-        .collect();
-    let [report] = reports[..] else {
-        panic!(
-            "the child running {test} printed {} reports:\n{stdout}",
-            reports.len()
-        );
-    };
-    serde_json::from_str(report).unwrap_or_else(|e| panic!("{test}: {report}: {e}"))
+    stdout.into_owned()
 }

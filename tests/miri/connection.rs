@@ -7,12 +7,17 @@ use super::{c_live, connector_error, open, serial, texts};
 
 #[test]
 fn connect_then_close_returns_every_c_block() {
-    let _serial = serial();
-    let before = c_live();
-    let conn = open();
-    assert!(c_live().blocks > before.blocks, "a handle is C memory");
-    conn.close().map_err(|(_, e)| e).expect("close");
-    assert_eq!(c_live(), before);
+    crate::in_child::with_c_counters(
+        "connection::connect_then_close_returns_every_c_block",
+        || {
+            let _serial = serial();
+            let before = c_live();
+            let conn = open();
+            assert!(c_live().blocks > before.blocks, "a handle is C memory");
+            conn.close().map_err(|(_, e)| e).expect("close");
+            assert_eq!(c_live(), before);
+        },
+    );
 }
 
 #[test]
@@ -169,22 +174,27 @@ fn stat_and_escape_strings() {
 
 #[test]
 fn a_result_has_the_documented_blocks_and_bytes() {
-    let _serial = serial();
-    let mut conn = open();
-    let before = c_live();
-    let result = conn
-        .query("SELECT name, age FROM people LIMIT 2")
-        .expect("query")
-        .expect("result");
-    let during = c_live().since(before);
-    // LC_RES (48) + 2 LC_FIELDs (48) + 2 row pointers (16) + one block per
-    // row: 2 value pointers and 2 lengths (32) + "alice\0" "34\0" / "bob\0" "27\0".
-    assert_eq!(
-        (during.blocks, during.bytes),
-        (5, 48 + 48 + 16 + (32 + 9) + (32 + 7))
+    crate::in_child::with_c_counters(
+        "connection::a_result_has_the_documented_blocks_and_bytes",
+        || {
+            let _serial = serial();
+            let mut conn = open();
+            let before = c_live();
+            let result = conn
+                .query("SELECT name, age FROM people LIMIT 2")
+                .expect("query")
+                .expect("result");
+            let during = c_live().since(before);
+            // LC_RES (48) + 2 LC_FIELDs (48) + 2 row pointers (16) + one block per
+            // row: 2 value pointers and 2 lengths (32) + "alice\0" "34\0" / "bob\0" "27\0".
+            assert_eq!(
+                (during.blocks, during.bytes),
+                (5, 48 + 48 + 16 + (32 + 9) + (32 + 7))
+            );
+            drop(result);
+            assert_eq!(c_live(), before);
+        },
     );
-    drop(result);
-    assert_eq!(c_live(), before);
 }
 
 #[test]

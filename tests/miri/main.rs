@@ -7,12 +7,18 @@
 //! which checks that the model and the C library agree on every value,
 //! message and block count asserted here.
 //!
+//! A test whose checks read the C counters runs under valgrind memcheck
+//! (scripts/memcheck-tests.sh) natively in a child process
+//! (`in_child::with_c_counters`): valgrind's malloc replaces the counted one.
+//!
 //! Every test takes [`serial`]: the allocation counters and the fault
 //! injection switch are process-wide, and libtest runs tests in parallel.
 
 mod callbacks;
 mod connection;
 mod faults;
+#[path = "../in_child/mod.rs"]
+mod in_child;
 mod rust_side;
 mod statements;
 
