@@ -127,7 +127,12 @@ fn bad_durations_and_a_missing_program_list_are_usage_errors() {
 
 #[test]
 fn a_program_that_exits_early_is_reported_with_its_status() {
-    let (out, w) = python("import time, sys; time.sleep(0.3); sys.exit(3)", &[]);
+    // A warm-up longer than the program: nothing is fitted, whatever the
+    // machine's speed.
+    let (out, w) = python(
+        "import time, sys; time.sleep(0.3); sys.exit(3)",
+        &["--warmup", "30s"],
+    );
     assert_eq!(
         w["ending"]["status"],
         serde_json::json!({"kind": "exited", "code": 3})
@@ -135,8 +140,18 @@ fn a_program_that_exits_early_is_reported_with_its_status() {
     assert_eq!(w["ending"]["stopped"], Value::Null);
     assert_eq!(w["judgement"]["verdict"], "too-short", "{w:#}");
     assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8(watch(&["--", "python3", "-c", "import sys; sys.exit(3)"]).stdout)
-        .unwrap();
+    let text = String::from_utf8(
+        watch(&[
+            "--warmup",
+            "30s",
+            "--",
+            "python3",
+            "-c",
+            "import sys; sys.exit(3)",
+        ])
+        .stdout,
+    )
+    .unwrap();
     assert!(text.contains("exited with status 3"), "{text}");
     assert!(text.contains("verdict: too-short"), "{text}");
 }
@@ -234,4 +249,124 @@ fn plot_draws_memory_over_seconds() {
         "x axis in seconds"
     );
     assert!(svg.contains("RSS: +"), "legend carries the RSS slope");
+}
+
+/// Builds the preload shim for the profile the leaklab binary was built
+/// with (`cargo test --test watch` builds the binary only) and returns it.
+fn shim() -> &'static std::path::Path {
+    static SHIM: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    SHIM.get_or_init(|| {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_leaklab"));
+        let dir = exe.parent().unwrap();
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev",
+            Some(other) => other,
+            None => "dev",
+        };
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "leaklab-preload",
+                "--profile",
+                profile,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the preload shim builds");
+        let path = dir.join("libleaklab_preload.so");
+        assert!(path.is_file(), "{} after the build", path.display());
+        path
+    })
+}
+
+fn python_with_shim(script: &str, shim: &std::path::Path, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["watch", "--json"])
+        .args(extra)
+        .args(["--", "python3", "-c", script])
+        .env("LEAKLAB_PRELOAD", shim)
+        .output()
+        .unwrap();
+    json_of(&out)
+}
+
+#[test]
+fn the_shim_sees_the_malloc_heap_grow_and_stay_flat() {
+    let shim = shim();
+    let w = python_with_shim(GROWING, shim, &["--duration", "3s"]);
+    assert_eq!(w["heap"]["seen"], true, "{w:#}");
+    let heap = &w["judgement"]["heap"];
+    let slope = heap["slope"].as_f64().unwrap();
+    // 10 KB strings at ~200 a second, all kept: their bytes are malloc's.
+    assert!(slope > 500_000.0 && slope < 4_000_000.0, "{heap}");
+    assert!(heap["r_squared"].as_f64().unwrap() >= 0.9, "{heap}");
+    assert_eq!(w["judgement"]["heap_grows"], true);
+    let last = w["samples"].as_array().unwrap().last().unwrap()["heap"].clone();
+    assert!(last["blocks"].as_i64().unwrap() > 100, "{last}");
+
+    let w = python_with_shim(FLAT, shim, &["--duration", "3s"]);
+    assert_eq!(w["heap"]["seen"], true, "{w:#}");
+    assert_eq!(w["judgement"]["heap_grows"], false, "{w:#}");
+    assert_eq!(w["judgement"]["verdict"], "flat");
+}
+
+#[test]
+fn a_shim_that_cannot_be_found_leaves_rss_and_one_line_about_the_heap() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["watch", "--duration", "1s", "--", "python3", "-c", FLAT])
+        .env("LEAKLAB_PRELOAD", "/nonexistent/libleaklab_preload.so")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let heap_lines: Vec<&str> = text.lines().filter(|l| l.contains("heap")).collect();
+    assert_eq!(heap_lines.len(), 1, "{text}");
+    assert!(
+        heap_lines[0]
+            .trim_start()
+            .starts_with("heap not seen: LEAKLAB_PRELOAD="),
+        "{text}"
+    );
+    assert!(text.contains("  RSS "), "{text}");
+}
+
+#[test]
+fn a_static_program_the_shim_cannot_enter_says_so() {
+    // A static executable has no dynamic loader, so LD_PRELOAD is ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("sleeper.c");
+    let program = dir.path().join("sleeper");
+    std::fs::write(
+        &source,
+        "#include <unistd.h>\nint main(void) { sleep(1); return 0; }\n",
+    )
+    .unwrap();
+    let built = Command::new("cc")
+        .arg("-static")
+        .arg("-o")
+        .arg(&program)
+        .arg(&source)
+        .status()
+        .expect("cc runs");
+    assert!(built.success(), "cc -static builds the sleeper");
+    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["watch", "--json", "--"])
+        .arg(&program)
+        .env("LEAKLAB_PRELOAD", shim())
+        .output()
+        .unwrap();
+    let w = json_of(&out);
+    assert_eq!(
+        w["ending"]["status"],
+        serde_json::json!({"kind": "exited", "code": 0})
+    );
+    assert_eq!(w["heap"]["seen"], false, "{w:#}");
+    let note = w["heap"]["note"].as_str().unwrap();
+    assert!(note.contains("did not load into the program"), "{note}");
+    assert!(
+        w["samples"].as_array().unwrap().len() >= 5,
+        "RSS is still sampled"
+    );
 }

@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 /// The environment variable naming the shared file.
 pub const PATH_VAR: &str = "LEAKLAB_WATCH_HEAP";
 
+/// [`PATH_VAR`] as a C string, for the shim's `getenv` (it cannot allocate
+/// one before `main`).
+pub const PATH_VAR_C: &std::ffi::CStr = c"LEAKLAB_WATCH_HEAP";
+
 /// Written by the watcher before the program starts; the shim maps
 /// nothing that does not carry it.
 pub const MAGIC: u64 = 0x6c65_616b_6c61_6231; // "leaklab1"

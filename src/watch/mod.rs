@@ -286,7 +286,8 @@ fn heap_seen(channel: &Result<preload::Channel, String>, pid: u32, samples: &[Sa
         },
         Ok(ch) if ch.loaded_in(pid) => HeapSeen {
             seen: false,
-            note: "heap not seen: the shim loaded but published nothing before the program ended"
+            note: "heap not seen: the shim loaded but published nothing (the program ended \
+                   first, or exec'd another without LD_PRELOAD)"
                 .into(),
         },
         Ok(_) => HeapSeen {

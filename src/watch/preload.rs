@@ -183,6 +183,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_variable_has_one_name_for_both_sides() {
+        assert_eq!(layout::PATH_VAR_C.to_str(), Ok(layout::PATH_VAR));
+    }
+
+    #[test]
     fn a_fresh_channel_reads_nothing_until_published() {
         let channel = Channel::open(PathBuf::from("/nonexistent.so"), Duration::from_millis(10))
             .expect("a temp file maps");
