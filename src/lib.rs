@@ -11,7 +11,8 @@
 //! - [`heap`]: exact live-memory counters for each side;
 //! - [`scenarios`]: the registry of reproducible leaks;
 //! - [`run`]: the measurement protocol and child-process isolation;
-//! - [`report`]: result records and tables; [`cli`]: the command line.
+//! - [`report`]: result records and tables; [`cli`]: the command line;
+//! - [`watch`]: any program's memory over time, and whether it grows.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod scenarios;
 pub mod sql;
 pub mod sqlite;
 pub mod sys;
+pub mod watch;
 
 /// Every binary and test linking the lab counts its Rust heap exactly.
 #[cfg(not(feature = "uncounted"))]

@@ -1,6 +1,8 @@
 //! Argument definitions (clap).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -31,6 +33,9 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// Fail the 1st, 2nd, 3rd ... C allocation in turn: which error paths leak?
     Faults(FaultsArgs),
+    /// Run any program and tell whether its memory grows: RSS (and its
+    /// malloc heap, where the preload shim loads) over time, fitted.
+    Watch(WatchArgs),
     #[command(name = "__child", hide = true)]
     Child(ChildArgs),
     #[command(name = "__faults-child", hide = true)]
@@ -140,6 +145,29 @@ pub struct FaultsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between two samples, e.g. 100ms, 1s.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop the program after this long (SIGTERM, then SIGKILL 1 s later).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Samples of the program's first moments, left out of the fit
+    /// (start-up is a step, not a trend).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration_or_zero)]
+    pub warmup: Duration,
+    /// Draw memory over time into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print one JSON object (the program's own stdout goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, num_args = 1.., value_parser = clap::value_parser!(OsString))]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
 pub struct FaultsChildArgs {
     pub scenario: String,
     #[arg(value_enum)]
@@ -181,6 +209,40 @@ pub fn parse_mem_cap(text: &str) -> Result<u64, String> {
         ));
     }
     Ok(cap)
+}
+
+/// "100ms", "3s", "1.5s", "2m" → a duration above zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(text)?;
+    if d.is_zero() {
+        return Err(format!("'{text}' is not a duration above zero"));
+    }
+    Ok(d)
+}
+
+/// [`parse_duration`], zero allowed ("0s").
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a duration (use e.g. 100ms, 3s, 2m)"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (use e.g. 100ms, 3s, 2m)"))?;
+    Duration::try_from_secs_f64(value * seconds_per_unit)
+        .map_err(|_| format!("'{text}' is out of range"))
 }
 
 /// "512M", "2G", "1048576" → bytes.

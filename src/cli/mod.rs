@@ -1,9 +1,11 @@
-//! The command line: `list`, `explain`, `run`, `matrix`, `faults`.
+//! The command line: `list`, `explain`, `run`, `matrix`, `faults`, `watch`.
 //!
-//! Exit codes: 0 success; 1 a run or matrix did not match its declared
-//! leaks, or a safe variant leaked or crashed under fault injection; 2 bad
-//! input (unknown scenario, flag or number) or a check that cannot run
-//! here; 3 standard output could not be written (a full device, an I/O
+//! Exit codes: 0 success (for `watch`: the program was watched and its
+//! memory is flat, or it ran too briefly to judge); 1 a run or matrix did
+//! not match its declared leaks, a safe variant leaked or crashed under
+//! fault injection, or a watched program's memory grows; 2 bad
+//! input (unknown scenario, flag or number, a program `watch` cannot
+//! start) or a check that cannot run here; 3 standard output could not be written (a full device, an I/O
 //! error). A closed pipe (`leaklab list | head -1`) is not an error: the
 //! rest of the output is dropped and the exit code is the command's own.
 //!
@@ -24,6 +26,7 @@ mod faults;
 mod list;
 mod matrix;
 mod run;
+mod watch;
 
 pub use args::{Cli, Command};
 
@@ -108,6 +111,7 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Run(a) => run::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Faults(a) => faults::run(a),
+        Command::Watch(a) => watch::run(a),
         Command::FaultsChild(a) => Ok(crate::hardening::faults::child_main(
             &a.scenario,
             a.variant,

@@ -123,8 +123,9 @@ fn r_squared(points: &[(f64, f64)], slope: f64, intercept: f64, mean_y: f64) -> 
 }
 
 impl Fit {
-    /// A steady climb of at least `min_slope`, well explained by a line.
-    fn climbs(&self, min_slope: f64) -> bool {
+    /// A steady climb of at least `min_slope`, well explained by a line
+    /// (R² at least [`MIN_R_SQUARED`]): the rule every growth verdict uses.
+    pub fn climbs(&self, min_slope: f64) -> bool {
         self.determined && self.slope >= min_slope && self.r_squared >= MIN_R_SQUARED
     }
 }
@@ -299,8 +300,18 @@ pub fn from_record(record: &RunRecord, sample_every: u64, page_size: u64) -> Gro
 /// [`RSS_MIN_RISE_PAGES`] pages spread over the run, in bytes per
 /// iteration, and never under the counters' threshold.
 pub fn rss_min_slope(page_size: u64, completed: u64) -> f64 {
+    rss_min_slope_over(page_size, completed.max(1) as f64)
+}
+
+/// [`RSS_MIN_RISE_PAGES`] pages spread over `span` units of x (iterations,
+/// seconds), and never under the counters' threshold.
+pub fn rss_min_slope_over(page_size: u64, span: f64) -> f64 {
     let rise = (RSS_MIN_RISE_PAGES * page_size) as f64;
-    (rise / completed.max(1) as f64).max(COUNTERS_MIN_SLOPE)
+    if span > 0.0 {
+        (rise / span).max(COUNTERS_MIN_SLOPE)
+    } else {
+        rise
+    }
 }
 
 /// A run that hit its memory cap grew until it could not: a leak whatever
@@ -343,7 +354,8 @@ pub fn per_iter(slope: f64) -> String {
     format!("{slope:+.1} B/iter")
 }
 
-fn page_size() -> u64 {
+/// The system's page size in bytes (4096 where it cannot be read).
+pub fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(size).unwrap_or(4096)

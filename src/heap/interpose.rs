@@ -34,6 +34,10 @@
 //! (`--soname-synonyms=somalloc=NONE`, as the valgrind detector does), these
 //! functions never run and [`is_active`] says so.
 
+// The path is spelled out because preload/ compiles this file by
+// `#[path]` too, and a module file loaded that way looks for its children
+// beside it (src/heap/table.rs) instead of under src/heap/interpose/.
+#[path = "interpose/table.rs"]
 pub mod table;
 
 use std::cell::Cell;

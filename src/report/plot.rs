@@ -39,6 +39,12 @@ struct Line<'a> {
 
 /// Bytes (y) against iterations (x), one solid line per series.
 pub fn growth_svg(title: &str, series: &[(&str, &[(f64, f64)])]) -> String {
+    growth_svg_against(title, ITERATIONS, series)
+}
+
+/// Bytes (y) against `x_desc` (the x axis' label: "seconds" for a watched
+/// program), one solid line per series.
+pub fn growth_svg_against(title: &str, x_desc: &str, series: &[(&str, &[(f64, f64)])]) -> String {
     let lines: Vec<Line<'_>> = series
         .iter()
         .enumerate()
@@ -49,8 +55,11 @@ pub fn growth_svg(title: &str, series: &[(&str, &[(f64, f64)])]) -> String {
             dashed: false,
         })
         .collect();
-    svg_or_message(title, &lines)
+    svg_or_message(title, x_desc, &lines)
 }
+
+/// The x axis of the scenario plots.
+const ITERATIONS: &str = "iterations";
 
 /// The leaky and the safe variant of one scenario on one plot: growth of
 /// the counters (C + Rust live bytes, solid) and of RSS (dashed) since the
@@ -69,7 +78,11 @@ pub fn growth_plot_svg(scenario_id: &str, leaky: &GrowthReport, safe: &GrowthRep
         line(safe, Series::Counters, &data[2], SAFE),
         line(safe, Series::Rss, &data[3], SAFE),
     ];
-    svg_or_message(&format!("{scenario_id}: memory over iterations"), &lines)
+    svg_or_message(
+        &format!("{scenario_id}: memory over iterations"),
+        ITERATIONS,
+        &lines,
+    )
 }
 
 /// Writes [`growth_plot_svg`] to `path`.
@@ -104,11 +117,11 @@ fn line<'a>(r: &GrowthReport, s: Series, points: &'a [(f64, f64)], color: RGBCol
 
 /// A plot can only fail on a degenerate chart; the report then shows why
 /// instead of losing the page.
-fn svg_or_message(title: &str, lines: &[Line<'_>]) -> String {
+fn svg_or_message(title: &str, x_desc: &str, lines: &[Line<'_>]) -> String {
     let mut svg = String::new();
     let drawn = {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        draw(&root, title, lines).and_then(|()| root.present().map_err(|e| e.to_string()))
+        draw(&root, title, x_desc, lines).and_then(|()| root.present().map_err(|e| e.to_string()))
     };
     match drawn {
         Ok(()) => svg,
@@ -119,6 +132,7 @@ fn svg_or_message(title: &str, lines: &[Line<'_>]) -> String {
 fn draw(
     root: &DrawingArea<SVGBackend<'_>, Shift>,
     title: &str,
+    x_desc: &str,
     lines: &[Line<'_>],
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
@@ -135,10 +149,10 @@ fn draw(
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("iterations")
+        .x_desc(x_desc)
         .y_desc("bytes grown since the first sample")
         .y_label_formatter(&|v| signed_bytes(*v))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| axis_number(*v))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(err)?;
@@ -190,6 +204,16 @@ fn ranges(lines: &[Line<'_>]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
     let pad = ((max_y - min_y) * 0.06).max(1024.0);
     let low = if min_y < 0.0 { min_y - pad } else { 0.0 };
     (0.0..max_x, low..max_y + pad)
+}
+
+/// Whole numbers as such ("1000"), fractions with one decimal ("0.5"):
+/// iterations are whole, seconds of a short watch are not.
+fn axis_number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// "1.5 MiB", "-4.0 KiB", "0 B".
