@@ -3,12 +3,17 @@
 //! cut off below, the leak check and the test harness above), grouped by
 //! stack, and split into lost and reachable.
 
+// Under Miri nothing is recorded (heap::stacks is not built), so the
+// symbolizing half has no caller there.
+#![cfg_attr(miri, allow(dead_code))]
+
 use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::heap::Side;
+#[cfg(not(miri))]
 use crate::heap::stacks::Recorded;
 
 /// One frame of an allocation stack.
@@ -230,6 +235,7 @@ fn relative(file: String) -> String {
 }
 
 /// Groups the recorded blocks by stack, with `reachable[i]` for block i.
+#[cfg(not(miri))]
 pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
     let mut cache = HashMap::new();
     let mut by_stack: HashMap<(Side, Vec<usize>), Site> = HashMap::new();
