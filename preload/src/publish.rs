@@ -58,26 +58,16 @@ unsafe fn start() {
     if fd < 0 {
         return;
     }
-    // SAFETY: a fresh shared mapping of an open file; no memory of ours.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-            0,
-        )
-    };
+    let map = crate::layout::map_shared(fd, len);
     // SAFETY: our descriptor; the mapping stays valid without it.
     unsafe { libc::close(fd) };
-    if map == libc::MAP_FAILED {
+    let Some(map) = map else {
         return;
-    }
+    };
     // SAFETY: the watcher sized the file to a whole page, at least a
     // `Shared`; every field is an atomic, so sharing it is sound; the
     // mapping is never unmapped, so the reference is 'static.
-    let shared: &'static Shared = unsafe { &*map.cast::<Shared>() };
+    let shared: &'static Shared = unsafe { &*map };
     if shared.magic.load(Ordering::Acquire) != MAGIC || !claim(shared) {
         return;
     }

@@ -95,3 +95,22 @@ impl Shared {
 /// few stores, so a reader that keeps seeing one in progress is looking at
 /// a writer that was killed in the middle of one.
 const READ_TRIES: u32 = 10_000;
+
+/// Maps `len` bytes of the shared file open as `fd`, read-write and
+/// shared; `None` if mmap refused. Used by both sides, so both map it the
+/// same way. The mapping stays valid after `fd` is closed.
+pub fn map_shared(fd: std::ffi::c_int, len: usize) -> Option<*mut Shared> {
+    // SAFETY: a fresh shared mapping of an open file; no existing memory
+    // of this process is involved.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    (map != libc::MAP_FAILED).then(|| map.cast())
+}

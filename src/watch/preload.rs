@@ -160,22 +160,7 @@ fn page_len() -> usize {
 
 fn map_shared(file: &File, len: usize) -> std::io::Result<*mut Shared> {
     use std::os::fd::AsRawFd;
-    // SAFETY: a fresh shared mapping of an open file of `len` bytes; no
-    // existing memory is involved.
-    let map = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if map == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(map.cast())
+    layout::map_shared(file.as_raw_fd(), len).ok_or_else(std::io::Error::last_os_error)
 }
 
 #[cfg(test)]
