@@ -167,3 +167,38 @@ fn freeing_rust_memory_with_c_free_is_never_clean() {
         assert!(m.to_string().contains("not reliable"), "{m}");
     });
 }
+
+/// A C block whose only copy is in this function's frame, gone when it
+/// returns: lost, as long as no other scan's copy of this stack counts.
+#[inline(never)]
+fn lose_a_c_block() {
+    // SAFETY: a plain allocation, never freed: the leak under test.
+    let block = unsafe { libc::malloc(4096) };
+    std::hint::black_box(block);
+}
+
+#[test]
+fn scans_on_several_threads_at_once_still_call_a_lost_block_lost() {
+    leaklab::check::in_a_counted_process(
+        "scans_on_several_threads_at_once_still_call_a_lost_block_lost",
+        || {
+            // Each thread's scan copies the others' memory into its buffer;
+            // those copies hold the others' stale pointers and must never
+            // count as roots for them.
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    std::thread::spawn(|| {
+                        for _ in 0..10 {
+                            let m = check::measure(3, lose_a_c_block).expect("counted");
+                            let split = m.c.split.expect("recorded");
+                            assert_eq!(split.reachable_blocks, 0, "{m}");
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("no thread failed");
+            }
+        },
+    );
+}

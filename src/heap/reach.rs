@@ -8,13 +8,15 @@
 //! does; else it is lost. Pointers into its middle do not count, as the
 //! lab counts memcheck's "possibly lost" (interior pointers only) as lost. Skipped as roots: the blocks freed while
 //! recording (their stale contents), the recorder's store, the scanner's
-//! own buffer, and the calling thread's stack below the scan (the scan's
+//! own buffer (scans run one at a time, so no scan reads another's
+//! copy of memory), and the calling thread's stack below the scan (the scan's
 //! own frames). Conservative as every such scanner is: a stale copy of a
 //! pointer elsewhere makes a lost block look reachable, never the reverse.
 //! Memory is read with `process_vm_readv` on the process itself, so a
 //! mapping another thread unmaps mid-scan is an error code, not a crash.
 
 use std::ptr;
+use std::sync::Mutex;
 
 use super::HIDE;
 use super::stacks::{self, Block, Recorded};
@@ -23,10 +25,16 @@ const CHUNK: usize = 1 << 20;
 
 /// For each block of `recorded.kept` (in order): true if reachable.
 pub fn reachable(recorded: &Recorded) -> Vec<bool> {
+    // One scan at a time: a scan's buffer holds a copy of other threads'
+    // memory, stale pointers included, which another thread's scan would
+    // read as roots. The buffer is unmapped before the lock is released.
+    let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
     // The scan's own frames lie below this one: they are not scanned.
     let marker = 0u8;
     scan(recorded, ptr::addr_of!(marker) as usize)
 }
+
+static SCANNING: Mutex<()> = Mutex::new(());
 
 #[inline(never)]
 fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
