@@ -26,6 +26,8 @@ fn main() {
 /// itself), or a target other than glibc Linux (it forwards to glibc).
 fn interposer_cfg() {
     println!("cargo::rustc-check-cfg=cfg(leaklab_interpose)");
+    // Set by preload/build.rs for the files the shim compiles by #[path].
+    println!("cargo::rustc-check-cfg=cfg(leaklab_shim)");
     println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
     let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     let sanitizer = rustflags.contains("sanitizer=");
@@ -53,4 +55,9 @@ fn sanitizer_env() {
         }
     }
     println!("cargo:rustc-env=LEAKLAB_SANITIZER={}", sanitizers.join(","));
+    // The host triple, for `cargo leaklab test`'s CARGO_TARGET_<TRIPLE>_RUNNER.
+    println!(
+        "cargo:rustc-env=LEAKLAB_TARGET={}",
+        std::env::var("TARGET").unwrap_or_default()
+    );
 }

@@ -27,6 +27,7 @@ pub mod run;
 pub mod scenarios;
 pub mod sql;
 pub mod sqlite;
+pub mod suite;
 pub mod sys;
 pub mod watch;
 

@@ -28,6 +28,15 @@ use crate::layout::{Counts, MAGIC, Shared};
 #[unsafe(link_section = ".init_array")]
 static INIT: extern "C" fn() = init;
 
+/// The destructor, run at `exit` (not at `_exit` or a crash).
+#[used]
+#[unsafe(link_section = ".fini_array")]
+static FINI: extern "C" fn() = fini;
+
+/// The page this process claimed, for the destructor.
+static CLAIMED: std::sync::atomic::AtomicPtr<Shared> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
 /// The publisher is inside the side table (or a fork holds it out).
 static BUSY: AtomicBool = AtomicBool::new(false);
 
@@ -69,6 +78,13 @@ unsafe fn start() {
     // mapping is never unmapped, so the reference is 'static.
     let shared: &'static Shared = unsafe { &*map };
     if shared.magic.load(Ordering::Acquire) != MAGIC || !claim(shared) {
+        return;
+    }
+    CLAIMED.store(std::ptr::from_ref(shared).cast_mut(), Ordering::Release);
+    if shared.publish_ns.load(Ordering::Relaxed) == 0 {
+        // Counts wanted at exit only, with the scan: no publisher thread,
+        // and freed memory zeroed so it holds no stale pointer.
+        crate::heap::interpose::scrub_freed();
         return;
     }
     // SAFETY: the handlers are plain functions that only touch atomics.
@@ -123,6 +139,70 @@ extern "C" fn publisher(arg: *mut c_void) -> *mut c_void {
         // SAFETY: a valid timespec; an interrupted sleep just ends early.
         unsafe { libc::nanosleep(&period, std::ptr::null_mut()) };
     }
+}
+
+/// At exit: the last counts, marked final. Other threads may still run
+/// (exit does not stop them), so the publisher is kept out as for a fork.
+extern "C" fn fini() {
+    let shared = CLAIMED.load(Ordering::Acquire);
+    if shared.is_null() {
+        return;
+    }
+    // SAFETY: set by `start` to the 'static page this process claimed.
+    let shared: &Shared = unsafe { &*shared };
+    // The scan allocates (through this very interposer): before the
+    // publisher is held out, and the block list sized first.
+    let (lost, possible) = scan_at_exit();
+    before_fork();
+    let totals = table::totals();
+    shared.publish(Counts {
+        live_blocks: totals.live_blocks,
+        live_bytes: totals.live_bytes,
+        allocations: totals.allocations,
+    });
+    shared.lost_blocks.store(lost.0, Ordering::Relaxed);
+    shared.lost_bytes.store(lost.1, Ordering::Relaxed);
+    shared.possible_blocks.store(possible.0, Ordering::Relaxed);
+    shared.possible_bytes.store(possible.1, Ordering::Relaxed);
+    shared.exited.store(1, Ordering::Release);
+}
+
+/// Every live block classed by a scan of the process's memory: (blocks,
+/// bytes) lost, and possibly lost.
+fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
+    use crate::heap::reach::{Class, Roots, classify_with};
+    use crate::heap::stacks::{Block, Recorded};
+    let live = usize::try_from(table::totals().live_blocks).unwrap_or(0);
+    // Room for blocks allocated meanwhile (by this very Vec's neighbours).
+    let mut blocks = Vec::with_capacity(live + live / 8 + 64);
+    table::live_blocks(&mut blocks);
+    let recorded = Recorded {
+        kept: blocks
+            .iter()
+            .map(|&(addr, size)| Block::new(addr, size))
+            .collect(),
+    };
+    // The list holds plain addresses: cleared, or its freed memory would
+    // be a root for every block.
+    blocks.iter_mut().for_each(|b| *b = (0, 0));
+    std::hint::black_box(&mut blocks);
+    drop(blocks);
+    let mut lost = (0, 0);
+    let mut possible = (0, 0);
+    for (block, class) in recorded
+        .kept
+        .iter()
+        .zip(classify_with(&recorded, Roots::DataAndThisStack))
+    {
+        let slot = match class {
+            Class::Lost => &mut lost,
+            Class::Possible => &mut possible,
+            Class::Reachable => continue,
+        };
+        slot.0 += 1;
+        slot.1 += block.size as i64;
+    }
+    (lost, possible)
 }
 
 /// Takes [`BUSY`] if free.

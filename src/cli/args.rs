@@ -36,6 +36,12 @@ pub enum Command {
     /// Run any program and tell whether its memory grows: RSS (and its
     /// malloc heap, where the preload shim loads) over time, fitted.
     Watch(WatchArgs),
+    /// Run a crate's tests (through cargo-nextest), each in its own
+    /// process under a leak detector: which test lost what, on which side.
+    /// Installed as `cargo leaklab test`.
+    Test(TestArgs),
+    #[command(name = "__test-runner", hide = true)]
+    TestRunner(TestRunnerArgs),
     #[command(name = "__child", hide = true)]
     Child(ChildArgs),
     #[command(name = "__faults-child", hide = true)]
@@ -168,6 +174,43 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TestArgs {
+    /// counters (the preload shim's malloc count at exit; memcheck names
+    /// the sides of what a test kept), valgrind (memcheck on every test),
+    /// or lsan (LeakSanitizer, nightly).
+    #[arg(long, value_enum, default_value = "counters")]
+    pub detector: crate::suite::Detector,
+    /// Leak kinds that fail the run besides lost (definite + indirect): a
+    /// comma list of possible, reachable.
+    #[arg(long, default_value = "lost", value_parser = crate::suite::report::FailOn::parse)]
+    pub fail_on: crate::suite::report::FailOn,
+    /// Tests run at once (default: every core).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Write memcheck suppressions for every lost record found.
+    #[arg(long, value_name = "FILE")]
+    pub gen_suppressions: Option<PathBuf>,
+    /// Read these suppressions (memcheck's format; LeakSanitizer's for
+    /// --detector lsan); may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub suppressions: Vec<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Passed to `cargo nextest run`: -p, --features, --release, test
+    /// filters, --partition, and `-- ARGS` for the test binaries.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub nextest_args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestRunnerArgs {
+    pub binary: PathBuf,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
 pub struct FaultsChildArgs {
     pub scenario: String,
     #[arg(value_enum)]
@@ -267,8 +310,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// a stdout that cannot be written is one line and exit 3); a bare
 /// `leaklab` prints the usage on stderr (exit 2); any other error is one
 /// line on stderr naming what is wrong, and exit code 2.
-pub fn parse() -> Result<Cli, i32> {
-    match Cli::try_parse() {
+pub fn parse(argv: Vec<OsString>) -> Result<Cli, i32> {
+    match Cli::try_parse_from(argv) {
         Ok(cli) => Ok(cli),
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();

@@ -26,10 +26,12 @@ mod faults;
 mod list;
 mod matrix;
 mod run;
+mod test;
 mod watch;
 
 pub use args::{Cli, Command};
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -91,7 +93,20 @@ impl Failure {
 
 /// Parses arguments and runs the command; returns the exit code.
 pub fn main() -> i32 {
-    let cli = match args::parse() {
+    run_with(std::env::args_os().collect())
+}
+
+/// As `cargo-leaklab`, run by cargo as `cargo-leaklab leaklab ARGS`.
+pub fn cargo_main() -> i32 {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "leaklab") {
+        args.remove(1);
+    }
+    run_with(args)
+}
+
+fn run_with(argv: Vec<OsString>) -> i32 {
+    let cli = match args::parse(argv) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
@@ -112,6 +127,8 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Matrix(a) => matrix::run(a),
         Command::Faults(a) => faults::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Test(a) => test::run(a),
+        Command::TestRunner(a) => Ok(crate::suite::runner::main(a.binary, a.args)),
         Command::FaultsChild(a) => Ok(crate::hardening::faults::child_main(
             &a.scenario,
             a.variant,

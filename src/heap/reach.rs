@@ -25,26 +25,69 @@ const CHUNK: usize = 1 << 20;
 
 /// For each block of `recorded.kept` (in order): true if reachable.
 pub fn reachable(recorded: &Recorded) -> Vec<bool> {
+    classify(recorded)
+        .into_iter()
+        .map(|c| c == Class::Reachable)
+        .collect()
+}
+
+/// How a scan classes a kept block, in memcheck's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A pointer to its start, from a root or a reachable block.
+    Reachable,
+    /// Pointers into its middle only (memcheck's "possibly lost"; the lab's
+    /// own checks count it as lost).
+    Possible,
+    /// No pointer at all, or only from lost blocks (definite + indirect).
+    Lost,
+}
+
+/// Where the scan looks for roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roots {
+    /// All writable memory outside the kept blocks (the lab's recordings,
+    /// whose freed blocks are known and skipped).
+    Everywhere,
+    /// At a process's exit, over every live block, with freed blocks
+    /// zeroed as they were freed: all writable memory but other threads'
+    /// stacks, which at exit are exited threads' cached stacks, stale
+    /// pointers and all. A root missed this way (a thread still running
+    /// at exit) calls a block lost that is not: the caller confirms with
+    /// memcheck.
+    DataAndThisStack,
+}
+
+/// For each block of `recorded.kept` (in order): its [`Class`].
+pub fn classify(recorded: &Recorded) -> Vec<Class> {
+    classify_with(recorded, Roots::Everywhere)
+}
+
+/// [`classify`], with roots from `roots`.
+pub fn classify_with(recorded: &Recorded, roots: Roots) -> Vec<Class> {
     // One scan at a time: a scan's buffer holds a copy of other threads'
     // memory, stale pointers included, which another thread's scan would
     // read as roots. The buffer is unmapped before the lock is released.
     let _one_at_a_time = SCANNING.lock().unwrap_or_else(|e| e.into_inner());
     // The scan's own frames lie below this one: they are not scanned.
     let marker = 0u8;
-    scan(recorded, ptr::addr_of!(marker) as usize)
+    scan(recorded, ptr::addr_of!(marker) as usize, roots)
 }
 
 static SCANNING: Mutex<()> = Mutex::new(());
 
 #[inline(never)]
-fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
+fn scan(recorded: &Recorded, below: usize, roots: Roots) -> Vec<Class> {
     let kept = &recorded.kept;
     let mut order: Vec<usize> = (0..kept.len()).collect();
     order.sort_by_key(|&i| kept[i].address());
     let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut interior_edges: Vec<(usize, usize)> = Vec::new();
     let mut reached = vec![false; kept.len()];
+    let mut interior = vec![false; kept.len()];
     let Some(buffer) = Buffer::new() else {
-        return vec![true; kept.len()]; // cannot scan: claim nothing is lost
+        // Cannot scan: claim nothing is lost.
+        return vec![Class::Reachable; kept.len()];
     };
     let find = |word: usize| -> Option<usize> {
         let at = order.partition_point(|&i| kept[i].address() <= word);
@@ -80,7 +123,15 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
         .chain([(buffer.ptr as usize, CHUNK), super::fresh::unused()])
         .map(|(start, size)| (start, start + size))
         .collect();
-    for (start, end) in without(writable_regions(), &unread) {
+    let regions = match roots {
+        Roots::Everywhere => writable_regions()
+            .into_iter()
+            .map(|r| (r.start, r.end))
+            .collect(),
+        // The arenas are among them, so every live block is read too.
+        Roots::DataAndThisStack => data_and_stack(writable_regions(), below),
+    };
+    for (start, end) in without(regions, &unread) {
         let start = if (start..end).contains(&below) {
             below
         } else {
@@ -103,17 +154,20 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
                         continue;
                     }
                     for (j, &word) in run.iter().enumerate() {
-                        let Some(target) = find(word).filter(|&i| kept[i].address() == word) else {
+                        let Some(target) = find(word) else {
                             continue;
                         };
+                        let start = kept[target].address() == word;
                         let location = at + (r * 8 + j) * size_of::<usize>();
                         if skipped(location) {
                             continue;
                         }
-                        match find(location) {
-                            Some(holder) if holder != target => edges.push((holder, target)),
-                            Some(_) => {}
-                            None => reached[target] = true,
+                        match (find(location), start) {
+                            (Some(holder), _) if holder == target => {}
+                            (Some(holder), true) => edges.push((holder, target)),
+                            (Some(holder), false) => interior_edges.push((holder, target)),
+                            (None, true) => reached[target] = true,
+                            (None, false) => interior[target] = true,
                         }
                     }
                 }
@@ -132,7 +186,18 @@ fn scan(recorded: &Recorded, below: usize) -> Vec<bool> {
             }
         }
     }
+    for &(holder, target) in &interior_edges {
+        interior[target] |= reached[holder];
+    }
     reached
+        .iter()
+        .zip(&interior)
+        .map(|(&start, &middle)| match (start, middle) {
+            (true, _) => Class::Reachable,
+            (false, true) => Class::Possible,
+            (false, false) => Class::Lost,
+        })
+        .collect()
 }
 
 /// Whether any page of `[addr, addr + len)` is in memory. A page never
@@ -170,16 +235,54 @@ fn without(regions: Vec<(usize, usize)>, holes: &[(usize, usize)]) -> Vec<(usize
     out
 }
 
-/// `(start, end)` of every private writable mapping, from /proc/self/maps.
-fn writable_regions() -> Vec<(usize, usize)> {
+/// The calling thread's thread pointer: its TLS block and thread control
+/// block, where thread-locals point from (x86-64: the TCB's self-pointer
+/// at %fs:0).
+fn thread_pointer() -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let tp: usize;
+        // SAFETY: on x86-64 Linux, %fs:0 always holds the TCB's own
+        // address (the ABI's self-pointer); a plain load.
+        unsafe {
+            std::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags))
+        };
+        Some(tp)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// One private writable mapping of /proc/self/maps.
+struct Region {
+    start: usize,
+    end: usize,
+    /// The mapped file's path, `[heap]`, `[stack]`, or empty (anonymous).
+    name: String,
+    /// Right above an inaccessible mapping: a thread stack's guard page.
+    above_guard: bool,
+}
+
+/// Every private writable mapping, from /proc/self/maps.
+fn writable_regions() -> Vec<Region> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return Vec::new();
     };
+    let mut guard_end = None;
     maps.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let range = fields.next()?;
             let perms = fields.next()?;
+            let (start, end) = range.split_once('-')?;
+            let (start, end) = (
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            );
+            let above_guard = guard_end == Some(start);
+            guard_end = perms.starts_with("---").then_some(end);
             if !perms.starts_with("rw") {
                 return None;
             }
@@ -187,11 +290,35 @@ fn writable_regions() -> Vec<(usize, usize)> {
             if name.starts_with("[v") {
                 return None; // [vvar], [vsyscall]: the kernel's
             }
-            let (start, end) = range.split_once('-')?;
-            Some((
-                usize::from_str_radix(start, 16).ok()?,
-                usize::from_str_radix(end, 16).ok()?,
-            ))
+            Some(Region {
+                start,
+                end,
+                name: name.to_owned(),
+                above_guard,
+            })
+        })
+        .collect()
+}
+
+/// The roots of [`Roots::DataAndThisStack`]: every writable mapping but
+/// the stacks of other threads (anonymous, right above a guard page),
+/// which at exit are the cached stacks of exited threads, stale pointers
+/// and all; of those, only the top page is read, where glibc keeps the
+/// thread's descriptor (whose TLS vector stays allocated with the cached
+/// stack). Free heap memory holds no stale pointer: the shim zeroes blocks
+/// as they are freed (`interpose::scrub_freed`).
+fn data_and_stack(regions: Vec<Region>, below: usize) -> Vec<(usize, usize)> {
+    const DESCRIPTOR: usize = 4096;
+    let tls = thread_pointer();
+    regions
+        .into_iter()
+        .map(|r| {
+            let here = |at: usize| (r.start..r.end).contains(&at);
+            if !(r.name.is_empty() && r.above_guard) || here(below) || tls.is_some_and(here) {
+                (r.start, r.end)
+            } else {
+                (r.end.saturating_sub(DESCRIPTOR).max(r.start), r.end)
+            }
         })
         .collect()
 }
@@ -246,7 +373,7 @@ impl Drop for Buffer {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(leaklab_shim)))]
 mod tests {
     use super::*;
 

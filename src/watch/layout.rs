@@ -28,7 +28,8 @@ pub const MAGIC: u64 = 0x6c65_616b_6c61_6231; // "leaklab1"
 pub struct Shared {
     /// [`MAGIC`], written by the watcher.
     pub magic: AtomicU64,
-    /// How often the shim publishes, in nanoseconds (written by the watcher).
+    /// How often the shim publishes, in nanoseconds (written by the
+    /// watcher); 0: only once, at exit.
     pub publish_ns: AtomicU64,
     /// The pid of the process whose counts these are: claimed by the first
     /// process that loads the shim (the watched program), or again by the
@@ -43,6 +44,18 @@ pub struct Shared {
     pub live_bytes: AtomicI64,
     /// Allocations ever made.
     pub allocations: AtomicU64,
+    /// 1 once the shim published the counts at the process's exit (its
+    /// `.fini_array` destructor): what the process never freed.
+    pub exited: AtomicU64,
+    /// At exit, from a conservative scan of the process's memory (as
+    /// memcheck's at exit): blocks no pointer reaches (definitely and
+    /// indirectly lost), and their bytes.
+    pub lost_blocks: AtomicI64,
+    pub lost_bytes: AtomicI64,
+    /// At exit: blocks reached only through pointers into their middle
+    /// (memcheck's "possibly lost").
+    pub possible_blocks: AtomicI64,
+    pub possible_bytes: AtomicI64,
 }
 
 /// One reading of the counts.

@@ -145,6 +145,47 @@ impl Channel {
     }
 }
 
+/// What the shim found at a process's exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtExit {
+    /// Every block still allocated.
+    pub live: Heap,
+    /// Of those, the ones no pointer reaches (definitely and indirectly
+    /// lost, by the shim's conservative scan).
+    pub lost: Heap,
+    /// Reached only through pointers into their middle.
+    pub possible: Heap,
+    /// Allocations the shim saw, ever: 0 in a program whose executable
+    /// defines `malloc` itself (one linking leaklab), where the shim's is
+    /// never called.
+    pub allocations: u64,
+}
+
+impl Channel {
+    /// What process `pid` left at its exit, if the shim ran there and the
+    /// process ended through `exit`.
+    pub fn read_at_exit(&self, pid: u32) -> Option<AtExit> {
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        let shared = self.shared();
+        if shared.exited.load(Acquire) != 1 {
+            return None;
+        }
+        let live = self.read(pid)?;
+        Some(AtExit {
+            live,
+            lost: Heap {
+                blocks: shared.lost_blocks.load(Relaxed),
+                bytes: shared.lost_bytes.load(Relaxed),
+            },
+            possible: Heap {
+                blocks: shared.possible_blocks.load(Relaxed),
+                bytes: shared.possible_bytes.load(Relaxed),
+            },
+            allocations: shared.allocations.load(Relaxed),
+        })
+    }
+}
+
 impl Drop for Channel {
     fn drop(&mut self) {
         // SAFETY: the mapping made in `open`, of exactly `len` bytes, and

@@ -57,9 +57,11 @@ impl Frame {
         {
             return true;
         }
-        self.file
-            .as_deref()
-            .is_some_and(|file| file.ends_with("heap/rust.rs"))
+        // Rust's default allocator is inlined into `alloc::alloc::alloc`
+        // and friends, which then call malloc straight from library/alloc.
+        self.file.as_deref().is_some_and(|file| {
+            file.ends_with("heap/rust.rs") || RUST_ALLOCATOR_FILES.iter().any(|f| file.ends_with(f))
+        })
     }
 }
 
@@ -78,6 +80,15 @@ const RUST_ALLOCATOR_FUNCTIONS: &[&str] = &[
     "__rdl_realloc",
     "GlobalAlloc",
     "CountingAllocator",
+];
+
+/// Source files of Rust's allocation entry points (`alloc::alloc::alloc`
+/// and friends, `System`'s implementation), for stacks where the default
+/// allocator was inlined into them.
+const RUST_ALLOCATOR_FILES: &[&str] = &[
+    "library/alloc/src/alloc.rs",
+    "alloc/src/alloc.rs",
+    "std/src/sys/alloc/unix.rs",
 ];
 
 /// The side that allocated a block with this stack (innermost first): Rust

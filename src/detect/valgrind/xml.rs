@@ -43,6 +43,9 @@ pub struct LossRecord {
     /// valgrind's one-line description.
     pub what: String,
     pub stack: Vec<Frame>,
+    /// The suppression memcheck wrote for it (`--gen-suppressions=all`),
+    /// as its raw text.
+    pub suppression: Option<String>,
 }
 
 impl LossRecord {
@@ -121,6 +124,7 @@ fn loss_record(error: roxmltree::Node<'_, '_>, kind: LeakKind) -> Result<LossRec
         indirect_bytes,
         what,
         stack,
+        suppression: child(error, "suppression").and_then(|s| text_of(s, "rawtext")),
     })
 }
 

@@ -267,6 +267,26 @@ pub fn remove(addr: usize) -> Option<usize> {
     })
 }
 
+/// Appends `(address, size)` of live blocks to `out`, as many as fit in
+/// its spare capacity: nothing here allocates, as the shards' locks are
+/// held and an allocation would come back into this table.
+pub fn live_blocks(out: &mut Vec<(usize, usize)>) {
+    for shard in &TABLE {
+        shard.with(|t| {
+            for i in 0..t.capacity {
+                if out.len() == out.capacity() {
+                    return;
+                }
+                // SAFETY: i < capacity, and a non-empty table is mapped.
+                let slot = unsafe { *t.slot(i) };
+                if slot.key != 0 {
+                    out.push((slot.key ^ HIDE, slot.size));
+                }
+            }
+        });
+    }
+}
+
 /// The counts of every shard, added up (each shard read under its lock).
 pub fn totals() -> Totals {
     TABLE.iter().fold(Totals::default(), |acc, shard| {

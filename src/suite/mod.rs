@@ -1,0 +1,263 @@
+//! `cargo leaklab test`: any crate's test suite, each test in its own
+//! process under a leak detector, and a table of what each test lost.
+//!
+//! cargo-nextest is the engine: it builds the test binaries, lists them,
+//! runs one process per test on every core (`--jobs`, `--partition`), and
+//! starts each through the target runner this sets,
+//! `CARGO_TARGET_<TRIPLE>_RUNNER="leaklab __test-runner"` ([`runner`]).
+//! The runner measures its test and leaves a record in a directory this
+//! reads back ([`record`]); [`report`] prints the table and decides the
+//! exit code.
+//!
+//! Detectors:
+//! - `counters` (default): the preload shim (preload/) counts the test
+//!   process's malloc heap; what is left at exit beyond the binary's own
+//!   baseline (the same binary running no test) is kept. Near full speed.
+//!   A test that kept memory is run once more under memcheck, which names
+//!   the sides, the kinds and the stack (if valgrind is installed).
+//! - `valgrind`: every test under memcheck, its XML read back.
+//! - `lsan`: the crate rebuilt with `-Zsanitizer=leak` (nightly), each
+//!   test's LeakSanitizer report read back.
+
+pub mod record;
+pub mod report;
+pub mod runner;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use record::{Listing, TestRecord};
+
+/// Environment the runner reads, set by [`run`] for nextest's children.
+pub mod env {
+    /// The directory records go to.
+    pub const DIR: &str = "LEAKLAB_SUITE_DIR";
+    /// `counters`, `valgrind` or `lsan`.
+    pub const DETECTOR: &str = "LEAKLAB_SUITE_DETECTOR";
+    /// memcheck suppression files, `:`-separated.
+    pub const SUPPRESSIONS: &str = "LEAKLAB_SUITE_SUPPRESSIONS";
+    /// LeakSanitizer suppression files, `:`-separated.
+    pub const LSAN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_LSAN_SUPPRESSIONS";
+    /// Set: memcheck generates suppressions for what it finds.
+    pub const GEN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_GEN_SUPPRESSIONS";
+}
+
+/// Which detector measures each test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Detector {
+    Counters,
+    Valgrind,
+    Lsan,
+}
+
+impl Detector {
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Counters => "counters",
+            Detector::Valgrind => "valgrind",
+            Detector::Lsan => "lsan",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Detector> {
+        [Detector::Counters, Detector::Valgrind, Detector::Lsan]
+            .into_iter()
+            .find(|d| d.name() == name)
+    }
+}
+
+/// The lab's memcheck suppressions for Rust's runtime and libtest's
+/// one-off allocations (still reachable at exit), built in, so they apply
+/// to any crate.
+const LAB_SUPPRESSIONS: [(&str, &str); 2] = [
+    (
+        "rust-runtime.supp",
+        include_str!("../../valgrind/rust-runtime.supp"),
+    ),
+    (
+        "rust-test-harness.supp",
+        include_str!("../../valgrind/rust-test-harness.supp"),
+    ),
+];
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub detector: Detector,
+    /// Passed to `cargo nextest run` as they are (`-p`, `--features`,
+    /// filters, `--partition`, `-- ARGS`).
+    pub nextest_args: Vec<OsString>,
+    pub jobs: Option<usize>,
+    /// The user's memcheck (or, for lsan, LeakSanitizer) suppression files.
+    pub suppressions: Vec<PathBuf>,
+    pub gen_suppressions: bool,
+}
+
+/// How the run went, before judging.
+#[derive(Debug)]
+pub struct SuiteRun {
+    pub detector: Detector,
+    pub records: Vec<TestRecord>,
+    pub listings: Vec<Listing>,
+    /// nextest's own exit code.
+    pub nextest_code: i32,
+}
+
+/// nextest's exit codes this tells apart (nextest-metadata's
+/// `NextestExitCode`).
+pub mod nextest_code {
+    pub const TEST_RUN_FAILED: i32 = 100;
+    pub const BUILD_FAILED: i32 = 101;
+    pub const NO_TESTS_RUN: i32 = 4;
+}
+
+/// Ok if `cargo nextest` runs here; else how to install it.
+pub fn nextest_available(toolchain: Option<&str>) -> Result<(), String> {
+    let mut cmd = cargo(toolchain);
+    let ok = cmd
+        .args(["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err("cargo-nextest is not installed (cargo leaklab test runs each test in its own process through it); install it with: cargo install cargo-nextest --locked".into())
+    }
+}
+
+fn cargo(toolchain: Option<&str>) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    if let Some(toolchain) = toolchain {
+        cmd = Command::new("rustup");
+        cmd.args(["run", toolchain, "cargo"]);
+    }
+    cmd
+}
+
+/// Checks the detector can run here (one clear reason if not).
+pub fn detector_available(detector: Detector) -> Result<(), String> {
+    match detector {
+        Detector::Counters => crate::watch::preload::locate().map(drop).map_err(|e| {
+            format!("the counters need the preload shim libleaklab_preload.so ({e}); build it with: cargo build -p leaklab-preload (or set LEAKLAB_PRELOAD to its path)")
+        }),
+        Detector::Valgrind => {
+            let ok = Command::new("valgrind")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok { Ok(()) } else { Err("valgrind is not installed; install it with: apt-get install valgrind".into()) }
+        }
+        Detector::Lsan => {
+            let ok = Command::new("rustup")
+                .args(["run", "nightly", "rustc", "--version"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok { Ok(()) } else { Err("the lsan detector builds with -Zsanitizer=leak, which needs a nightly toolchain; install it with: rustup toolchain install nightly".into()) }
+        }
+    }
+}
+
+/// Runs the suite; nextest's own output goes to stderr.
+pub fn run(opts: &Options) -> Result<SuiteRun, String> {
+    let toolchain = (opts.detector == Detector::Lsan).then_some("nightly");
+    detector_available(opts.detector)?;
+    nextest_available(toolchain)?;
+    let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
+    let exe = exe.to_string_lossy();
+    if exe.contains(' ') {
+        return Err(format!(
+            "a target runner cannot be a path with a space: {exe}"
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("leaklab-test-")
+        .tempdir()
+        .map_err(|e| format!("a directory for the records: {e}"))?;
+    let mut supp = Vec::new();
+    for (name, text) in LAB_SUPPRESSIONS {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        supp.push(path);
+    }
+    for user in &opts.suppressions {
+        let user = std::fs::canonicalize(user)
+            .map_err(|e| format!("--suppressions {}: {e}", user.display()))?;
+        supp.push(user);
+    }
+    let target = env!("LEAKLAB_TARGET");
+    let runner_var = format!(
+        "CARGO_TARGET_{}_RUNNER",
+        target.to_uppercase().replace('-', "_")
+    );
+    let mut cmd = cargo(toolchain);
+    cmd.args(["nextest", "run", "--no-fail-fast"]);
+    if let Some(jobs) = opts.jobs {
+        cmd.arg(format!("--test-threads={jobs}"));
+    }
+    if opts.detector == Detector::Lsan {
+        // --target: build scripts and proc macros stay unsanitized; their
+        // own directory, so the plain build is not rebuilt each time.
+        cmd.args(["--target", target, "--target-dir", "target/leaklab-lsan"]);
+        let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        flags.push_str(" -Zsanitizer=leak");
+        cmd.env("RUSTFLAGS", flags.trim());
+        let user: Vec<&PathBuf> = supp.iter().skip(LAB_SUPPRESSIONS.len()).collect();
+        cmd.env(
+            env::LSAN_SUPPRESSIONS,
+            std::env::join_paths(user).map_err(|e| e.to_string())?,
+        );
+    } else {
+        cmd.env(
+            env::SUPPRESSIONS,
+            std::env::join_paths(&supp).map_err(|e| e.to_string())?,
+        );
+    }
+    cmd.args(&opts.nextest_args)
+        .env(runner_var, format!("{exe} __test-runner"))
+        .env(env::DIR, dir.path())
+        .env(env::DETECTOR, opts.detector.name());
+    if opts.gen_suppressions {
+        cmd.env(env::GEN_SUPPRESSIONS, "1");
+    }
+    // nextest's progress and per-test lines to our stderr: stdout is the
+    // table's (or the JSON's).
+    cmd.stdout(std::io::stderr());
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
+    let (records, listings) = record::read_dir(dir.path())?;
+    Ok(SuiteRun {
+        detector: opts.detector,
+        records,
+        listings,
+        nextest_code: status.code().unwrap_or(nextest_code::TEST_RUN_FAILED),
+    })
+}
+
+/// Suppressions for every record that counts as lost, deduplicated, named
+/// after the test that produced them, in memcheck's file format.
+pub fn write_suppressions(path: &Path, records: &[TestRecord]) -> Result<usize, String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = String::new();
+    for record in records {
+        for (i, raw) in record.suppressions.iter().enumerate() {
+            // The name line is memcheck's placeholder: the body is what matches.
+            let body: String = raw.lines().skip(2).collect::<Vec<_>>().join("\n");
+            if !seen.insert(body.clone()) {
+                continue;
+            }
+            let kind = raw.lines().nth(2).unwrap_or("   Memcheck:Leak").trim();
+            let rest: String = raw.lines().skip(3).collect::<Vec<_>>().join("\n");
+            out.push_str(&format!(
+                "{{\n   leaklab:{}:{}:{i}\n   {kind}\n{rest}\n",
+                record.binary, record.test
+            ));
+        }
+    }
+    std::fs::write(path, &out)
+        .map_err(|e| format!("--gen-suppressions {}: {e}", path.display()))?;
+    Ok(seen.len())
+}

@@ -1,0 +1,126 @@
+//! What the runner writes for one test, and the suite's reading of a
+//! directory of them. One JSON file per test process, so parallel runners
+//! never share a file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Blocks and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Amount {
+    pub blocks: i64,
+    pub bytes: i64,
+}
+
+impl Amount {
+    pub fn add(&mut self, blocks: i64, bytes: i64) {
+        self.blocks += blocks;
+        self.bytes += bytes;
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.blocks == 0 && self.bytes == 0
+    }
+}
+
+impl std::fmt::Display for Amount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_zero() {
+            write!(f, "-")
+        } else {
+            write!(f, "{} blk / {} B", self.blocks, self.bytes)
+        }
+    }
+}
+
+/// One side's leak kinds, as memcheck (or LeakSanitizer) classes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kinds {
+    /// Definitely plus indirectly lost: memcheck's default failure.
+    pub lost: Amount,
+    pub possible: Amount,
+    pub reachable: Amount,
+}
+
+/// How a test's process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ending {
+    Passed,
+    /// Exit code other than 0 (the test failed or panicked).
+    Failed(i32),
+    /// Killed by this signal.
+    Signal(i32),
+    /// The detector itself could not run or read its report.
+    NotMeasured(String),
+}
+
+/// One test, one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// The test binary's file name (target/debug/deps/NAME-HASH).
+    pub binary: String,
+    /// The test's full name, as libtest lists it.
+    pub test: String,
+    pub ending: Ending,
+    /// Which detector measured it: `valgrind`, `lsan`, or `counters`
+    /// (with the sides from memcheck when the counters found a leak and
+    /// valgrind is installed).
+    pub detector: String,
+    pub c: Kinds,
+    pub rust: Kinds,
+    /// counters only: the process's malloc heap at exit, both sides, as
+    /// the shim's scan classed it.
+    pub heap_at_exit: Option<Kinds>,
+    /// The biggest loss record's first frame outside the allocator.
+    pub top_frame: Option<String>,
+    /// memcheck errors other than leaks (invalid reads, ...), one line each.
+    pub errors: Vec<String>,
+    /// Suppressions memcheck generated for the records that count as lost.
+    pub suppressions: Vec<String>,
+    /// Why the sides are unknown, when they are.
+    pub note: Option<String>,
+}
+
+/// A test binary's listing, as the runner saw nextest ask for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listing {
+    pub binary: String,
+    pub tests: Vec<String>,
+    pub ignored: Vec<String>,
+}
+
+/// Every record and listing in `dir`, in name order.
+pub fn read_dir(dir: &Path) -> Result<(Vec<TestRecord>, Vec<Listing>), String> {
+    let mut records = Vec::new();
+    let mut listings = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else { continue };
+        let text = || std::fs::read_to_string(&path).map_err(|e| format!("{name}: {e}"));
+        if name.starts_with("test-") && name.ends_with(".json") {
+            records.push(serde_json::from_str(&text()?).map_err(|e| format!("{name}: {e}"))?);
+        } else if name.starts_with("list-") && name.ends_with(".json") {
+            listings.push(serde_json::from_str(&text()?).map_err(|e| format!("{name}: {e}"))?);
+        }
+    }
+    Ok((records, listings))
+}
+
+/// Writes `value` as `dir/prefix-<pid>.json`, atomically (a reader never
+/// sees half a file).
+pub fn write(dir: &Path, prefix: &str, value: &impl Serialize) -> std::io::Result<()> {
+    let json = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, json.as_bytes())?;
+    let name = format!("{prefix}-{}.json", std::process::id());
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! `cargo leaklab test` on a crate written here for the purpose: one test
+//! that leaks a CString into C's hands (`CString::into_raw`, never taken
+//! back: Rust's allocation), one that leaks a `malloc` (C's), one clean,
+//! one failing. Each detector must blame the right test, side and bytes,
+//! and the exit codes must tell a leak, a failing test and a build failure
+//! apart. Needs cargo-nextest (on the lab's machines; else one line says
+//! how to install it and the test fails).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The string the leaking test hands over: 12 bytes and its NUL.
+const NAME: &str = "twelve bytes";
+
+const LIB: &str = r#"
+use std::ffi::CString;
+use std::os::raw::c_char;
+
+unsafe extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+}
+
+/// Hands a C string over and never takes it back (CString::from_raw).
+pub fn leak_name(name: &str) -> *mut c_char {
+    CString::new(name).unwrap().into_raw()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn leaks_a_cstring() {
+        let _ = super::leak_name("NAME");
+    }
+
+    #[test]
+    fn leaks_a_malloc() {
+        // SAFETY: a plain allocation, never freed: the leak under test.
+        let p = unsafe { super::malloc(64) };
+        std::hint::black_box(p);
+    }
+
+    #[test]
+    fn clean() {
+        let v = vec![1u8; 100];
+        assert_eq!(v.len(), 100);
+    }
+
+    #[test]
+    #[ignore]
+    fn ignored() {}
+}
+"#;
+
+const FAILING: &str = r#"
+    #[test]
+    fn fails() {
+        panic!("on purpose");
+    }
+"#;
+
+/// A crate in a fresh directory, with its own target directory.
+struct Crate {
+    dir: tempfile::TempDir,
+}
+
+impl Crate {
+    fn new(extra_tests: &str, lib_extra: &str) -> Crate {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"leaky-demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        let lib = LIB.replace("NAME", NAME).replace(
+            "    #[test]\n    #[ignore]",
+            &format!("{extra_tests}\n    #[test]\n    #[ignore]"),
+        );
+        std::fs::write(dir.path().join("src/lib.rs"), format!("{lib}{lib_extra}")).unwrap();
+        Crate { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `cargo leaklab test ARGS` in the crate, as cargo runs the subcommand.
+    fn leaklab_test(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_cargo-leaklab"))
+            .args(["leaklab", "test"])
+            .args(args)
+            .current_dir(self.path())
+            .env("CARGO_TARGET_DIR", self.path().join("target"))
+            .env("LEAKLAB_PRELOAD", common::preload_shim())
+            .output()
+            .expect("cargo-leaklab runs")
+    }
+}
+
+fn nextest() {
+    let ok = Command::new(env!("CARGO"))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "cargo-nextest is not installed: cargo install cargo-nextest --locked"
+    );
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); exit {:?}; stderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn test<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .find(|t| t["test"] == format!("tests::{name}"))
+        .unwrap_or_else(|| panic!("no record of {name} in {report}"))
+}
+
+fn lost(record: &Value, side: &str) -> (i64, i64) {
+    let a = &record[side]["lost"];
+    (a["blocks"].as_i64().unwrap(), a["bytes"].as_i64().unwrap())
+}
+
+/// Both detectors blame the same tests with the same figures: the CString
+/// on Rust's side (its bytes and NUL), the malloc on C's.
+fn check_blame(report: &Value) {
+    let bytes = NAME.len() as i64 + 1;
+    let cstring = test(report, "leaks_a_cstring");
+    assert_eq!(lost(cstring, "rust"), (1, bytes), "{cstring}");
+    assert_eq!(lost(cstring, "c"), (0, 0), "{cstring}");
+    assert!(
+        cstring["top_frame"].as_str().unwrap().contains("leak_name"),
+        "{cstring}"
+    );
+    let malloc = test(report, "leaks_a_malloc");
+    assert_eq!(lost(malloc, "c"), (1, 64), "{malloc}");
+    assert_eq!(lost(malloc, "rust"), (0, 0), "{malloc}");
+    let clean = test(report, "clean");
+    assert_eq!(
+        (lost(clean, "c"), lost(clean, "rust")),
+        ((0, 0), (0, 0)),
+        "{clean}"
+    );
+    assert_eq!(report["exit_code"], 1);
+    assert!(
+        report["ignored"].to_string().contains("tests::ignored"),
+        "the ignored test is named: {report}"
+    );
+}
+
+#[test]
+fn the_counters_blame_each_leaking_test_and_its_side() {
+    nextest();
+    let krate = Crate::new("", "");
+    let out = krate.leaklab_test(&["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    check_blame(&report);
+    // The counters' own scan found the same lost blocks memcheck confirmed.
+    let heap = &test(&report, "leaks_a_malloc")["heap_at_exit"]["lost"];
+    assert_eq!(
+        (heap["blocks"].as_i64(), heap["bytes"].as_i64()),
+        (Some(1), Some(64))
+    );
+    // A clean test is not run again under memcheck.
+    assert_eq!(test(&report, "clean")["detector"], "counters");
+
+    let table = krate.leaklab_test(&[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.contains("tests::leaks_a_cstring"))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    assert!(
+        row.contains(&format!("1 blk / {} B", NAME.len() + 1)),
+        "{row}"
+    );
+    assert!(text.contains("2 lost memory"), "{text}");
+}
+
+#[test]
+fn memcheck_blames_the_same_and_its_suppressions_round_trip() {
+    nextest();
+    let krate = Crate::new("", "");
+    let out = krate.leaklab_test(&[
+        "--detector",
+        "valgrind",
+        "--json",
+        "--gen-suppressions",
+        "found.supp",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_blame(&json(&out));
+    let supp = krate.path().join("found.supp");
+    let text = std::fs::read_to_string(&supp).expect("suppressions written");
+    assert_eq!(text.matches("Memcheck:Leak").count(), 2, "{text}");
+    // Read back, they silence exactly what they were made from.
+    let again = krate.leaklab_test(&[
+        "--detector",
+        "valgrind",
+        "--json",
+        "--suppressions",
+        "found.supp",
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn a_failing_test_and_a_broken_build_have_their_own_exit_codes() {
+    nextest();
+    let failing = Crate::new(FAILING, "");
+    let out = failing.leaklab_test(&["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(test(&report, "fails")["ending"]["failed"], 101, "{report}");
+    // The leaks are still reported.
+    assert_eq!(lost(test(&report, "leaks_a_malloc"), "c"), (1, 64));
+
+    let broken = Crate::new("", "\nfn broken() -> u8 { \"not a number\" }\n");
+    let out = broken.leaklab_test(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not build"));
+}
+
+#[test]
+fn bad_flags_are_one_line_and_exit_2() {
+    let krate = Crate::new("", "");
+    for args in [
+        &["--fail-on", "sometimes"][..],
+        &["--detector", "helgrind"][..],
+        &["--fail-on", "possible"][..],
+    ] {
+        let out = krate.leaklab_test(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
