@@ -12,7 +12,9 @@
 //! - [`scenarios`]: the registry of reproducible leaks;
 //! - [`run`]: the measurement protocol and child-process isolation;
 //! - [`report`]: result records and tables; [`cli`]: the command line;
-//! - [`watch`]: any program's memory over time, and whether it grows.
+//! - [`watch`]: any program's memory over time, and whether it grows;
+//! - [`suite`]: `cargo leaklab test`, any crate's tests one process each
+//!   under a leak detector.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod api;

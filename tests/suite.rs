@@ -236,6 +236,22 @@ fn memcheck_blames_the_same_and_its_suppressions_round_trip() {
 }
 
 #[test]
+fn leak_sanitizer_blames_the_same() {
+    nextest();
+    let krate = Crate::new("", "");
+    // Built with -Zsanitizer=leak on the nightly toolchain (the lab's CI
+    // installs it; without it the command says so and this fails).
+    let out = krate.leaklab_test(&["--detector", "lsan", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    check_blame(&json(&out));
+}
+
+#[test]
 fn a_failing_test_and_a_broken_build_have_their_own_exit_codes() {
     nextest();
     let failing = Crate::new(FAILING, "");

@@ -4,7 +4,7 @@
 //! every thread) are back exactly at their baseline, and the process-wide
 //! totals are the sum of what each thread was expected to do.
 //!
-//! Under valgrind (memcheck, scripts/memcheck-tests.sh, or helgrind for
+//! Under valgrind (memcheck, `cargo leaklab test --detector valgrind`, or helgrind for
 //! data races and lock misuse) valgrind's malloc replaces the executable's
 //! interposer, so the C counters are not live: the counting test then runs
 //! natively in a child process (tests/in_child), and the other test runs

@@ -101,11 +101,21 @@ pub fn unseen(run: &SuiteRun) -> Vec<String> {
         .iter()
         .map(|r| (r.binary.as_str(), r.test.as_str()))
         .collect();
+    // libtest's plain listing names the ignored tests too.
+    let ignored: std::collections::BTreeSet<(&str, &str)> = run
+        .listings
+        .iter()
+        .flat_map(|l| {
+            l.ignored
+                .iter()
+                .map(move |t| (l.binary.as_str(), t.as_str()))
+        })
+        .collect();
     let mut out: Vec<String> = run
         .listings
         .iter()
         .flat_map(|l| l.tests.iter().map(move |t| (l.binary.as_str(), t.as_str())))
-        .filter(|key| !seen.contains(key))
+        .filter(|key| !seen.contains(key) && !ignored.contains(key))
         .map(|(b, t)| format!("{t} ({b})"))
         .collect();
     out.sort();

@@ -14,8 +14,7 @@ use std::process::{Command, ExitStatus};
 
 use super::record::{self, Amount, Ending, Kinds, Listing, TestRecord};
 use super::{Detector, env};
-use crate::detect::LeakStack;
-use crate::detect::at_exit::attribution::Side;
+use crate::detect::at_exit::attribution::{Frame, Side};
 use crate::detect::valgrind::xml::{self, LeakKind};
 use crate::watch::preload::Channel;
 
@@ -87,6 +86,29 @@ fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
     let prefix = if ignored { "list-ignored" } else { "list-all" };
     let _ = record::write(dir, prefix, &listing);
     output.status.code().unwrap_or(101)
+}
+
+/// The first frame with a source file outside Rust's standard library
+/// (whose sources are under /rustc/): the code a reader looks for, past
+/// the allocator and the collections; else the first frame.
+fn top_frame(stack: &[Frame]) -> Option<String> {
+    stack
+        .iter()
+        .find(|f| {
+            f.file
+                .as_deref()
+                .is_some_and(|file| !file.contains("/rustc/"))
+        })
+        .or(stack.first())
+        .map(|f| {
+            crate::check::shown_frames(std::iter::once((
+                f.function.clone(),
+                f.file.clone(),
+                f.line,
+            )))
+            .first()
+            .map_or_else(|| f.describe(), ToString::to_string)
+        })
 }
 
 fn file_name(path: &Path) -> String {
@@ -193,20 +215,10 @@ fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
         .records
         .iter()
         .filter(|r| r.kind != LeakKind::StillReachable);
-    record.top_frame = LeakStack::biggest(
-        lost.clone().map(|r| {
-            (
-                r.side,
-                r.what_kind(),
-                r.blocks,
-                r.bytes + r.indirect_bytes,
-                &r.stack[..],
-            )
-        }),
-        1,
-    )
-    .first()
-    .and_then(|s| s.frames.first().cloned());
+    record.top_frame = lost
+        .clone()
+        .max_by_key(|r| r.bytes + r.indirect_bytes)
+        .and_then(|r| top_frame(&r.stack));
     record.suppressions = lost.filter_map(|r| r.suppression.clone()).collect();
     record.errors = parsed
         .errors
@@ -315,7 +327,13 @@ fn at_exit(
 fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32, TestRecord) {
     let mut record = empty(binary, test, "lsan");
     let log = dir.join(format!("lsan-{}", std::process::id()));
-    let mut options = format!("log_path={}:exitcode=0", log.display());
+    // The slow unwinder: Rust code has no frame pointers, and the fast one
+    // skips the frames a reader wants (the binding between CString::new
+    // and the test).
+    let mut options = format!(
+        "log_path={}:exitcode=0:malloc_context_size=40:fast_unwind_on_malloc=0",
+        log.display()
+    );
     for supp in std::env::split_paths(&std::env::var_os(env::LSAN_SUPPRESSIONS).unwrap_or_default())
     {
         options.push_str(&format!(":suppressions={}", supp.display()));
@@ -351,19 +369,9 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
         };
         kinds.lost.add(leak.objects, leak.bytes);
     }
-    record.top_frame = LeakStack::biggest(
-        leaks.iter().map(|l| {
-            (
-                l.side,
-                format!("{:?}", l.class).to_lowercase(),
-                l.objects,
-                l.bytes,
-                &l.stack[..],
-            )
-        }),
-        1,
-    )
-    .first()
-    .and_then(|s| s.frames.first().cloned());
+    record.top_frame = leaks
+        .iter()
+        .max_by_key(|l| l.bytes)
+        .and_then(|l| top_frame(&l.stack));
     (exit_code(&record.ending), record)
 }

@@ -1,6 +1,6 @@
 //! Running a test that leaks on purpose in a child process, so that the
 //! test process itself leaks nothing and runs clean under memcheck
-//! (scripts/memcheck-tests.sh). The rusty-fork pattern: the test
+//! (`cargo leaklab test --detector valgrind`). The rusty-fork pattern: the test
 //! re-executes its own test binary, filtered to itself (`--exact`), with
 //! `LEAKLAB_IN_CHILD` naming it; that child runs the body, measures what
 //! it left on both heaps and prints it on one line; the parent reads the

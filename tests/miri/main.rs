@@ -8,7 +8,7 @@
 //! message and block count asserted here.
 //!
 //! A test whose checks read the C counters runs under valgrind memcheck
-//! (scripts/memcheck-tests.sh) natively in a child process
+//! (`cargo leaklab test --detector valgrind`) natively in a child process
 //! (`in_child::with_c_counters`): valgrind's malloc replaces the counted one.
 //!
 //! Every test takes [`serial`]: the allocation counters and the fault
