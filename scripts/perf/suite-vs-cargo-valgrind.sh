@@ -67,16 +67,25 @@ RS
     echo "$dir"
 }
 
-# name, directory, extra arguments for cargo leaklab test
+# name, directory, arguments for cargo valgrind test, then `--`, then
+# extra arguments for cargo leaklab test
 side_by_side() {
     local name=$1 dir=$2
     shift 2
+    local cv_args=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do cv_args+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
     (cd "$dir" && cargo test -q --no-run >/dev/null 2>&1)   # both start from a built crate
     echo
     echo "================ $name: cargo valgrind test"
     local t0 t1 t2
     t0=$(date +%s.%N)
-    (cd "$dir" && cargo valgrind test 2>&1) | grep -v '^\s*$' | tail -40
+    mkdir -p "$ROOT/target/bench-logs"
+    local log=$ROOT/target/bench-logs/cargo-valgrind-$name.log
+    (cd "$dir" && cargo valgrind test "${cv_args[@]}" 2>&1) >"$log"
+    # Its verdict lines: the binaries it ran, what it found, how each ended
+    # (the whole output is kept in $log).
+    grep -E 'Running|Error leaked|Summary|test result|exit status|panicked' "$log"
     t1=$(date +%s.%N)
     echo
     echo "================ $name: cargo leaklab test --detector valgrind"
@@ -94,7 +103,16 @@ for w in "${want[@]}"; do
     case $w in
         demo) side_by_side demo "$(demo_crate)" ;;
         bzip2) side_by_side bzip2-binding "$ROOT/examples/bzip2-binding" ;;
-        lab) side_by_side lab "$ROOT" -E 'not binary(compile_fail)' ;;
+        lab)
+            # The same tests for both: every test target but trybuild's
+            # (it runs rustc), and every target run to the end.
+            tests=()
+            for f in tests/*.rs; do
+                t=$(basename "$f" .rs)
+                [ "$t" = compile_fail ] || tests+=(--test "$t")
+            done
+            side_by_side lab "$ROOT" --no-fail-fast --workspace --lib --bins "${tests[@]}" --test leaks \
+                -- -E 'not binary(compile_fail)' ;;
         *) echo "unknown crate '$w' (demo, bzip2, lab)" >&2; exit 2 ;;
     esac
 done
