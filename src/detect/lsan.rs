@@ -377,6 +377,8 @@ fn parse_frame(line: &str) -> Frame {
     // "#1", then the address, then the rest.
     let rest = line.splitn(3, ' ').nth(2).unwrap_or("").trim();
     let rest = rest.strip_prefix("in ").unwrap_or(rest);
+    // Newer runtimes end an unsymbolized frame with " (BuildId: ...)".
+    let rest = rest.split(" (BuildId: ").next().unwrap_or(rest);
     let (function, location) = match rest.rsplit_once(' ') {
         Some((function, location)) => (Some(function), location),
         None if rest.starts_with('(') => (None, rest),
@@ -537,6 +539,16 @@ Indirect leak of 480 byte(s) in 10 object(s) allocated from:
 
 SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
 ";
+
+    #[test]
+    fn an_unsymbolized_frame_with_a_build_id_names_its_object_not_a_file() {
+        let frame = parse_frame(
+            "#0 0x55c0a566752f in malloc (/t/leaky_demo-5ab9+0x4a52f) (BuildId: 19dc55c00c78)",
+        );
+        assert_eq!(frame.function.as_deref(), Some("malloc"));
+        assert_eq!(frame.object.as_deref(), Some("/t/leaky_demo-5ab9+0x4a52f"));
+        assert_eq!(frame.file, None);
+    }
 
     #[test]
     fn reads_records_sides_and_summary() {

@@ -89,16 +89,13 @@ fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
 }
 
 /// The first frame with a source file outside Rust's standard library
-/// (whose sources are under /rustc/): the code a reader looks for, past
+/// (its sources are under /rustc/, or under a toolchain's rust-src, where
+/// a nightly with rust-src points them): the code a reader looks for, past
 /// the allocator and the collections; else the first frame.
 fn top_frame(stack: &[Frame]) -> Option<String> {
     stack
         .iter()
-        .find(|f| {
-            f.file
-                .as_deref()
-                .is_some_and(|file| !file.contains("/rustc/"))
-        })
+        .find(|f| f.file.as_deref().is_some_and(|file| !is_std_source(file)))
         .or(stack.first())
         .map(|f| {
             crate::check::shown_frames(std::iter::once((
@@ -109,6 +106,10 @@ fn top_frame(stack: &[Frame]) -> Option<String> {
             .first()
             .map_or_else(|| f.describe(), ToString::to_string)
         })
+}
+
+fn is_std_source(file: &str) -> bool {
+    file.contains("/rustc/") || file.contains("/lib/rustlib/src/rust/")
 }
 
 fn file_name(path: &Path) -> String {
