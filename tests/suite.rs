@@ -112,6 +112,16 @@ fn nextest() {
     );
 }
 
+/// The run ended with `code`; its stderr says why if not.
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -168,12 +178,7 @@ fn the_counters_blame_each_leaking_test_and_its_side() {
     nextest();
     let krate = Crate::new("", "");
     let out = krate.leaklab_test(&["--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     let report = json(&out);
     check_blame(&report);
     // The counters' own scan found the same lost blocks memcheck confirmed.
@@ -209,12 +214,7 @@ fn memcheck_blames_the_same_and_its_suppressions_round_trip() {
         "--gen-suppressions",
         "found.supp",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     check_blame(&json(&out));
     let supp = krate.path().join("found.supp");
     let text = std::fs::read_to_string(&supp).expect("suppressions written");
@@ -242,12 +242,7 @@ fn leak_sanitizer_blames_the_same() {
     // Built with -Zsanitizer=leak on the nightly toolchain (the lab's CI
     // installs it; without it the command says so and this fails).
     let out = krate.leaklab_test(&["--detector", "lsan", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     check_blame(&json(&out));
 }
 
@@ -256,12 +251,7 @@ fn a_failing_test_and_a_broken_build_have_their_own_exit_codes() {
     nextest();
     let failing = Crate::new(FAILING, "");
     let out = failing.leaklab_test(&["--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 4);
     let report = json(&out);
     assert_eq!(test(&report, "fails")["ending"]["failed"], 101, "{report}");
     // The leaks are still reported.
@@ -269,12 +259,7 @@ fn a_failing_test_and_a_broken_build_have_their_own_exit_codes() {
 
     let broken = Crate::new("", "\nfn broken() -> u8 { \"not a number\" }\n");
     let out = broken.leaklab_test(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(5),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 5);
     assert!(String::from_utf8_lossy(&out.stderr).contains("did not build"));
 }
 
