@@ -14,7 +14,11 @@ pub use table::{LIBRARIES, Library, Link};
 /// (for bindgen; often none: /usr/include). A missing library stops the
 /// build with the package that provides it.
 pub fn link_all() -> Vec<(&'static Library, Vec<PathBuf>)> {
-    let linked = LIBRARIES.iter().map(|lib| (lib, link(lib))).collect();
+    let linked = LIBRARIES
+        .iter()
+        .filter(|lib| lib.enabled())
+        .map(|lib| (lib, link(lib)))
+        .collect();
     write_sys_modules();
     linked
 }
@@ -49,11 +53,11 @@ fn link(lib: &Library) -> Vec<PathBuf> {
 }
 
 /// OUT_DIR/sys_libraries.rs: `pub mod <module>` over each committed
-/// bindings file, included by src/sys/mod.rs.
+/// bindings file of this build's libraries, included by src/sys/mod.rs.
 fn write_sys_modules() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let mut text = String::new();
-    for lib in LIBRARIES {
+    for lib in LIBRARIES.iter().filter(|lib| lib.enabled()) {
         let file = format!("{dir}/src/sys/{}_bindings.rs", lib.module);
         println!("cargo:rerun-if-changed={file}");
         text.push_str(&format!(

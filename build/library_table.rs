@@ -21,6 +21,22 @@ pub struct Library {
     pub functions: &'static str,
     pub types: &'static str,
     pub vars: &'static str,
+    /// The cargo feature that turns the library on (`None`: always on).
+    /// Off, build.rs neither links nor binds it and `crate::sys` has no
+    /// module for it, so a machine without it builds the rest.
+    pub feature: Option<&'static str>,
+}
+
+impl Library {
+    /// Whether this build has the library: always, or with its feature on
+    /// (Cargo tells build scripts as `CARGO_FEATURE_<NAME>`).
+    #[cfg_attr(not(feature = "bindgen"), allow(dead_code))]
+    pub fn enabled(&self) -> bool {
+        self.feature.is_none_or(|f| {
+            let var = format!("CARGO_FEATURE_{}", f.to_uppercase().replace('-', "_"));
+            std::env::var_os(var).is_some()
+        })
+    }
 }
 
 /// How build.rs links a library and where bindgen finds its header.
@@ -74,6 +90,7 @@ pub const LIBRARIES: &[Library] = &[
         types: "",
         vars: "SQLITE_(OK|ERROR|BUSY|NOMEM|CANTOPEN|MISUSE|RANGE|ROW|DONE|OPEN_READWRITE\
                |OPEN_CREATE)",
+        feature: None,
     },
     Library {
         module: "zlib",
@@ -87,6 +104,7 @@ pub const LIBRARIES: &[Library] = &[
         types: "z_stream",
         vars: "Z_(OK|STREAM_END|FINISH|NO_FLUSH|DEFLATED|DEFAULT_STRATEGY|DEFAULT_COMPRESSION\
                |MEM_ERROR|STREAM_ERROR|BUF_ERROR)|MAX_WBITS|MAX_MEM_LEVEL",
+        feature: None,
     },
     Library {
         module: "libxml2",
@@ -99,5 +117,25 @@ pub const LIBRARIES: &[Library] = &[
         functions: "xml(ReadMemory|FreeDoc|DocGetRootElement|InitParser|GetLastError|ResetLastError)",
         types: "(_xmlDoc|_xmlNode|_xmlError|xmlParserOption)",
         vars: "XML_PARSE_(NODICT|NONET|NOERROR|NOWARNING)",
+        feature: None,
+    },
+    Library {
+        module: "mariadb",
+        // MariaDB Connector/C: the MySQL C client API the connector stands
+        // in for (src/mariadb/). Behind the `mariadb` feature, since its
+        // scenarios need a MariaDB server (src/mariadb/server.rs) as well.
+        link: Link::System {
+            pkg_config: "libmariadb",
+            min_version: "3.1.0",
+            debian_package: "libmariadb-dev",
+        },
+        header: "mysql.h",
+        functions: "mysql_(init|real_connect|close|real_query|store_result|fetch_row\
+                    |fetch_lengths|num_fields|num_rows|free_result|error|errno\
+                    |real_escape_string|stmt_(init|prepare|result_metadata|close|error)\
+                    |fetch_field_direct)",
+        types: "(MYSQL|MYSQL_RES|MYSQL_ROW|MYSQL_STMT|MYSQL_FIELD)",
+        vars: "",
+        feature: Some("mariadb"),
     },
 ];

@@ -24,6 +24,8 @@ pub mod connector;
 pub mod detect;
 pub mod hardening;
 pub mod heap;
+#[cfg(feature = "mariadb")]
+pub mod mariadb;
 pub mod report;
 pub mod run;
 pub mod scenarios;

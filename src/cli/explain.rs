@@ -45,6 +45,9 @@ pub fn render(s: &Scenario) -> String {
             expected.rust.describe()
         ));
     }
+    if let Some(row) = crate::scenarios::fidelity::row_of(s.id) {
+        out.push_str(&crate::scenarios::fidelity::render(row));
+    }
     out.push_str(&format!(
         "\nThe workload, leaky then safe ({}); '-' only in leaky, '+' only in safe:\n\n",
         s.source_file

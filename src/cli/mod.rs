@@ -168,6 +168,13 @@ pub fn check_counted() -> Result<(), Failure> {
 
 /// The scenario called `id`, or the one-line error listing the known ones.
 pub fn scenario(id: &str) -> Result<&'static Scenario, Failure> {
+    if cfg!(not(feature = "mariadb")) && id.starts_with("mariadb-") {
+        return Err(Failure::usage(format!(
+            "'{id}' is one of the MariaDB scenarios, which this build leaves out: build with \
+             --features mariadb (and apt-get install {})",
+            scenarios::fidelity::MARIADB_PACKAGES
+        )));
+    }
     scenarios::find(id).ok_or_else(|| {
         Failure::usage(format!(
             "unknown scenario '{id}'; known scenarios: {}",

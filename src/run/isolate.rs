@@ -101,6 +101,11 @@ pub fn run_child_of(
         args.push("--stacks".into());
     }
     let mut command = Command::new(&args[0]);
+    // The MariaDB scenarios' server, started once by this parent.
+    #[cfg(feature = "mariadb")]
+    if let Some(socket) = crate::mariadb::server::started_here() {
+        command.env(crate::mariadb::server::SOCKET_VAR, socket);
+    }
     command
         .args(&args[1..])
         .envs(env.iter().copied())

@@ -31,6 +31,10 @@ pub static SQLITE_LEAKY: File = embed!("sqlite/leaky.rs");
 pub static SQLITE_DATABASE: File = embed!("sqlite/safe/database.rs");
 pub static SQLITE_STATEMENT: File = embed!("sqlite/safe/statement.rs");
 pub static SQLITE_STRING: File = embed!("sqlite/safe/string.rs");
+#[cfg(feature = "mariadb")]
+pub static MARIADB_LEAKY: File = embed!("mariadb/leaky.rs");
+#[cfg(feature = "mariadb")]
+pub static MARIADB_SAFE: File = embed!("mariadb/safe.rs");
 pub static C_RESULT: File = File {
     path: "csrc/connector/result.c",
     text: include_str!("../../csrc/connector/result.c"),

@@ -7,7 +7,10 @@
 
 pub mod code;
 pub mod expect;
+pub mod fidelity;
 pub mod footprint;
+#[cfg(feature = "mariadb")]
+pub mod mariadb;
 pub mod sqlite_footprint;
 
 mod c_extension_bug;
@@ -201,6 +204,22 @@ pub fn all() -> &'static [&'static Scenario] {
         // allocator (EXTENDING.md).
         &zlib_deflate_stream::SCENARIO,
         &libxml2_document::SCENARIO,
+        // The connector's patterns on the real MySQL C API (libmariadb),
+        // against a server the lab starts: the `mariadb` feature.
+        #[cfg(feature = "mariadb")]
+        &mariadb::UNFREED_RESULT,
+        #[cfg(feature = "mariadb")]
+        &mariadb::FAILED_CONNECT,
+        #[cfg(feature = "mariadb")]
+        &mariadb::STMT_METADATA,
+        #[cfg(feature = "mariadb")]
+        &mariadb::EARLY_RETURN,
+        #[cfg(feature = "mariadb")]
+        &mariadb::PANIC_UNWIND,
+        #[cfg(feature = "mariadb")]
+        &mariadb::FORGET_OWNER,
+        #[cfg(feature = "mariadb")]
+        &mariadb::ESCAPE_BUFFER,
     ];
     ALL
 }
@@ -211,11 +230,16 @@ pub fn find(id: &str) -> Option<&'static Scenario> {
 
 /// Checks the environment a scenario's children will read, in the parent
 /// before any child starts: a bad value is one line for the user rather
-/// than a failure in every child. Only sized-leak reads one
-/// (`LEAKLAB_LEAK_BYTES`).
+/// than a failure in every child. sized-leak reads `LEAKLAB_LEAK_BYTES`;
+/// the MariaDB scenarios need a server, started here (once) and handed to
+/// every child (its socket in `LEAKLAB_MARIADB_SOCKET`).
 pub fn check_environment(scenario: &Scenario) -> Result<(), String> {
     if std::ptr::eq(scenario, &sized_leak::SCENARIO) {
         sized_leak::leak_bytes()?;
+    }
+    #[cfg(feature = "mariadb")]
+    if scenario.library == mariadb::LIBRARY {
+        crate::mariadb::server::socket()?;
     }
     Ok(())
 }
