@@ -129,6 +129,12 @@ fn build_now() -> Result<PathBuf, String> {
             "--bin",
             "leaklab",
         ])
+        // The same scenarios as this build: the MariaDB ones with their feature.
+        .args(if cfg!(feature = "mariadb") {
+            &["--features", "mariadb"][..]
+        } else {
+            &[]
+        })
         .arg("--target-dir")
         .arg(target_dir())
         .arg("--manifest-path")

@@ -3,7 +3,8 @@
 //! ```text
 //! valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 //!     --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=<tmp> \
-//!     --suppressions=valgrind/rust-runtime.supp --num-callers=40 \
+//!     --suppressions=valgrind/rust-runtime.supp \
+//!     --suppressions=valgrind/c-libraries.supp --num-callers=40 \
 //!     --soname-synonyms=somalloc=NONE leaklab __child <scenario> <variant> <backend> <N> ...
 //! ```
 //!
@@ -18,7 +19,8 @@
 //! is exact, side by side and class by class: a lost leak must
 //! be exactly lost, a reachable cache exactly still reachable, and nothing
 //! else may show up, which is why the process's own one-off allocations
-//! are suppressed by valgrind/rust-runtime.supp (reachable ones only) and
+//! are suppressed by valgrind/rust-runtime.supp and, for the C libraries'
+//! once-only state, valgrind/c-libraries.supp (reachable ones only) and
 //! never filtered by size here.
 //!
 //! Scenarios expected to grow without bound (unbounded-int leaky) are not
@@ -71,19 +73,22 @@ pub fn available() -> Result<(), String> {
             version.trim()
         ));
     }
-    let supp = suppressions_file();
-    if !supp.is_file() {
-        return Err(format!(
-            "valgrind's suppressions file {} is missing",
-            supp.display()
-        ));
+    for supp in suppressions_files() {
+        if !supp.is_file() {
+            return Err(format!(
+                "valgrind's suppressions file {} is missing",
+                supp.display()
+            ));
+        }
     }
     Ok(())
 }
 
-/// valgrind/rust-runtime.supp in the source tree this lab was built from.
-pub fn suppressions_file() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("valgrind/rust-runtime.supp")
+/// valgrind/rust-runtime.supp and valgrind/c-libraries.supp in the source
+/// tree this lab was built from.
+pub fn suppressions_files() -> [PathBuf; 2] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("valgrind");
+    [dir.join("rust-runtime.supp"), dir.join("c-libraries.supp")]
 }
 
 /// memcheck's command line, up to the child's own.
@@ -96,7 +101,8 @@ pub fn wrapper(xml_file: &std::path::Path) -> Vec<String> {
         "--errors-for-leak-kinds=definite,indirect".into(),
         "--xml=yes".into(),
         format!("--xml-file={}", xml_file.display()),
-        format!("--suppressions={}", suppressions_file().display()),
+        format!("--suppressions={}", suppressions_files()[0].display()),
+        format!("--suppressions={}", suppressions_files()[1].display()),
         "--num-callers=40".into(),
         // Replace the allocator the executable itself exports (the lab's
         // interposer, src/heap/interpose.rs) too: memcheck then sees every

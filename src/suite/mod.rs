@@ -67,10 +67,10 @@ impl Detector {
     }
 }
 
-/// The lab's memcheck suppressions for Rust's runtime and libtest's
-/// one-off allocations (still reachable at exit), built in, so they apply
-/// to any crate.
-const LAB_SUPPRESSIONS: [(&str, &str); 2] = [
+/// The lab's memcheck suppressions for Rust's runtime, libtest's and the
+/// bound C libraries' one-off allocations (still reachable at exit), built
+/// in, so they apply to any crate.
+const LAB_SUPPRESSIONS: [(&str, &str); 3] = [
     (
         "rust-runtime.supp",
         include_str!("../../valgrind/rust-runtime.supp"),
@@ -78,6 +78,10 @@ const LAB_SUPPRESSIONS: [(&str, &str); 2] = [
     (
         "rust-test-harness.supp",
         include_str!("../../valgrind/rust-test-harness.supp"),
+    ),
+    (
+        "c-libraries.supp",
+        include_str!("../../valgrind/c-libraries.supp"),
     ),
 ];
 
