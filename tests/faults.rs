@@ -25,11 +25,15 @@ fn exclusive() -> MutexGuard<'static, ()> {
     COUNTERS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+// The MariaDB scenarios (the `mariadb` feature) are left out: a failed
+// allocation inside mysql_real_connect crashes libmariadb 3.3 itself (a
+// NULL server_version reaches strstr in mariadb_connection), before any
+// binding code runs again; `leaklab faults mariadb-unfreed-result` shows it.
 fn connector_scenarios() -> Vec<&'static Scenario> {
     let found: Vec<_> = scenarios::all()
         .iter()
         .copied()
-        .filter(|s| s.library != "none")
+        .filter(|s| s.library != "none" && s.library != "mariadb")
         .collect();
     assert!(!found.is_empty(), "no connector scenario registered");
     found

@@ -5,6 +5,7 @@
 use similar::{ChangeTag, TextDiff};
 
 use super::{EXIT_OK, Failure, args::ExplainArgs, scenario};
+use crate::scenarios::footprint::measured_during;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
@@ -15,7 +16,7 @@ pub fn run(args: ExplainArgs) -> Result<i32, Failure> {
 
 /// The whole explanation as text.
 pub fn render(s: &Scenario) -> String {
-    let leaky = (s.expected)(Variant::Leaky, BackendChoice::C);
+    let (leaky, measured) = measured_during(|| (s.expected)(Variant::Leaky, BackendChoice::C));
     let safe_backend = s.default_backend(Variant::Safe);
     let safe = (s.expected)(Variant::Safe, safe_backend);
     let mut out = String::new();
@@ -44,6 +45,12 @@ pub fn render(s: &Scenario) -> String {
             expected.c.describe(),
             expected.rust.describe()
         ));
+    }
+    if measured {
+        out.push_str(
+            "  (the leaky size includes a footprint measured with the safe binding: the \
+             library's structures are private, so it is not derived from a layout)\n",
+        );
     }
     if let Some(row) = crate::scenarios::fidelity::row_of(s.id) {
         out.push_str(&crate::scenarios::fidelity::render(row));

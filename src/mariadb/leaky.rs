@@ -14,6 +14,15 @@ use crate::sys::mariadb as sys;
 
 /// A connection held as a raw handle. Closed on drop: the connection
 /// itself is not the leak; each method's mistake is.
+///
+/// ```no_run
+/// use leaklab::mariadb::{leaky::LeakyConnection, server};
+/// let mut conn = LeakyConnection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
+/// // Every call keeps one result set for good: the mistake this type shows.
+/// let rows = conn.query_rows("SELECT name FROM people").map_err(|e| e.to_string())?;
+/// assert_eq!(rows.len(), 5);
+/// # Ok::<(), String>(())
+/// ```
 pub struct LeakyConnection {
     handle: *mut sys::MYSQL,
 }

@@ -170,6 +170,16 @@ impl Drop for Connection {
 }
 
 /// A result held on the client, freed on drop. It borrows what produced it.
+///
+/// ```no_run
+/// use leaklab::mariadb::{safe::Connection, server};
+/// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
+/// let result = conn.query("SELECT name, age FROM people").map_err(|e| e.to_string())?;
+/// assert_eq!(result.field_names(), ["name", "age"]);
+/// assert_eq!(result.num_rows(), 5);
+/// // Dropped here: mysql_free_result.
+/// # Ok::<(), String>(())
+/// ```
 pub struct StoredResult<'a> {
     raw: NonNull<sys::MYSQL_RES>,
     _from: PhantomData<&'a mut ()>,
@@ -233,7 +243,16 @@ impl Drop for StoredResult<'_> {
     }
 }
 
-/// One row of a stored result.
+/// One row of a stored result, borrowed until the next fetch.
+///
+/// ```no_run
+/// use leaklab::mariadb::{safe::Connection, server};
+/// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
+/// let mut result = conn.query("SELECT age FROM people").map_err(|e| e.to_string())?;
+/// let row = result.fetch().expect("a row");
+/// let age: i64 = row.get_str(0).map_err(|e| e.to_string())?.parse().map_err(|_| "not a number")?;
+/// # Ok::<(), String>(())
+/// ```
 pub struct Row<'r> {
     values: sys::MYSQL_ROW,
     lengths: *mut libc::c_ulong,
@@ -275,6 +294,15 @@ impl Row<'_> {
 }
 
 /// A prepared statement, closed on drop.
+///
+/// ```no_run
+/// use leaklab::mariadb::{safe::Connection, server};
+/// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
+/// let statement = conn.prepare("SELECT name FROM people WHERE age > ?").map_err(|e| e.to_string())?;
+/// let columns = statement.result_metadata().map_err(|e| e.to_string())?.field_names();
+/// assert_eq!(columns, ["name"]);
+/// # Ok::<(), String>(())
+/// ```
 pub struct Statement<'c> {
     raw: NonNull<sys::MYSQL_STMT>,
     _conn: PhantomData<&'c mut Connection>,

@@ -184,6 +184,12 @@ impl Drop for Server {
 /// The socket of the server this process's scenarios use: the parent's
 /// (`LEAKLAB_MARIADB_SOCKET`), else one started here for the whole
 /// process, the first time it is asked for.
+///
+/// ```no_run
+/// let socket = leaklab::mariadb::server::socket()?;
+/// assert!(socket.exists());
+/// # Ok::<(), String>(())
+/// ```
 pub fn socket() -> Result<PathBuf, String> {
     match std::env::var_os(SOCKET_VAR) {
         Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
@@ -208,12 +214,23 @@ fn shared() -> Result<&'static Server, String> {
         .map_err(Clone::clone)
 }
 
-/// `tool` on PATH, or in /usr/sbin (where Debian puts mariadbd, and which
-/// a non-root PATH lacks).
+/// The environment variable naming the one directory to take `mariadbd`
+/// and `mariadb-install-db` from (a server installed elsewhere).
+pub const BIN_DIR_VAR: &str = "LEAKLAB_MARIADB_BIN_DIR";
+
+/// `tool` in `LEAKLAB_MARIADB_BIN_DIR` if that is set; else on PATH, or in
+/// /usr/sbin (where Debian puts mariadbd, and which a non-root PATH lacks).
 fn find_tool(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
+    let dirs: Vec<PathBuf> = match std::env::var_os(BIN_DIR_VAR) {
+        Some(dir) if !dir.is_empty() => vec![PathBuf::from(dir)],
+        _ => {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            std::env::split_paths(&path)
+                .chain([PathBuf::from("/usr/sbin")])
+                .collect()
+        }
+    };
+    dirs.into_iter()
         .map(|dir| dir.join(tool))
         .find(|candidate| candidate.is_file())
 }

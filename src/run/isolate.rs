@@ -62,6 +62,16 @@ pub fn leaklab_exe() -> PathBuf {
     }
 }
 
+/// What every child is handed besides the environment it inherits: the
+/// server this parent started for the MariaDB scenarios, if it did.
+pub fn shared_services() -> Vec<(&'static str, PathBuf)> {
+    #[cfg(feature = "mariadb")]
+    if let Some(socket) = crate::mariadb::server::started_here() {
+        return vec![(crate::mariadb::server::SOCKET_VAR, socket)];
+    }
+    Vec::new()
+}
+
 /// Runs `scenario_id` with `plan` in a child, optionally under a wrapper
 /// command (valgrind and its flags) that gets the child's command line.
 pub fn run_child(
@@ -101,13 +111,9 @@ pub fn run_child_of(
         args.push("--stacks".into());
     }
     let mut command = Command::new(&args[0]);
-    // The MariaDB scenarios' server, started once by this parent.
-    #[cfg(feature = "mariadb")]
-    if let Some(socket) = crate::mariadb::server::started_here() {
-        command.env(crate::mariadb::server::SOCKET_VAR, socket);
-    }
     command
         .args(&args[1..])
+        .envs(shared_services())
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -35,7 +35,8 @@ pub const ROWS: &[Row] = &[
         side: Side::C,
         differs: "the size: the stand-in's LC_RES has a block per row, sized by the data; \
                   libmariadb copies rows and field descriptions into memory-root blocks \
-                  of 8 KiB, so a small result keeps the same 4 blocks whatever its rows",
+                  of 8 KiB, so a small result keeps 4 blocks of about 16 KiB whatever its \
+                  rows (only its per-column lengths array grows with the columns)",
     },
     Row {
         stand_in: "failed-connect",
@@ -162,4 +163,44 @@ pub fn render(row: &Row) -> String {
         None => out.push_str(&format!("  libmariadb  no twin: {}\n", row.differs)),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connector_scenario_has_one_row_and_its_side_is_the_declared_one() {
+        let connector: Vec<&str> = super::super::all()
+            .iter()
+            .filter(|s| s.library == "connector")
+            .map(|s| s.id)
+            .collect();
+        for id in &connector {
+            let rows = ROWS.iter().filter(|r| r.stand_in == *id).count();
+            assert_eq!(rows, 1, "{id} has {rows} fidelity rows");
+        }
+        for row in ROWS {
+            assert!(
+                connector.contains(&row.stand_in),
+                "{} is no connector scenario",
+                row.stand_in
+            );
+            let s = super::super::find(row.stand_in).unwrap();
+            assert_eq!(
+                declared_sides(s),
+                (Some(row.side), None),
+                "{}",
+                row.stand_in
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_is_found_from_either_twin() {
+        let row = row_of("mariadb-unfreed-result").expect("the real twin's row");
+        assert_eq!(row.stand_in, "unfreed-result");
+        assert!(std::ptr::eq(row, row_of("unfreed-result").unwrap()));
+        assert!(row_of("rc-cycle").is_none());
+    }
 }

@@ -127,9 +127,31 @@ pub fn callback_slot() -> Live {
 /// Held while a footprint is measured on the process-wide C counters, so
 /// two measurements (from test threads computing expectations at once)
 /// cannot see each other's blocks.
+/// Every measured footprint takes it, which is also how [`measured_during`]
+/// tells a measured expectation from a derived one.
 pub(crate) fn calibrating() -> MutexGuard<'static, ()> {
     static CALIBRATION: Mutex<()> = Mutex::new(());
+    MEASUREMENTS.with(|n| n.set(n.get() + 1));
     CALIBRATION.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    static MEASUREMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// `f()`, and whether it measured a footprint on the way (rather than
+/// deriving every size from documented layouts and data): `explain` labels
+/// such an expectation as measured.
+///
+/// ```
+/// use leaklab::scenarios::footprint::{block, measured_during};
+/// let (live, measured) = measured_during(|| block(64));
+/// assert_eq!((live.bytes, measured), (64, false));
+/// ```
+pub fn measured_during<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    let before = MEASUREMENTS.with(|n| n.get());
+    let out = f();
+    (out, MEASUREMENTS.with(|n| n.get()) != before)
 }
 
 /// C memory of one open connection that has run `sql`, measured by opening

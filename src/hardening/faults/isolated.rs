@@ -92,6 +92,7 @@ pub fn run_isolated_with(
             variant.as_str(),
             backend.as_str(),
         ])
+        .envs(crate::run::isolate::shared_services())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
