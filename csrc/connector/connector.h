@@ -2,7 +2,8 @@
  * connector: a small stand-in for the MySQL C client API.
  *
  * It keeps the ownership rules of the real client library, because those
- * rules are where bindings leak:
+ * rules are where bindings leak (checked against MariaDB Connector/C by the
+ * `mariadb` feature's twins, src/scenarios/fidelity.rs):
  *   - lc_init allocates a handle; lc_real_connect can fail and then does NOT
  *     free it (as mysql_real_connect): the caller must still lc_close it.
  *   - every LC_RES from lc_store_result, lc_stmt_store_result or
@@ -13,12 +14,19 @@
  *     next fetch or lc_free_result.
  *   - lc_error / lc_stmt_error strings are owned by the handle / statement:
  *     never freed by the caller, valid until the next call on it.
+ *   - lc_real_escape_string writes into the caller's 2n+1-byte buffer.
+ *
+ * Some rules are the stand-in's own, shapes other real C APIs have, kept
+ * because bindings leak there too; the MySQL C API does not share them:
  *   - strings from lc_stat and lc_stmt_expanded_sql are owned by the caller
- *     and must be released with lc_free (never libc free).
+ *     and must be released with lc_free (never libc free): mysql_stat
+ *     returns the handle's own buffer, and there is no mysql_stmt_expanded_sql
+ *     (sqlite3_expanded_sql is the model).
  *   - the row callback's user_data is never freed by the library, not even
- *     when the callback is replaced or unregistered.
+ *     when the callback is replaced or unregistered: the MySQL C API has no
+ *     row callback.
  *   - lc_close refuses (LC_CR_BUSY) while statements are open and then does
- *     not free the handle.
+ *     not free the handle (sqlite3_close's rule): mysql_close always closes.
  *
  * The "server" is in memory, one per connected handle, with one table:
  *   people(name TEXT, age INT, score DOUBLE)
