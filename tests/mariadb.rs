@@ -227,10 +227,10 @@ mod with_the_feature {
     }
 
     /// Stand-ins for the server's tools, in a directory of their own.
-    fn fake_tools(mariadbd: &str) -> tempfile::TempDir {
+    fn fake_tools(install_db: &str, mariadbd: &str) -> tempfile::TempDir {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        for (name, body) in [("mariadb-install-db", "exit 0"), ("mariadbd", mariadbd)] {
+        for (name, body) in [("mariadb-install-db", install_db), ("mariadbd", mariadbd)] {
             let path = dir.path().join(name);
             std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -243,6 +243,7 @@ mod with_the_feature {
         // Writes to the --log-error file it is given, as mariadbd does,
         // then exits.
         let tools = fake_tools(
+            "exit 0",
             r#"for a; do case "$a" in --log-error=*) log="${a#--log-error=}";; esac; done
 printf '[ERROR] Can not open the data directory\n[ERROR] Aborting\n' > "$log""#,
         );
@@ -259,6 +260,32 @@ printf '[ERROR] Can not open the data directory\n[ERROR] Aborting\n' > "$log""#,
             stderr.contains("Can not open the data directory"),
             "{stderr}"
         );
+    }
+
+    #[test]
+    fn a_data_directory_that_cannot_be_made_is_reported_with_what_the_installer_said() {
+        let tools = fake_tools(
+            "echo 'Installation of system tables failed!' >&2; exit 1",
+            "exit 1",
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+            .args(["run", "mariadb-unfreed-result"])
+            .env(server::BIN_DIR_VAR, tools.path())
+            .env("TMPDIR", tmp.path())
+            .env_remove(server::SOCKET_VAR)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("Installation of system tables failed!"),
+            "{stderr}"
+        );
+        // The keeper removed the half-made directory.
+        eventually("the directory is removed", || {
+            std::fs::read_dir(tmp.path()).unwrap().next().is_none()
+        });
     }
 
     #[test]

@@ -38,16 +38,23 @@ const SCHEMA: &[&str] = &[
 /// How long the server may take to open its socket.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
-/// The keeper: start the server, wait for the lab's pipe to close, stop the
-/// server, remove the directory. `$1` is the temp directory, `$2` mariadbd.
+/// The keeper: make the data directory, start the server, wait for the
+/// lab's pipe to close, stop the server, remove the directory. `$1` is the
+/// temp directory, `$2` mariadbd, `$3` mariadb-install-db. Everything after
+/// the directory's creation happens under it, so no ending of the lab can
+/// leave a data directory or a server behind.
 const KEEPER: &str = r#"trap '' INT
-"$2" --no-defaults --datadir="$1/data" --socket="$1/sock" --skip-networking \
-  --user=root --log-error="$1/error.log" --pid-file="$1/pid" \
-  --innodb-buffer-pool-size=16M --skip-log-bin </dev/null >/dev/null 2>&1 &
-server=$!
+if "$3" --no-defaults --user=root --skip-test-db --datadir="$1/data" \
+    </dev/null >"$1/install.log" 2>&1; then
+  "$2" --no-defaults --datadir="$1/data" --socket="$1/sock" --skip-networking \
+    --user=root --log-error="$1/error.log" --pid-file="$1/pid" \
+    --innodb-buffer-pool-size=16M --skip-log-bin </dev/null >/dev/null 2>&1 &
+  server=$!
+else
+  : >"$1/install-failed"
+fi
 cat >/dev/null
-kill "$server" 2>/dev/null
-wait "$server"
+if [ -n "${server:-}" ]; then kill "$server" 2>/dev/null; wait "$server"; fi
 rm -rf "$1""#;
 
 /// A running server. Dropping it stops the server and removes its
@@ -64,8 +71,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Installs a data directory, starts `mariadbd` on a socket in it and
-    /// creates the `shop.people` table. The error is one paragraph: the
+    /// Makes a data directory, starts `mariadbd` on a socket beside it (both
+    /// by the keeper) and creates the `shop.people` table. The error is one paragraph: the
     /// packages to install, or the server's last log lines.
     pub fn start() -> Result<Server, String> {
         let [install_db, mariadbd] = ["mariadb-install-db", "mariadbd"].map(find_tool);
@@ -81,30 +88,13 @@ impl Server {
             .tempdir()
             .map_err(|e| format!("cannot create the server's temp directory: {e}"))?
             .keep();
-        let install = Command::new(install_db)
-            .args(["--no-defaults", "--user=root", "--skip-test-db"])
-            .arg(format!("--datadir={}", dir.join("data").display()))
-            .stdin(Stdio::null())
-            .output();
-        let install = match install {
-            Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(format!(
-                "mariadb-install-db failed ({}): {}",
-                out.status,
-                last_lines(&String::from_utf8_lossy(&out.stderr), 5)
-            )),
-            Err(e) => Err(format!("cannot run mariadb-install-db: {e}")),
-        };
-        if let Err(e) = install {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
         let keeper = Command::new("sh")
             .arg("-c")
             .arg(KEEPER)
             .arg("sh")
             .arg(&dir)
             .arg(mariadbd)
+            .arg(install_db)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -139,8 +129,15 @@ impl Server {
             if self.socket().exists() && Connection::connect(&self.socket(), None).is_ok() {
                 return Ok(());
             }
+            if self.dir.join("install-failed").exists() {
+                return Err(format!(
+                    "mariadb-install-db could not make the private server's data directory; \
+                     it said:\n{}",
+                    last_lines(&self.read("install.log"), 8)
+                ));
+            }
             // A server that gave up says so in its log ("[ERROR] Aborting").
-            let log = self.error_log();
+            let log = self.read("error.log");
             if started.elapsed() > START_LIMIT || log.contains("Aborting") {
                 return Err(format!(
                     "the private MariaDB server did not start within {} s; its error log \
@@ -163,9 +160,10 @@ impl Server {
         Ok(())
     }
 
-    fn error_log(&self) -> String {
+    /// A log of the keeper's, or "" if it has none yet.
+    fn read(&self, log: &str) -> String {
         let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(self.dir.join("error.log")) {
+        if let Ok(mut f) = std::fs::File::open(self.dir.join(log)) {
             let _ = f.read_to_string(&mut text);
         }
         text
