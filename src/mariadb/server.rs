@@ -43,11 +43,17 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 /// temp directory, `$2` mariadbd, `$3` mariadb-install-db. Everything after
 /// the directory's creation happens under it, so no ending of the lab can
 /// leave a data directory or a server behind.
+///
+/// Both tools write temporary tables to `$TMPDIR`: it is set to the run's
+/// own directory, so that nothing outside it is touched and two servers
+/// starting at once cannot clash over a temporary table's name (with a
+/// shared /tmp, 2 of 8 concurrent installs failed here).
 const KEEPER: &str = r#"trap '' INT
+mkdir "$1/tmp" && export TMPDIR="$1/tmp"
 if "$3" --no-defaults --user=root --skip-test-db --datadir="$1/data" \
     </dev/null >"$1/install.log" 2>&1; then
   "$2" --no-defaults --datadir="$1/data" --socket="$1/sock" --skip-networking \
-    --user=root --log-error="$1/error.log" --pid-file="$1/pid" \
+    --user=root --log-error="$1/error.log" --pid-file="$1/pid" --tmpdir="$1/tmp" \
     --innodb-buffer-pool-size=16M --skip-log-bin </dev/null >/dev/null 2>&1 &
   server=$!
 else
@@ -133,7 +139,7 @@ impl Server {
                 return Err(format!(
                     "mariadb-install-db could not make the private server's data directory; \
                      it said:\n{}",
-                    last_lines(&self.read("install.log"), 8)
+                    errors_or_tail(&self.read("install.log"))
                 ));
             }
             // A server that gave up says so in its log ("[ERROR] Aborting").
@@ -231,6 +237,17 @@ fn find_tool(tool: &str) -> Option<PathBuf> {
     dirs.into_iter()
         .map(|dir| dir.join(tool))
         .find(|candidate| candidate.is_file())
+}
+
+/// The installer's ERROR lines (it ends its output with advice, not the
+/// cause), or its last lines if it printed none.
+fn errors_or_tail(text: &str) -> String {
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    if errors.is_empty() {
+        last_lines(text, 8)
+    } else {
+        errors.join("\n")
+    }
 }
 
 fn last_lines(text: &str, n: usize) -> String {
