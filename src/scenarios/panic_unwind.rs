@@ -59,7 +59,8 @@ fn first_as_i64(conn: &mut Connection) -> i64 {
         .expect("first value is an integer")
 }
 
-fn expect_panic(outcome: std::thread::Result<i64>) -> Result<(), String> {
+/// The workload's check, shared with its libmariadb twin: it must panic.
+pub(super) fn expect_panic(outcome: std::thread::Result<i64>) -> Result<(), String> {
     match outcome {
         Err(_) => Ok(()),
         Ok(v) => Err(format!("expected a panic, got {v}")),

@@ -4,6 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::super::code::{Code, Item, MARIADB_LEAKY};
+use super::super::panic_unwind::expect_panic;
 use super::super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
 use super::{LIBRARY, connect, connect_leaky, footprint};
 use crate::mariadb::safe::Connection;
@@ -59,13 +60,6 @@ fn first_as_i64(conn: &mut Connection) -> i64 {
         .expect("text")
         .parse::<i64>()
         .expect("first value is an integer")
-}
-
-fn expect_panic(outcome: std::thread::Result<i64>) -> Result<(), String> {
-    match outcome {
-        Err(_) => Ok(()),
-        Ok(v) => Err(format!("expected a panic, got {v}")),
-    }
 }
 
 fn expected(variant: Variant, _: BackendChoice) -> Expected {
