@@ -16,27 +16,7 @@ fn main() {
     let includes = libraries::link_all();
     bindings::generate_if_enabled(&includes);
     compile::compile_c_libraries();
-    interposer_cfg();
     sanitizer_env();
-}
-
-/// `leaklab_interpose`: compile the C allocator interposer
-/// (src/heap/interpose.rs) unless this build must not have one: the
-/// `uncounted` baseline, a sanitizer build (the sanitizer interposes malloc
-/// itself), or a target other than glibc Linux (it forwards to glibc).
-fn interposer_cfg() {
-    println!("cargo::rustc-check-cfg=cfg(leaklab_interpose)");
-    // Set by preload/build.rs for the files the shim compiles by #[path].
-    println!("cargo::rustc-check-cfg=cfg(leaklab_shim)");
-    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
-    let rustflags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
-    let sanitizer = rustflags.contains("sanitizer=");
-    let uncounted = std::env::var_os("CARGO_FEATURE_UNCOUNTED").is_some();
-    let glibc = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
-        && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu");
-    if glibc && !sanitizer && !uncounted {
-        println!("cargo:rustc-cfg=leaklab_interpose");
-    }
 }
 
 /// `LEAKLAB_SANITIZER`: the sanitizers this build is instrumented with

@@ -11,7 +11,7 @@ mod common;
 use std::hint::black_box;
 
 use common::{Opts, QUERY, QUERY_ALL, raw, safe};
-use leaklab::connector::safe::ConnectOptions;
+use leaklab_lab::connector::safe::ConnectOptions;
 
 /// Every operation's name, in the order the script reports them.
 const OPS: &[&str] = &[
@@ -61,7 +61,7 @@ fn run(op: &str, n: u64) {
             (0..n).for_each(|_| assert_eq!(raw::measured_query_raw(h.0, black_box(QUERY)), 1));
         }
         "query-safe" => {
-            let mut c = leaklab::connector::safe::Connection::open_default().expect("connect");
+            let mut c = leaklab_lab::connector::safe::Connection::open_default().expect("connect");
             (0..n).for_each(|_| assert_eq!(safe::measured_query_safe(&mut c, black_box(QUERY)), 1));
         }
         "fetch-raw" => {
@@ -93,7 +93,7 @@ fn run(op: &str, n: u64) {
             while left > 0 {
                 let result = h.store(QUERY_ALL);
                 // SAFETY: a live result; reads its width once.
-                let width = unsafe { leaklab::sys::lc_num_fields(result) } as usize;
+                let width = unsafe { leaklab_lab::sys::lc_num_fields(result) } as usize;
                 let take = rows.min(left);
                 (0..take).for_each(|_| assert_ne!(raw::measured_fetch_row_raw(result, width), 0));
                 raw::measured_free_raw(result);
@@ -115,14 +115,14 @@ fn run(op: &str, n: u64) {
             (0..n).for_each(|_| raw::measured_free_raw(h.store(QUERY)));
         }
         "free-safe" => {
-            let mut c = leaklab::connector::safe::Connection::open_default().expect("connect");
+            let mut c = leaklab_lab::connector::safe::Connection::open_default().expect("connect");
             for _ in 0..n {
                 let r = c.query(black_box(QUERY)).expect("query").expect("rows");
                 safe::measured_free_safe(r);
             }
         }
         "execute-c" => {
-            let mut c = leaklab::connector::safe::Connection::open_default().expect("connect");
+            let mut c = leaklab_lab::connector::safe::Connection::open_default().expect("connect");
             (0..n).for_each(|_| {
                 assert_ne!(
                     safe::measured_execute_c(&mut c, black_box(QUERY)),

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use common::{QUERY, safe};
 use criterion::{Criterion, criterion_group, criterion_main};
 use leaklab::check;
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn per_call(c: &mut Criterion) {
     let mut g = c.benchmark_group("clean");

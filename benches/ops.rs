@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Opts, QUERY, QUERY_ALL, raw, safe};
 use criterion::{Criterion, criterion_group, criterion_main};
-use leaklab::connector::safe::{ConnectOptions, Connection};
+use leaklab_lab::connector::safe::{ConnectOptions, Connection};
 
 fn connect(c: &mut Criterion) {
     let mut g = c.benchmark_group("connect");

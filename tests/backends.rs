@@ -2,9 +2,9 @@
 //! identical answers: rows, fields, affected rows, error codes and
 //! messages. That is what makes `--backend pure` a fix and not a change.
 
-use leaklab::connector::pure::PureConnection;
-use leaklab::connector::safe::Connection;
-use leaklab::connector::{Backend, Param};
+use leaklab_lab::connector::pure::PureConnection;
+use leaklab_lab::connector::safe::Connection;
+use leaklab_lab::connector::{Backend, Param};
 
 fn both() -> (Connection, PureConnection) {
     (
@@ -179,7 +179,7 @@ fn prepare_checks_written_literals_as_c_does() {
     ] {
         let from_c = c.prepare(sql).map(|s| s.param_count());
         let from_pure =
-            leaklab::connector::pure::parse(sql.as_bytes(), true).map(|s| s.param_count());
+            leaklab_lab::connector::pure::parse(sql.as_bytes(), true).map(|s| s.param_count());
         assert_eq!(from_c, from_pure, "prepare {sql:?}");
     }
 }
@@ -245,7 +245,7 @@ fn expanded_sql_of_a_query_holding_a_nul() {
     assert_eq!(from_c, pure.expanded_sql(sql, &params));
     assert_eq!(
         from_c,
-        Err(leaklab::connector::Error::InteriorNul { position: 29 })
+        Err(leaklab_lab::connector::Error::InteriorNul { position: 29 })
     );
     // Executing it works: the prepared query is passed with its length.
     assert_eq!(
@@ -264,7 +264,10 @@ fn a_query_holding_a_nul_is_refused_by_both() {
     ] {
         let from_c = c.execute(sql);
         assert!(
-            matches!(from_c, Err(leaklab::connector::Error::InteriorNul { .. })),
+            matches!(
+                from_c,
+                Err(leaklab_lab::connector::Error::InteriorNul { .. })
+            ),
             "{from_c:?}"
         );
         assert_eq!(from_c, pure.execute(sql), "{sql:?}");
@@ -274,7 +277,7 @@ fn a_query_holding_a_nul_is_refused_by_both() {
 #[test]
 fn a_query_over_the_limit_is_refused_by_both() {
     let (mut c, mut pure) = both();
-    let limit = leaklab::connector::types::MAX_QUERY_LEN;
+    let limit = leaklab_lab::connector::types::MAX_QUERY_LEN;
     let query = |len: usize| {
         let mut sql = String::from("SELECT * FROM people");
         sql.push_str(&" ".repeat(len - sql.len()));
@@ -297,13 +300,13 @@ fn a_query_over_the_limit_is_refused_by_both() {
     let sql = query(limit + 1);
     assert!(matches!(
         c.execute(&sql),
-        Err(leaklab::connector::Error::QueryTooLong { .. })
+        Err(leaklab_lab::connector::Error::QueryTooLong { .. })
     ));
 }
 
 #[test]
 fn connect_errors_are_the_same_byte_for_byte() {
-    use leaklab::connector::safe::ConnectOptions;
+    use leaklab_lab::connector::safe::ConnectOptions;
     for user in [
         "é".repeat(300),
         "x".repeat(600),

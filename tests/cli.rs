@@ -19,7 +19,7 @@ fn one_line_error(args: &[&str]) -> String {
 fn unknown_scenario_lists_the_known_ones() {
     let err = one_line_error(&["run", "no-such-leak"]);
     assert!(err.contains("unknown scenario 'no-such-leak'"), "{err}");
-    for id in leaklab::scenarios::ids() {
+    for id in leaklab_lab::scenarios::ids() {
         assert!(err.contains(id), "{id} missing from: {err}");
     }
     one_line_error(&["explain", "no-such-leak"]);
@@ -51,7 +51,7 @@ fn list_json_has_every_scenario_with_both_variants() {
     let list = leaklab_json(&["list", "--json"]);
     let list = list.as_array().unwrap();
     assert!(list.len() >= 14, "{} scenarios", list.len());
-    assert_eq!(list.len(), leaklab::scenarios::all().len());
+    assert_eq!(list.len(), leaklab_lab::scenarios::all().len());
     for s in list {
         assert_eq!(s["variants"], serde_json::json!(["leaky", "safe"]), "{s}");
         for key in [
@@ -106,7 +106,7 @@ fn explain_marks_the_lines_that_differ() {
 
 #[test]
 fn explain_shows_every_scenarios_mistake_and_fix() {
-    for s in leaklab::scenarios::all() {
+    for s in leaklab_lab::scenarios::all() {
         assert!(
             !s.code.leaky.is_empty() && !s.code.safe.is_empty(),
             "{} names no leaky or no safe code",
@@ -156,7 +156,7 @@ fn matrix_matches_every_declared_cell() {
         "--json",
     ]);
     let records = records.as_array().unwrap();
-    assert_eq!(records.len(), 2 * leaklab::scenarios::all().len());
+    assert_eq!(records.len(), 2 * leaklab_lab::scenarios::all().len());
     assert!(records.iter().all(|r| r["matches_expected"] == true));
     assert!(
         records
@@ -181,7 +181,7 @@ fn detector_matrix_with_growth_and_an_html_report() {
         "--json",
     ]);
     let rows = rows.as_array().unwrap();
-    assert_eq!(rows.len(), 2 * leaklab::scenarios::all().len());
+    assert_eq!(rows.len(), 2 * leaklab_lab::scenarios::all().len());
     for row in rows {
         for detector in ["counters", "growth"] {
             let cell = &row["detectors"][detector];
@@ -236,7 +236,7 @@ fn with_closed_stdout(args: &[&str]) -> std::process::Output {
     use std::process::{Command, Stdio};
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
-    Command::new(env!("CARGO_BIN_EXE_leaklab"))
+    Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
         .args(args)
         .stdout(writer)
         .stderr(Stdio::piped())
@@ -277,7 +277,7 @@ fn a_full_stdout_is_one_line_and_exit_3() {
             .write(true)
             .open("/dev/full")
             .expect("/dev/full opens");
-        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
             .args(args)
             .stdout(full)
             .stderr(Stdio::piped())
@@ -314,7 +314,7 @@ fn a_missing_scenario_is_named() {
 
 /// Runs `leaklab args` with `env` added to its environment.
 fn leaklab_env(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
         .args(args)
         .envs(env.iter().copied())
         .output()

@@ -14,10 +14,10 @@
 //! cases: a divergence found once is found every time, and shrunk to a
 //! small sequence in the failure message.
 
-use leaklab::connector::pure::PureConnection;
-use leaklab::connector::safe::{ConnectOptions, Connection};
-use leaklab::connector::types::MAX_QUERY_LEN;
-use leaklab::connector::{Backend, Param};
+use leaklab_lab::connector::pure::PureConnection;
+use leaklab_lab::connector::safe::{ConnectOptions, Connection};
+use leaklab_lab::connector::types::MAX_QUERY_LEN;
+use leaklab_lab::connector::{Backend, Param};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 

@@ -13,8 +13,8 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use leaklab::hardening::faults::{Outcome, SweepReport, sweep};
-use leaklab::scenarios::{self, BackendChoice, Scenario, Variant};
+use leaklab_lab::hardening::faults::{Outcome, SweepReport, sweep};
+use leaklab_lab::scenarios::{self, BackendChoice, Scenario, Variant};
 
 mod in_child;
 

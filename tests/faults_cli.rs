@@ -4,7 +4,7 @@
 mod common;
 
 use common::{leaklab, leaklab_json};
-use leaklab::scenarios::{self, BackendChoice, Variant};
+use leaklab_lab::scenarios::{self, BackendChoice, Variant};
 
 #[test]
 fn safe_variants_survive_every_failed_allocation_and_leaky_ones_leak_on_some() {

@@ -7,10 +7,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use leaklab::hardening::faults::{
+use leaklab_lab::hardening::faults::{
     CHILD_COMMAND, PROGRESS_MARKER, REPORT_MARKER, run_isolated_with, sweep,
 };
-use leaklab::scenarios::{self, BackendChoice, Variant};
+use leaklab_lab::scenarios::{self, BackendChoice, Variant};
 
 /// The tests of this file take turns: writing an executable while another
 /// thread forks a child can leave the write descriptor open in that child
@@ -30,7 +30,7 @@ fn script(name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn run(exe: &Path) -> Result<leaklab::hardening::faults::SweepReport, String> {
+fn run(exe: &Path) -> Result<leaklab_lab::hardening::faults::SweepReport, String> {
     run_isolated_with(exe, "failed-connect", Variant::Safe, BackendChoice::C)
 }
 

@@ -9,12 +9,12 @@
 //! valgrind replaces: under valgrind the sweep runs natively in a child
 //! process (tests/in_child).
 
-use leaklab::connector::safe::{CallbackRow, Connection};
-use leaklab::connector::types::code;
-use leaklab::connector::{Error, Param};
-use leaklab::hardening::faults::{Outcome, sweep};
-use leaklab::scenarios::code::Code;
-use leaklab::scenarios::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
+use leaklab_lab::connector::safe::{CallbackRow, Connection};
+use leaklab_lab::connector::types::code;
+use leaklab_lab::connector::{Error, Param};
+use leaklab_lab::hardening::faults::{Outcome, sweep};
+use leaklab_lab::scenarios::code::Code;
+use leaklab_lab::scenarios::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant};
 
 mod in_child;
 

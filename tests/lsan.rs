@@ -10,12 +10,12 @@
 
 use std::sync::Once;
 
-use leaklab::detect::at_exit::attribution::Side;
-use leaklab::detect::at_exit::expect::{self, Amount};
-use leaklab::detect::{Request, counters, lsan};
 use leaklab::heap::Live;
-use leaklab::run::isolate::Limits;
-use leaklab::scenarios::{self, Variant};
+use leaklab_lab::detect::at_exit::attribution::Side;
+use leaklab_lab::detect::at_exit::expect::{self, Amount};
+use leaklab_lab::detect::{Request, counters, lsan};
+use leaklab_lab::run::isolate::Limits;
+use leaklab_lab::scenarios::{self, Variant};
 
 const ITERATIONS: u64 = 20;
 
@@ -27,7 +27,7 @@ fn use_leaklab_binary() {
         // process reads the environment while it is written (the others
         // wait on the Once); the harness read its own variables before
         // starting the tests.
-        unsafe { std::env::set_var("LEAKLAB_EXE", env!("CARGO_BIN_EXE_leaklab")) };
+        unsafe { std::env::set_var("LEAKLAB_EXE", env!("CARGO_BIN_EXE_leaklab-lab")) };
     });
 }
 
@@ -169,9 +169,9 @@ fn a_sanitizer_build_sends_the_counters_to_lsan() {
 /// leak, although LSan exits with its leak code 23 then.
 #[test]
 fn a_sanitizer_start_up_failure_is_not_a_leak() {
-    use leaklab::report::record::Ending;
-    use leaklab::run::isolate::run_child_of;
-    use leaklab::run::measure::Plan;
+    use leaklab_lab::report::record::Ending;
+    use leaklab_lab::run::isolate::run_child_of;
+    use leaklab_lab::run::measure::Plan;
     let exe = lsan_leaklab();
     let scenario = scenarios::find("unfreed-result").expect("scenario");
     let plan = Plan {
@@ -191,7 +191,7 @@ fn a_sanitizer_start_up_failure_is_not_a_leak() {
         run.stderr
     );
     let record =
-        leaklab::detect::counters::judge(scenario, plan.variant, plan.backend, 3, limits, run);
+        leaklab_lab::detect::counters::judge(scenario, plan.variant, plan.backend, 3, limits, run);
     match &record.ending {
         Ending::SanitizerFailed { message } => {
             assert!(message.contains("LeakSanitizer"), "{message}")

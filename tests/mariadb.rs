@@ -30,10 +30,10 @@ mod with_the_feature {
     use std::time::{Duration, Instant};
 
     use super::common::{leaklab, leaklab_json};
-    use leaklab::mariadb::safe::Connection;
-    use leaklab::mariadb::server::{self, Server};
-    use leaklab::scenarios::fidelity::{self, ROWS};
-    use leaklab::scenarios::{self, Scenario};
+    use leaklab_lab::mariadb::safe::Connection;
+    use leaklab_lab::mariadb::server::{self, Server};
+    use leaklab_lab::scenarios::fidelity::{self, ROWS};
+    use leaklab_lab::scenarios::{self, Scenario};
 
     fn mariadb_scenarios() -> Vec<&'static Scenario> {
         let found: Vec<_> = scenarios::all()
@@ -65,7 +65,7 @@ mod with_the_feature {
 
     #[test]
     fn valgrind_agrees_on_every_mariadb_scenario() {
-        if let Err(why) = leaklab::detect::valgrind::available() {
+        if let Err(why) = leaklab_lab::detect::valgrind::available() {
             panic!("{why}");
         }
         for s in mariadb_scenarios() {
@@ -215,7 +215,7 @@ mod with_the_feature {
     #[test]
     fn a_killed_lab_leaves_no_server_behind() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut lab = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        let mut lab = Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
             .args(["run", "mariadb-unfreed-result", "--variant", "safe"])
             .args(["--iterations", "100000000"])
             .env("TMPDIR", tmp.path())
@@ -261,7 +261,7 @@ mod with_the_feature {
             r#"for a; do case "$a" in --log-error=*) log="${a#--log-error=}";; esac; done
 printf '[ERROR] Can not open the data directory\n[ERROR] Aborting\n' > "$log""#,
         );
-        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
             .args(["run", "mariadb-unfreed-result"])
             .env(server::BIN_DIR_VAR, tools.path())
             .env_remove(server::SOCKET_VAR)
@@ -283,7 +283,7 @@ printf '[ERROR] Can not open the data directory\n[ERROR] Aborting\n' > "$log""#,
             "exit 1",
         );
         let tmp = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
             .args(["run", "mariadb-unfreed-result"])
             .env(server::BIN_DIR_VAR, tools.path())
             .env("TMPDIR", tmp.path())
@@ -302,7 +302,7 @@ printf '[ERROR] Can not open the data directory\n[ERROR] Aborting\n' > "$log""#,
     #[test]
     fn missing_server_tools_are_one_line_naming_the_packages() {
         let empty = tempfile::tempdir().unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        let out = Command::new(env!("CARGO_BIN_EXE_leaklab-lab"))
             .args(["matrix"])
             .env(server::BIN_DIR_VAR, empty.path())
             .env_remove(server::SOCKET_VAR)

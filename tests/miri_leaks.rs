@@ -11,7 +11,7 @@
 //! Each workload runs one iteration: one leaked object is enough for Miri,
 //! and Miri is slow.
 
-use leaklab::scenarios::{self, BackendChoice, Variant};
+use leaklab_lab::scenarios::{self, BackendChoice, Variant};
 
 /// Runs one iteration of scenario `id`'s `variant` on its default backend,
 /// then tears the workload down (so only the leak itself is left).

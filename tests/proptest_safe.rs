@@ -13,11 +13,13 @@
 //! window closes. This binary holds this one test, so no other test thread
 //! allocates while a case is measured.
 
-use leaklab::connector::pure::quote_text;
-use leaklab::connector::safe::{CallbackRow, ConnectOptions, Connection, QueryResult, Statement};
-use leaklab::connector::types::{MAX_QUERY_LEN, code};
-use leaklab::connector::{Error, Param};
 use leaklab::heap::Snapshot;
+use leaklab_lab::connector::pure::quote_text;
+use leaklab_lab::connector::safe::{
+    CallbackRow, ConnectOptions, Connection, QueryResult, Statement,
+};
+use leaklab_lab::connector::types::{MAX_QUERY_LEN, code};
+use leaklab_lab::connector::{Error, Param};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 

@@ -5,10 +5,10 @@
 
 use std::sync::Mutex;
 
-use leaklab::connector::safe::{ConnectOptions, Connection};
-use leaklab::connector::types::code;
-use leaklab::connector::{Error, FieldType, Param};
 use leaklab::heap::Snapshot;
+use leaklab_lab::connector::safe::{ConnectOptions, Connection};
+use leaklab_lab::connector::types::code;
+use leaklab_lab::connector::{Error, FieldType, Param};
 
 mod in_child;
 
@@ -115,7 +115,7 @@ fn rows_fields_and_types_come_through() {
             .query("SELECT name, age, score FROM people")
             .unwrap()
             .unwrap();
-        assert_eq!(result.num_rows(), leaklab::sys::LC_SEED_ROWS as u64);
+        assert_eq!(result.num_rows(), leaklab_lab::sys::LC_SEED_ROWS as u64);
         let types: Vec<FieldType> = result
             .fields()
             .unwrap()

@@ -7,7 +7,7 @@ mod common;
 mod in_child;
 
 use common::{int, leaklab, leaklab_json};
-use leaklab::scenarios::{self, BackendChoice, SideExpectation, Variant};
+use leaklab_lab::scenarios::{self, BackendChoice, SideExpectation, Variant};
 use serde_json::Value;
 
 const ITERATIONS: i64 = 1000;
@@ -173,7 +173,7 @@ fn zlib_keeps_its_documented_deflate_memory_per_iteration() {
 /// document, two nodes, and "1.0", "person", "alice" with their NULs.
 #[test]
 fn libxml2_keeps_the_tree_per_iteration() {
-    use leaklab::sys::libxml2::{xmlDoc, xmlNode};
+    use leaklab_lab::sys::libxml2::{xmlDoc, xmlNode};
     let (leaky, _) = run_both("libxml2-document");
     let tree = std::mem::size_of::<xmlDoc>() + 2 * std::mem::size_of::<xmlNode>() + 4 + 7 + 6;
     assert_eq!(int(&leaky, &["leaked", "c", "blocks"]), 6 * ITERATIONS);
@@ -190,7 +190,7 @@ fn failed_connect_leaks_one_handle_per_iteration() {
     assert_eq!(int(&leaky, &["leaked", "c", "blocks"]), ITERATIONS);
     assert_eq!(
         int(&leaky, &["leaked", "c", "bytes"]),
-        std::mem::size_of::<leaklab::sys::LC>() as i64 * ITERATIONS
+        std::mem::size_of::<leaklab_lab::sys::LC>() as i64 * ITERATIONS
     );
 }
 
@@ -208,9 +208,10 @@ fn c_extension_bug_is_fixed_by_the_pure_backend_not_by_the_safe_wrapper() {
         &n,
         "--json",
     ]);
-    let doubles_per_scan = leaklab::scenarios::footprint::data_of("SELECT name, score FROM people")
-        .rows
-        .len() as i64;
+    let doubles_per_scan =
+        leaklab_lab::scenarios::footprint::data_of("SELECT name, score FROM people")
+            .rows
+            .len() as i64;
     assert_eq!(on_c["verdict"], "leak", "{on_c}");
     assert_eq!(
         int(&on_c, &["leaked", "c", "blocks"]),
@@ -218,7 +219,7 @@ fn c_extension_bug_is_fixed_by_the_pure_backend_not_by_the_safe_wrapper() {
     );
     assert_eq!(
         int(&on_c, &["leaked", "c", "bytes"]),
-        doubles_per_scan * leaklab::sys::LC_DOUBLE_BUF_SIZE as i64 * ITERATIONS
+        doubles_per_scan * leaklab_lab::sys::LC_DOUBLE_BUF_SIZE as i64 * ITERATIONS
     );
     let on_pure = leaklab_json(&[
         "run",

@@ -7,9 +7,9 @@
 use std::sync::{Mutex, MutexGuard};
 
 use leaklab::heap::{Snapshot, c};
-use leaklab::sqlite::Error;
-use leaklab::sqlite::safe::{Database, Step};
-use leaklab::sys::sqlite as sys;
+use leaklab_lab::sqlite::Error;
+use leaklab_lab::sqlite::safe::{Database, Step};
+use leaklab_lab::sys::sqlite as sys;
 
 mod in_child;
 

@@ -9,10 +9,10 @@
 use std::sync::{Mutex, MutexGuard};
 
 use leaklab::heap::c;
-use leaklab::scenarios::sqlite_footprint as model;
-use leaklab::sqlite::Error;
-use leaklab::sqlite::leaky::LeakyDatabase;
-use leaklab::sqlite::safe::Database;
+use leaklab_lab::scenarios::sqlite_footprint as model;
+use leaklab_lab::sqlite::Error;
+use leaklab_lab::sqlite::leaky::LeakyDatabase;
+use leaklab_lab::sqlite::safe::Database;
 
 mod in_child;
 

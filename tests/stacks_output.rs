@@ -23,7 +23,9 @@ fn run_names_the_leaking_frames_of_a_leaky_variant_and_none_for_a_clean_one() {
         "{text}"
     );
     assert!(
-        text.contains("leaklab::connector::leaky::LeakyConnection::store (src/connector/leaky.rs:"),
+        text.contains(
+            "leaklab_lab::connector::leaky::LeakyConnection::store (src/connector/leaky.rs:"
+        ),
         "{text}"
     );
     assert!(
@@ -76,7 +78,7 @@ fn faults_shows_the_stack_of_a_leaking_error_path() {
     );
     assert!(
         text.contains(
-            "leaklab::connector::leaky::LeakyConnection::connect (src/connector/leaky.rs:"
+            "leaklab_lab::connector::leaky::LeakyConnection::connect (src/connector/leaky.rs:"
         ),
         "{text}"
     );

@@ -21,10 +21,10 @@
 //! ends with "ERROR SUMMARY: 0 errors". The suppressions file silences only
 //! std's own thread bookkeeping (see its comments).
 
-use leaklab::connector::pure::PureConnection;
-use leaklab::connector::safe::Connection;
-use leaklab::connector::{Backend, Param};
 use leaklab::heap::c as c_heap;
+use leaklab_lab::connector::pure::PureConnection;
+use leaklab_lab::connector::safe::Connection;
+use leaklab_lab::connector::{Backend, Param};
 
 mod in_child;
 
@@ -150,7 +150,7 @@ fn assert_all_work_seen(per_iteration: Seen, outcomes: &[ThreadOutcome]) {
     let expected_status = format!(
         "Queries: {}  Rows: {}",
         2 * ITERATIONS,
-        leaklab::sys::LC_SEED_ROWS
+        leaklab_lab::sys::LC_SEED_ROWS
     );
     for outcome in outcomes {
         assert_eq!(

@@ -12,13 +12,13 @@
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leaklab::detect::at_exit::attribution::Side;
-use leaklab::detect::at_exit::expect::{self, Amount, SideAmounts};
-use leaklab::detect::valgrind;
-use leaklab::detect::{Request, counters};
 use leaklab::heap::Live;
-use leaklab::run::isolate::Limits;
-use leaklab::scenarios::{self, LeakKind, Scenario, SideExpectation, Variant};
+use leaklab_lab::detect::at_exit::attribution::Side;
+use leaklab_lab::detect::at_exit::expect::{self, Amount, SideAmounts};
+use leaklab_lab::detect::valgrind;
+use leaklab_lab::detect::{Request, counters};
+use leaklab_lab::run::isolate::Limits;
+use leaklab_lab::scenarios::{self, LeakKind, Scenario, SideExpectation, Variant};
 
 /// Few iterations: memcheck's cost is mostly start-up and the final scan.
 const ITERATIONS: u64 = 20;
@@ -31,7 +31,7 @@ fn use_leaklab_binary() {
         // process reads the environment while it is written (the others
         // wait on the Once); the harness read its own variables before
         // starting the tests.
-        unsafe { std::env::set_var("LEAKLAB_EXE", env!("CARGO_BIN_EXE_leaklab")) };
+        unsafe { std::env::set_var("LEAKLAB_EXE", env!("CARGO_BIN_EXE_leaklab-lab")) };
     });
 }
 

@@ -1,10 +1,10 @@
-//! The raw baseline: the minimal correct sequence of `leaklab::sys` calls
+//! The raw baseline: the minimal correct sequence of `leaklab_lab::sys` calls
 //! for each operation, written the way a careful C caller would.
 
 use std::ffi::CString;
 use std::hint::black_box;
 
-use leaklab::sys;
+use leaklab_lab::sys;
 
 use super::{GROW, INSERT, Opts, QUERY_ALL, fold};
 

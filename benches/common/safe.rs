@@ -1,9 +1,9 @@
 //! The same operations through the safe binding, and through the pure
 //! backend (and both behind the shared `Backend` trait).
 
-use leaklab::connector::pure::PureConnection;
-use leaklab::connector::safe::{ConnectOptions, Connection, QueryResult};
-use leaklab::connector::{Backend, Outcome};
+use leaklab_lab::connector::pure::PureConnection;
+use leaklab_lab::connector::safe::{ConnectOptions, Connection, QueryResult};
+use leaklab_lab::connector::{Backend, Outcome};
 
 use super::{GROW, INSERT, fold};
 
@@ -68,7 +68,7 @@ pub fn measured_execute_pure(conn: &mut PureConnection, sql: &str) -> usize {
     outcome_rows(conn.execute(sql))
 }
 
-fn outcome_rows(outcome: Result<Outcome, leaklab::connector::Error>) -> usize {
+fn outcome_rows(outcome: Result<Outcome, leaklab_lab::connector::Error>) -> usize {
     outcome.map_or(usize::MAX, |o| o.rows.len())
 }
 

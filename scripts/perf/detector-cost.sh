@@ -30,17 +30,17 @@ trap 'rm -rf "$OUT"' EXIT
 command -v heaptrack >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq heaptrack >/dev/null
 }
-cargo build -q --release --bin leaklab
-cargo build -q --release --bin leaklab --features uncounted --target-dir "$TARGET/perf-uncounted"
-COUNTED=$TARGET/release/leaklab
-PLAIN=$TARGET/perf-uncounted/release/leaklab
+cargo build -q --release --bin leaklab-lab
+cargo build -q --release --bin leaklab-lab --features uncounted --target-dir "$TARGET/perf-uncounted"
+COUNTED=$TARGET/release/leaklab-lab
+PLAIN=$TARGET/perf-uncounted/release/leaklab-lab
 
 # The child writes into a record file its parent made (it never creates one).
 : >"$OUT/record.jsonl"
 child() { echo "$1 __child $SCENARIO safe c $N $2 $OUT/record.jsonl"; }
 VALGRIND="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=$OUT/memcheck.xml \
---suppressions=valgrind/rust-runtime.supp --num-callers=40 --soname-synonyms=somalloc=NONE"
+--suppressions=crates/cargo-leaklab/valgrind/rust-runtime.supp --num-callers=40 --soname-synonyms=somalloc=NONE"
 HEAPTRACK="heaptrack -o $OUT/heaptrack"
 
 NAMES=(plain counters growth valgrind heaptrack)

@@ -17,8 +17,8 @@ SCENARIOS=("${@:-unfreed-result cstring-into-raw sized-leak}")
 read -r -a SCENARIOS <<<"${SCENARIOS[*]}"
 COUNTS=(1000 10000 100000 1000000)
 
-cargo build -q --release --bin leaklab
-LEAKLAB=${CARGO_TARGET_DIR:-target}/release/leaklab
+cargo build -q --release --bin leaklab-lab
+LEAKLAB=${CARGO_TARGET_DIR:-target}/release/leaklab-lab
 
 declared() {
     "$LEAKLAB" list --json | jq -r --arg id "$1" '.[] | select(.id == $id) |

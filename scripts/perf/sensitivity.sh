@@ -16,8 +16,8 @@ shift 2 2>/dev/null || shift $#
 SIZES=("${@:-1 2 4 8 16 32 64}")
 read -r -a SIZES <<<"${SIZES[*]}"
 
-cargo build -q --release --bin leaklab
-LEAKLAB=${CARGO_TARGET_DIR:-target}/release/leaklab
+cargo build -q --release --bin leaklab-lab
+LEAKLAB=${CARGO_TARGET_DIR:-target}/release/leaklab-lab
 
 # One run: "verdict rss_flag counters_slope rss_slope".
 run() {

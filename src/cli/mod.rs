@@ -1,4 +1,6 @@
-//! The command line: `list`, `explain`, `run`, `matrix`, `faults`, `watch`.
+//! The lab's command line: `list`, `explain`, `run`, `matrix`, `faults`
+//! (`leaklab watch` and `cargo leaklab test`, for anyone's code, are the
+//! cargo-leaklab crate's).
 //!
 //! Exit codes: 0 success (for `watch`: the program was watched and its
 //! memory is flat, or it ran too briefly to judge); 1 a run or matrix did
@@ -26,83 +28,17 @@ mod faults;
 mod list;
 mod matrix;
 mod run;
-mod test;
-mod watch;
 
 pub use args::{Cli, Command};
+pub use cargo_leaklab::cli::{EXIT_MISMATCH, EXIT_OK, EXIT_OUTPUT, EXIT_USAGE, Failure, write_out};
 
 use std::ffi::OsString;
-use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::scenarios::{self, Scenario};
-
-/// Exit codes.
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_MISMATCH: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_OUTPUT: i32 = 3;
-
-/// Set once stdout turned out to be a closed pipe: later output is dropped.
-static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
-
-/// Writes to stdout. A closed pipe (EPIPE) is not an error: the reader has
-/// gone, so this and all later output is dropped and the command carries
-/// on to its own exit code. Any other failure (ENOSPC on `> /dev/full`)
-/// comes back, for the caller to `?` into a [`Failure`] with
-/// [`EXIT_OUTPUT`].
-pub fn write_out(args: std::fmt::Arguments<'_>) -> io::Result<()> {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    let mut stdout = io::stdout().lock();
-    match stdout.write_fmt(args).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            STDOUT_CLOSED.store(true, Ordering::Relaxed);
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-/// A failure the user must see as one line, with its exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-    pub code: i32,
-}
-
-/// Standard output failed (not a closed pipe, which [`write_out`] absorbs).
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Failure {
-        Failure {
-            message: format!("cannot write to standard output: {e}"),
-            code: EXIT_OUTPUT,
-        }
-    }
-}
-
-impl Failure {
-    pub fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            code: EXIT_USAGE,
-        }
-    }
-}
 
 /// Parses arguments and runs the command; returns the exit code.
 pub fn main() -> i32 {
     run_with(std::env::args_os().collect())
-}
-
-/// As `cargo-leaklab`, run by cargo as `cargo-leaklab leaklab ARGS`.
-pub fn cargo_main() -> i32 {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "leaklab") {
-        args.remove(1);
-    }
-    run_with(args)
 }
 
 fn run_with(argv: Vec<OsString>) -> i32 {
@@ -126,9 +62,6 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
         Command::Run(a) => run::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Faults(a) => faults::run(a),
-        Command::Watch(a) => watch::run(a),
-        Command::Test(a) => test::run(a),
-        Command::TestRunner(a) => Ok(crate::suite::runner::main(a.binary, a.args)),
         Command::FaultsChild(a) => Ok(crate::hardening::faults::child_main(
             &a.scenario,
             a.variant,

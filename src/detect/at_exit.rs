@@ -8,7 +8,7 @@
 //!   scenario's declared leak;
 //! - [`attribution`]: which side (C or Rust) a leaked block's stack is on.
 
-pub mod attribution;
+pub use cargo_leaklab::parse::attribution;
 pub mod expect;
 
 use serde::Serialize;

@@ -3,8 +3,8 @@
 //! ```text
 //! valgrind --tool=memcheck --leak-check=full --show-leak-kinds=all \
 //!     --errors-for-leak-kinds=definite,indirect --xml=yes --xml-file=<tmp> \
-//!     --suppressions=valgrind/rust-runtime.supp \
-//!     --suppressions=valgrind/c-libraries.supp --num-callers=40 \
+//!     --suppressions=crates/cargo-leaklab/valgrind/rust-runtime.supp \
+//!     --suppressions=crates/cargo-leaklab/valgrind/c-libraries.supp --num-callers=40 \
 //!     --soname-synonyms=somalloc=NONE leaklab __child <scenario> <variant> <backend> <N> ...
 //! ```
 //!
@@ -31,7 +31,7 @@
 //! observation says "skipped: unbounded" and counts as what is expected of
 //! it, the way a reachable cache being "not a leak" to it is expected.
 
-pub mod xml;
+pub use cargo_leaklab::parse::valgrind_xml as xml;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -84,10 +84,11 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
-/// valgrind/rust-runtime.supp and valgrind/c-libraries.supp in the source
-/// tree this lab was built from.
+/// rust-runtime.supp and c-libraries.supp, the CLI crate's built-in
+/// suppressions (crates/cargo-leaklab/valgrind/), in the source tree this
+/// lab was built from.
 pub fn suppressions_files() -> [PathBuf; 2] {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("valgrind");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/cargo-leaklab/valgrind");
     [dir.join("rust-runtime.supp"), dir.join("c-libraries.supp")]
 }
 

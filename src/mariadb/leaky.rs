@@ -16,7 +16,7 @@ use crate::sys::mariadb as sys;
 /// itself is not the leak; each method's mistake is.
 ///
 /// ```no_run
-/// use leaklab::mariadb::{leaky::LeakyConnection, server};
+/// use leaklab_lab::mariadb::{leaky::LeakyConnection, server};
 /// let mut conn = LeakyConnection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
 /// // Every call keeps one result set for good: the mistake this type shows.
 /// let rows = conn.query_rows("SELECT name FROM people").map_err(|e| e.to_string())?;

@@ -23,7 +23,7 @@ pub mod server;
 /// An error of the C API, copied off the handle that reported it.
 ///
 /// ```
-/// let e = leaklab::mariadb::Error::Api {
+/// let e = leaklab_lab::mariadb::Error::Api {
 ///     function: "mysql_real_query",
 ///     code: 1146,
 ///     message: "Table 'shop.nope' doesn't exist".into(),

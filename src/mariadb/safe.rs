@@ -23,7 +23,7 @@ const USER: &CStr = c"root";
 /// A connection to a server, closed on drop.
 ///
 /// ```no_run
-/// use leaklab::mariadb::{safe::Connection, server};
+/// use leaklab_lab::mariadb::{safe::Connection, server};
 /// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
 /// let mut rows = conn.query("SELECT name FROM people").map_err(|e| e.to_string())?;
 /// while let Some(row) = rows.fetch() {
@@ -172,7 +172,7 @@ impl Drop for Connection {
 /// A result held on the client, freed on drop. It borrows what produced it.
 ///
 /// ```no_run
-/// use leaklab::mariadb::{safe::Connection, server};
+/// use leaklab_lab::mariadb::{safe::Connection, server};
 /// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
 /// let result = conn.query("SELECT name, age FROM people").map_err(|e| e.to_string())?;
 /// assert_eq!(result.field_names(), ["name", "age"]);
@@ -246,7 +246,7 @@ impl Drop for StoredResult<'_> {
 /// One row of a stored result, borrowed until the next fetch.
 ///
 /// ```no_run
-/// use leaklab::mariadb::{safe::Connection, server};
+/// use leaklab_lab::mariadb::{safe::Connection, server};
 /// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
 /// let mut result = conn.query("SELECT age FROM people").map_err(|e| e.to_string())?;
 /// let row = result.fetch().expect("a row");
@@ -296,7 +296,7 @@ impl Row<'_> {
 /// A prepared statement, closed on drop.
 ///
 /// ```no_run
-/// use leaklab::mariadb::{safe::Connection, server};
+/// use leaklab_lab::mariadb::{safe::Connection, server};
 /// let mut conn = Connection::connect(&server::socket()?, Some("shop")).map_err(|e| e.to_string())?;
 /// let statement = conn.prepare("SELECT name FROM people WHERE age > ?").map_err(|e| e.to_string())?;
 /// let columns = statement.result_metadata().map_err(|e| e.to_string())?.field_names();

@@ -67,7 +67,7 @@ rm -rf "$1""#;
 /// directory (the keeper does both once the pipe closes).
 ///
 /// ```no_run
-/// let server = leaklab::mariadb::server::Server::start()?;
+/// let server = leaklab_lab::mariadb::server::Server::start()?;
 /// println!("listening on {}", server.socket().display());
 /// # Ok::<(), String>(())
 /// ```
@@ -190,7 +190,7 @@ impl Drop for Server {
 /// process, the first time it is asked for.
 ///
 /// ```no_run
-/// let socket = leaklab::mariadb::server::socket()?;
+/// let socket = leaklab_lab::mariadb::server::socket()?;
 /// assert!(socket.exists());
 /// # Ok::<(), String>(())
 /// ```

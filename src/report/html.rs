@@ -16,21 +16,7 @@ pub struct MatrixRow {
     pub cells: Vec<(String, Outcome)>,
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use cargo_leaklab::units::escape;
 
 const STYLE: &str = "
 body { font-family: system-ui, sans-serif; margin: 24px; color: #222; }

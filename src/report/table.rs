@@ -21,21 +21,7 @@ pub fn styled<T: ToString>(header: impl IntoIterator<Item = T>) -> Table {
     table
 }
 
-/// Human-readable byte count.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use cargo_leaklab::units::bytes;
 
 /// What one side leaked per iteration, as the table shows it.
 fn observed(record: &RunRecord, leaked: Live) -> String {

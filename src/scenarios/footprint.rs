@@ -144,7 +144,7 @@ thread_local! {
 /// such an expectation as measured.
 ///
 /// ```
-/// use leaklab::scenarios::footprint::{block, measured_during};
+/// use leaklab_lab::scenarios::footprint::{block, measured_during};
 /// let (live, measured) = measured_during(|| block(64));
 /// assert_eq!((live.bytes, measured), (64, false));
 /// ```

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use leaklab::connector::Error;
+use leaklab_lab::connector::Error;
 
 use super::{c_live, connector_error, open, serial};
 

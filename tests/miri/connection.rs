@@ -1,7 +1,7 @@
 //! Connecting, querying, fetching, errors, strings and closing.
 
-use leaklab::connector::safe::{ConnectOptions, Connection};
-use leaklab::connector::{Backend, Error, Field, FieldType};
+use leaklab_lab::connector::safe::{ConnectOptions, Connection};
+use leaklab_lab::connector::{Backend, Error, Field, FieldType};
 
 use super::{c_live, connector_error, open, serial, texts};
 
@@ -206,7 +206,7 @@ fn drop_order_result_then_statement_then_connection() {
         let mut stmt = conn
             .prepare("SELECT name FROM people WHERE age < ?")
             .expect("prepare");
-        stmt.bind(0, &leaklab::connector::Param::Int(30))
+        stmt.bind(0, &leaklab_lab::connector::Param::Int(30))
             .expect("bind");
         stmt.execute().expect("execute");
         let mut result = stmt.store_result().expect("store").expect("rows");

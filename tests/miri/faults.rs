@@ -1,8 +1,8 @@
 //! Fault injection: every allocation the connector makes may fail, and the
 //! safe binding must turn each failure into an error without leaking.
 
-use leaklab::connector::safe::Connection;
 use leaklab::heap::c;
+use leaklab_lab::connector::safe::Connection;
 
 use super::{c_live, connector_error, open, serial};
 

@@ -24,9 +24,9 @@ mod statements;
 
 use std::sync::{Mutex, MutexGuard};
 
-use leaklab::connector::Error;
-use leaklab::connector::safe::Connection;
 use leaklab::heap::{Live, c};
+use leaklab_lab::connector::Error;
+use leaklab_lab::connector::safe::Connection;
 
 /// One test at a time (see the module doc).
 fn serial() -> MutexGuard<'static, ()> {

@@ -1,9 +1,9 @@
 //! Rust-only code under Miri: the pure backend and the rc-cycle scenario's
 //! safe variant (Rc + Weak), whose leaky twin is in tests/miri_leaks.rs.
 
-use leaklab::connector::Backend;
-use leaklab::connector::pure::PureConnection;
-use leaklab::scenarios::{self, BackendChoice};
+use leaklab_lab::connector::Backend;
+use leaklab_lab::connector::pure::PureConnection;
+use leaklab_lab::scenarios::{self, BackendChoice};
 
 use super::{serial, texts};
 

@@ -1,6 +1,6 @@
 //! Prepared statements: binding, executing, metadata, expanded SQL, errors.
 
-use leaklab::connector::{Backend, Field, FieldType, Param};
+use leaklab_lab::connector::{Backend, Field, FieldType, Param};
 
 use super::{c_live, connector_error, open, serial, texts};
 

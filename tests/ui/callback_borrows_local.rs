@@ -1,5 +1,5 @@
 // The row callback outlives any borrow (C keeps it): it must be 'static.
-use leaklab::connector::safe::{CallbackRow, Connection};
+use leaklab_lab::connector::safe::{CallbackRow, Connection};
 
 fn main() {
     let mut conn = Connection::open_default().unwrap();

@@ -1,5 +1,5 @@
 // Connection is Send but not Sync: two threads cannot share one by reference.
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn main() {
     let conn = Connection::open_default().unwrap();

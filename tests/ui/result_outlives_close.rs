@@ -1,5 +1,5 @@
 // A QueryResult borrows its Connection: close(self) cannot run while it lives.
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn main() {
     let mut conn = Connection::open_default().unwrap();

@@ -1,5 +1,5 @@
 // A Row is valid until the next fetch: the borrow of the result forbids it.
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn main() {
     let mut conn = Connection::open_default().unwrap();

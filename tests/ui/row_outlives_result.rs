@@ -1,5 +1,5 @@
 // A Row borrows its QueryResult: it cannot be used after the result is dropped.
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn main() {
     let mut conn = Connection::open_default().unwrap();

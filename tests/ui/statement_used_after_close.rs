@@ -1,5 +1,5 @@
 // close(self) consumes the Statement: it cannot be used afterwards.
-use leaklab::connector::safe::Connection;
+use leaklab_lab::connector::safe::Connection;
 
 fn main() {
     let mut conn = Connection::open_default().unwrap();

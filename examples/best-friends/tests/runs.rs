@@ -6,6 +6,9 @@ use std::process::Command;
 
 use best_friends::{FINISHED, goodbye};
 
+#[global_allocator]
+static ALLOC: leaklab::Counting = leaklab::Counting::system();
+
 fn run(which: &str) -> Vec<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_best-friends"))
         .arg(which)
@@ -50,40 +53,39 @@ fn the_weak_run_prints_as_the_sources_fixed_run() {
     assert_eq!(lines, want);
 }
 
-#[test]
+#[leaklab::test]
 fn the_counters_see_the_cycles_held_until_collected_and_freed_then() {
-    leaklab::check::in_a_counted_process(
-        "the_counters_see_the_cycles_held_until_collected_and_freed_then",
-        || {
-            use leaklab::heap::rust::thread_live;
-            best_friends::collect_only_when_told();
-            // The collector's own bookkeeping (its table of candidates,
-            // grown to three pairs' worth) made once, before counting.
-            for _ in 0..3 {
-                best_friends::make_collected_pair();
-            }
-            best_friends::collect_now();
-            let before = thread_live();
-            for _ in 0..3 {
-                best_friends::make_collected_pair();
-            }
-            let held = thread_live();
-            // Per pair at least two collected boxes and two names.
-            assert!(
-                held.blocks - before.blocks >= 3 * 4,
-                "{before:?} -> {held:?}"
-            );
-            best_friends::collect_now();
-            assert_eq!(thread_live(), before, "all of it freed by the collector");
+    use leaklab::check::{Side, thread_live};
+    best_friends::collect_only_when_told();
+    // The collector's own bookkeeping (its table of candidates,
+    // grown to three pairs' worth) made once, before counting.
+    for _ in 0..3 {
+        best_friends::make_collected_pair();
+    }
+    best_friends::collect_now();
+    let before = thread_live(Side::Rust);
+    for _ in 0..3 {
+        best_friends::make_collected_pair();
+    }
+    let held = thread_live(Side::Rust);
+    // Per pair at least two collected boxes and two names.
+    assert!(
+        held.blocks - before.blocks >= 3 * 4,
+        "{before:?} -> {held:?}"
+    );
+    best_friends::collect_now();
+    assert_eq!(
+        thread_live(Side::Rust),
+        before,
+        "all of it freed by the collector"
+    );
 
-            for _ in 0..3 {
-                best_friends::make_weak_pair();
-            }
-            assert_eq!(
-                thread_live(),
-                before,
-                "the weak pairs never outlive their iteration"
-            );
-        },
+    for _ in 0..3 {
+        best_friends::make_weak_pair();
+    }
+    assert_eq!(
+        thread_live(Side::Rust),
+        before,
+        "the weak pairs never outlive their iteration"
     );
 }

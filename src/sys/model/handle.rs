@@ -6,13 +6,13 @@
 use std::ffi::CStr;
 use std::ptr;
 
-use super::alloc::{alloc_value, free_value, lab_calloc, lab_free, lab_malloc};
 use super::errors::Slot;
 use super::result;
 use super::server::{self, Server};
 use crate::api::code;
 use crate::sql::{Column, Database, escape};
 use crate::sys::{LC, LC_RES, lc_row_callback};
+use leaklab::heap::modelled::{alloc_value, free_value, lab_calloc, lab_free, lab_malloc};
 
 /// The handle's error slot.
 ///

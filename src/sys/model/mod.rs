@@ -1,5 +1,6 @@
 //! A Rust model of the C connector's `extern "C"` API (csrc/connector),
-//! with the C allocator's counters (`alloc`), compiled only under Miri.
+//! compiled only under Miri; it allocates through the user crate's
+//! modelled C allocator (`leaklab::heap::modelled`), which counts.
 //!
 //! Miri cannot call C, so under `cfg(miri)` every function that
 //! `../bindings.rs` declares is defined here with `#[unsafe(no_mangle)]`:
@@ -35,7 +36,6 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(dead_code, clippy::all)]
 
-pub(crate) mod alloc;
 mod errors;
 mod handle;
 mod result;

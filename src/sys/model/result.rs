@@ -6,7 +6,6 @@
 use std::mem::size_of;
 use std::ptr::{self, NonNull};
 
-use super::alloc::{lab_calloc, lab_free, lab_malloc};
 use super::server::{self, Server};
 use crate::api::{Field, FieldType, Outcome, code};
 use crate::sql::Column;
@@ -14,6 +13,7 @@ use crate::sys::{
     LC, LC_DOUBLE_BUF_SIZE, LC_FIELD, LC_RES, LC_ROW, lc_field_type, lc_field_type_LC_TYPE_DOUBLE,
     lc_field_type_LC_TYPE_INT, lc_field_type_LC_TYPE_TEXT,
 };
+use leaklab::heap::modelled::{lab_calloc, lab_free, lab_malloc};
 
 const DOUBLE_BUF: usize = LC_DOUBLE_BUF_SIZE as usize;
 

@@ -5,7 +5,6 @@
 
 use std::ptr::{self, NonNull};
 
-use super::alloc::{alloc_value, free_value, lab_free, lab_malloc, lab_strndup};
 use super::errors::{OK, Slot};
 use super::handle::{self, rows_owed};
 use super::result;
@@ -13,6 +12,7 @@ use super::server::{self};
 use crate::api::{MAX_QUERY_LEN, Outcome, Param, code};
 use crate::sql::{Statement, parse};
 use crate::sys::{LC, LC_ERRMSG_SIZE, LC_RES, LC_STMT};
+use leaklab::heap::modelled::{alloc_value, free_value, lab_free, lab_malloc, lab_strndup};
 
 /// One parameter slot.
 enum Bound {

@@ -1,0 +1,4 @@
+//! `leaklab watch ...` and `leaklab test ...`.
+fn main() {
+    std::process::exit(cargo_leaklab::cli::main());
+}

@@ -1,0 +1,191 @@
+//! Argument definitions (clap) of `leaklab` / `cargo leaklab`, and the
+//! parsers every leaklab command line shares (durations, sizes, one-line
+//! errors).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "leaklab",
+    version,
+    about = "Find memory leaks in anyone's code: which test leaks (test), does a program grow (watch)",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run any program and tell whether its memory grows: RSS (and its
+    /// malloc heap, where the preload shim loads) over time, fitted.
+    Watch(WatchArgs),
+    /// Run a crate's tests (through cargo-nextest), each in its own
+    /// process under a leak detector: which test lost what, on which side.
+    /// Installed as `cargo leaklab test`.
+    Test(TestArgs),
+    #[command(name = "__test-runner", hide = true)]
+    TestRunner(TestRunnerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between two samples, e.g. 100ms, 1s.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Stop the program after this long (SIGTERM, then SIGKILL 1 s later).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Samples of the program's first moments, left out of the fit
+    /// (start-up is a step, not a trend).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration_or_zero)]
+    pub warmup: Duration,
+    /// Draw memory over time into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Print one JSON object (the program's own stdout goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, num_args = 1.., value_parser = clap::value_parser!(OsString))]
+    pub program: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// counters (the preload shim's malloc count at exit; memcheck names
+    /// the sides of what a test kept), valgrind (memcheck on every test),
+    /// or lsan (LeakSanitizer, nightly).
+    #[arg(long, value_enum, default_value = "counters")]
+    pub detector: crate::suite::Detector,
+    /// Leak kinds that fail the run besides lost (definite + indirect): a
+    /// comma list of possible, reachable.
+    #[arg(long, default_value = "lost", value_parser = crate::suite::report::FailOn::parse)]
+    pub fail_on: crate::suite::report::FailOn,
+    /// Tests run at once (default: every core).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Write memcheck suppressions for every lost record found.
+    #[arg(long, value_name = "FILE")]
+    pub gen_suppressions: Option<PathBuf>,
+    /// Read these suppressions (memcheck's format; LeakSanitizer's for
+    /// --detector lsan); may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub suppressions: Vec<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Passed to `cargo nextest run`: -p, --features, --release, test
+    /// filters, --partition, and `-- ARGS` for the test binaries.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub nextest_args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestRunnerArgs {
+    pub binary: PathBuf,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub args: Vec<OsString>,
+}
+
+/// "100ms", "3s", "1.5s", "2m" → a duration above zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_duration_or_zero(text)?;
+    if d.is_zero() {
+        return Err(format!("'{text}' is not a duration above zero"));
+    }
+    Ok(d)
+}
+
+/// [`parse_duration`], zero allowed ("0s").
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit {
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a duration (use e.g. 100ms, 3s, 2m)"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (use e.g. 100ms, 3s, 2m)"))?;
+    Duration::try_from_secs_f64(value * seconds_per_unit)
+        .map_err(|_| format!("'{text}' is out of range"))
+}
+
+/// "512M", "2G", "1048576" → bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&text[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (use e.g. 512M or 2G)"))?;
+    value
+        .checked_mul(multiplier)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("'{text}' is out of range"))
+}
+
+/// Parses the process arguments. Help and version print as usual (exit 0;
+/// a stdout that cannot be written is one line and exit 3); a bare
+/// command prints the usage on stderr (exit 2); any other error is one
+/// line on stderr naming what is wrong, and exit code 2.
+pub fn parse<C: Parser>(argv: Vec<OsString>) -> Result<C, i32> {
+    let name = C::command().get_name().to_owned();
+    match C::try_parse_from(argv) {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            Err(super::EXIT_USAGE)
+        }
+        Err(e) if !e.use_stderr() => match e.print() {
+            Err(io) if io.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("{name}: cannot write to standard output: {io}");
+                Err(super::EXIT_OUTPUT)
+            }
+            _ => Err(super::EXIT_OK),
+        },
+        Err(e) => {
+            eprintln!(
+                "{name}: {} (see {name} --help)",
+                one_line(&e.render().to_string())
+            );
+            Err(super::EXIT_USAGE)
+        }
+    }
+}
+
+/// clap's error as one line: its first line, and when that line ends in
+/// ':' (a list of missing arguments follows), the listed items after it.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first).trim_end();
+    if !first.ends_with(':') {
+        return first.to_string();
+    }
+    let items: Vec<&str> = lines
+        .take_while(|line| line.starts_with(' '))
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", items.join(", "))
+}

@@ -1,0 +1,220 @@
+//! `leaklab watch [--interval DUR] [--duration DUR] [--plot out.svg] [--json]
+//! -- <program> [args]`: the summary, the JSON object and the plot of a
+//! watched program (the watching itself is [`crate::watch`]).
+
+use super::args::WatchArgs;
+use super::{EXIT_MISMATCH, EXIT_OK, Failure};
+use crate::fit::Fit;
+use crate::units::bytes;
+use crate::watch::judge::Verdict;
+use crate::watch::{self, Options, Watch};
+
+pub fn run(args: WatchArgs) -> Result<i32, Failure> {
+    let opts = Options {
+        program: args.program.clone(),
+        interval: args.interval,
+        duration: args.duration,
+        warmup: args.warmup,
+        stdout_to_stderr: args.json,
+    };
+    let w = watch::watch(&opts).map_err(|e| Failure::usage(e.0))?;
+    if let Some(path) = &args.plot {
+        std::fs::write(path, plot_svg(&w))
+            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if args.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&w).expect("a watch serializes")
+        )?;
+    } else {
+        print_summary(&w)?;
+    }
+    Ok(match w.judgement.verdict {
+        Verdict::Grows => EXIT_MISMATCH,
+        Verdict::Flat | Verdict::TooShort => EXIT_OK,
+    })
+}
+
+fn print_summary(w: &Watch) -> std::io::Result<()> {
+    let j = &w.judgement;
+    outln!(
+        "watched {} (pid {}) for {:.1} s: {} samples every {}; {}",
+        command_line(&w.program),
+        w.pid,
+        w.elapsed_secs,
+        w.samples.len(),
+        seconds(w.interval_secs),
+        w.ending.text()
+    )?;
+    let (first, last) = (w.samples.first(), w.samples.last());
+    let peak = w.samples.iter().map(|s| s.rss_bytes).max();
+    if let (Some(first), Some(last), Some(peak)) = (first, last, peak) {
+        outln!(
+            "  RSS   {} -> {} (peak {}); fitted after {}: {}",
+            bytes(first.rss_bytes),
+            bytes(last.rss_bytes),
+            bytes(peak),
+            seconds(w.warmup_secs),
+            fit_text(&j.rss)
+        )?;
+    }
+    match (j.heap, w.samples.iter().rev().find_map(|s| s.heap)) {
+        (Some(heap), Some(last)) => {
+            outln!(
+                "  heap  {} in {} live blocks at the end: {} (the process's malloc heap; \
+                 in a Rust program it includes Rust's own allocations)",
+                bytes(last.bytes.max(0) as u64),
+                last.blocks,
+                fit_text(&heap)
+            )?;
+        }
+        _ => outln!("  {}", w.heap.note)?,
+    }
+    outln!("verdict: {} ({})", j.verdict.as_str(), reason(w))
+}
+
+/// The program and its arguments on one short line: arguments with spaces
+/// or quotes single-quoted, newlines as `\n`, cut at [`COMMAND_CHARS`].
+fn command_line(program: &[String]) -> String {
+    let words: Vec<String> = program
+        .iter()
+        .map(|a| {
+            let a = a.replace('\n', "\\n");
+            if a.is_empty()
+                || a.contains(|c: char| c.is_whitespace() || "'\"$`\\;|&<>()*?".contains(c))
+            {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(COMMAND_CHARS) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
+    }
+}
+
+/// The longest command line the summary shows.
+const COMMAND_CHARS: usize = 60;
+
+/// Why the verdict is what it is, in a few words.
+fn reason(w: &Watch) -> String {
+    let j = &w.judgement;
+    match j.verdict {
+        Verdict::TooShort => format!(
+            "{} samples after the {} warm-up; a trend needs {}",
+            j.fitted,
+            seconds(w.warmup_secs),
+            watch::judge::MIN_POINTS
+        ),
+        Verdict::Grows => {
+            let mut why = Vec::new();
+            if j.rss_grows {
+                why.push(format!(
+                    "RSS climbs {} over {:.1} s (the bar: {})",
+                    rate(j.rss.slope),
+                    j.span_secs,
+                    rate(j.rss_min_slope)
+                ));
+            }
+            if j.heap_grows
+                && let Some(h) = j.heap
+            {
+                why.push(format!("the heap climbs {}", rate(h.slope)));
+            }
+            why.join("; ")
+        }
+        Verdict::Flat => format!(
+            "no steady climb: RSS needs {} with R² >= {} over {:.1} s",
+            rate(j.rss_min_slope),
+            crate::fit::MIN_R_SQUARED,
+            j.span_secs
+        ),
+    }
+}
+
+/// "+1.0 MiB/s, R² 0.99".
+fn fit_text(f: &Fit) -> String {
+    if !f.determined {
+        return "no line (too few samples)".into();
+    }
+    format!("{}, R² {:.2}", rate(f.slope), f.r_squared)
+}
+
+/// "+1.0 MiB/s", "-512 B/s".
+fn rate(slope: f64) -> String {
+    let sign = if slope < 0.0 { "-" } else { "+" };
+    format!("{sign}{}/s", bytes(slope.abs().round() as u64))
+}
+
+/// "100 ms", "1.5 s".
+fn seconds(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1000.0)
+    } else {
+        format!("{secs:.1} s")
+    }
+}
+
+/// RSS and heap growth since the first fitted sample, against seconds.
+fn plot_svg(w: &Watch) -> String {
+    let fitted: Vec<_> = w.samples.iter().filter(|s| s.t >= w.warmup_secs).collect();
+    let growth = |value: &dyn Fn(&watch::sample::Sample) -> Option<f64>| -> Vec<(f64, f64)> {
+        let points: Vec<(f64, f64)> = fitted
+            .iter()
+            .filter_map(|s| value(s).map(|v| (s.t, v)))
+            .collect();
+        let base = points.first().map_or(0.0, |p| p.1);
+        points.into_iter().map(|(t, v)| (t, v - base)).collect()
+    };
+    let rss = growth(&|s| Some(s.rss_bytes as f64));
+    let heap = growth(&|s| s.heap.map(|h| h.bytes as f64));
+    let j = &w.judgement;
+    let rss_label = format!("RSS: {}", fit_text(&j.rss));
+    let heap_label = j.heap.map(|h| format!("malloc heap: {}", fit_text(&h)));
+    let mut series: Vec<(&str, &[(f64, f64)])> = vec![(&rss_label, &rss)];
+    if let Some(label) = &heap_label {
+        series.push((label, &heap));
+    }
+    let title = format!(
+        "{}: {} (memory over time, after {} warm-up)",
+        w.program.first().map_or("program", String::as_str),
+        j.verdict.as_str(),
+        seconds(w.warmup_secs)
+    );
+    crate::plot::growth_svg_against(&title, "seconds", &series)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_seconds_read_as_a_person_writes_them() {
+        assert_eq!(rate(1_048_576.0), "+1.0 MiB/s");
+        assert_eq!(rate(-512.0), "-512 B/s");
+        assert_eq!(seconds(0.1), "100 ms");
+        assert_eq!(seconds(2.5), "2.5 s");
+    }
+
+    #[test]
+    fn command_lines_are_one_short_quoted_line() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            command_line(&args(&["./server", "--port", "80"])),
+            "./server --port 80"
+        );
+        assert_eq!(
+            command_line(&args(&["python3", "-c", "import os\nprint('x')"])),
+            "python3 -c 'import os\\nprint('\\''x'\\'')'"
+        );
+        let long = command_line(&args(&["sh", "-c", &"x".repeat(200)]));
+        assert!(
+            long.ends_with("...") && long.chars().count() == COMMAND_CHARS + 3,
+            "{long}"
+        );
+    }
+}

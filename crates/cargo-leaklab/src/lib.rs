@@ -1,0 +1,20 @@
+//! cargo-leaklab: leak checks for anyone's code, from the command line.
+//!
+//! - `cargo leaklab test` ([`suite`]): any crate's tests through
+//!   cargo-nextest, one process each, under a leak detector (the preload
+//!   shim's counters, valgrind memcheck, or LeakSanitizer), and a table of
+//!   what each test lost, on which side of the Rust/C boundary;
+//! - `leaklab watch` ([`watch`]): any program's memory over time, fitted,
+//!   and whether it grows.
+//!
+//! The library half is what the lab reuses: the detectors' parsers
+//! ([`parse`]), the growth fit ([`fit`]) and the plots ([`plot`]).
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod fit;
+pub mod parse;
+pub mod plot;
+pub mod suite;
+pub mod units;
+pub mod watch;

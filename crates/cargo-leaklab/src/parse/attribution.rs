@@ -1,0 +1,161 @@
+//! Which side of the boundary allocated a block, read from its allocation
+//! stack. Shared by the valgrind and LeakSanitizer detectors.
+//!
+//! The rule is the counters' own (src/heap/interpose.rs): a block is Rust's
+//! if it was allocated through the Rust global allocator, and C's if
+//! anything else called `malloc` for it, whichever library that was (the
+//! lab's C, SQLite, zlib, libxml2, glibc) and whichever language called
+//! that library. So the side is read from the allocator frames right above
+//! `malloc`: `__rust_alloc` and friends, `<... as GlobalAlloc>::alloc`, the
+//! counting allocator. A Rust allocation made inside a Rust callback that C
+//! called is Rust's (it went through the Rust allocator), and a zlib block
+//! allocated inside `deflateInit2_` called from a Rust binding is C's.
+
+use serde::Serialize;
+
+/// One side of the boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    C,
+    Rust,
+}
+
+/// One stack frame, as much as the tool knew of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    /// Function name, mangled or not, or the DWARF name of an inlined frame.
+    pub function: Option<String>,
+    /// Source file, with its directory when the tool gave one.
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// The object file (executable or shared library).
+    pub object: Option<String>,
+}
+
+impl Frame {
+    /// "function (file:line)", or whatever part of it is known.
+    pub fn describe(&self) -> String {
+        let function = self.function.as_deref().unwrap_or("???");
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!("{function} ({file}:{line})"),
+            (Some(file), None) => format!("{function} ({file})"),
+            (None, _) => match &self.object {
+                Some(object) => format!("{function} (in {object})"),
+                None => function.to_owned(),
+            },
+        }
+    }
+
+    /// Whether this frame is the Rust global allocator's (its entry points,
+    /// a `GlobalAlloc` implementation, or the lab's counting allocator).
+    fn is_rust_allocator(&self) -> bool {
+        if let Some(function) = &self.function
+            && RUST_ALLOCATOR_FUNCTIONS
+                .iter()
+                .any(|f| function.contains(f))
+        {
+            return true;
+        }
+        // Rust's default allocator is inlined into `alloc::alloc::alloc`
+        // and friends, which then call malloc straight from library/alloc.
+        self.file.as_deref().is_some_and(|file| {
+            file.ends_with("heap/rust.rs") || RUST_ALLOCATOR_FILES.iter().any(|f| file.ends_with(f))
+        })
+    }
+}
+
+/// Names (or parts of names, mangled or not) of the Rust global allocator's
+/// functions: the entry points the compiler emits and every `GlobalAlloc`
+/// implementation (`System`'s, leaklab's `Counting`).
+const RUST_ALLOCATOR_FUNCTIONS: &[&str] = &[
+    "__rust_alloc",
+    "__rust_alloc_zeroed",
+    "__rust_realloc",
+    "__rg_alloc",
+    "__rg_alloc_zeroed",
+    "__rg_realloc",
+    "__rdl_alloc",
+    "__rdl_alloc_zeroed",
+    "__rdl_realloc",
+    "GlobalAlloc",
+    "leaklab::heap::rust::Counting",
+];
+
+/// Source files of Rust's allocation entry points (`alloc::alloc::alloc`
+/// and friends, `System`'s implementation), for stacks where the default
+/// allocator was inlined into them.
+const RUST_ALLOCATOR_FILES: &[&str] = &[
+    "library/alloc/src/alloc.rs",
+    "alloc/src/alloc.rs",
+    "std/src/sys/alloc/unix.rs",
+];
+
+/// The side that allocated a block with this stack (innermost first): Rust
+/// if the Rust global allocator is on it, else C.
+pub fn side_of(stack: &[Frame]) -> Side {
+    if stack.iter().any(Frame::is_rust_allocator) {
+        Side::Rust
+    } else {
+        Side::C
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>) -> Frame {
+        Frame {
+            function: Some(function.into()),
+            file: file.map(Into::into),
+            ..Frame::default()
+        }
+    }
+
+    #[test]
+    fn c_library_block_called_from_rust_is_c() {
+        let stack = [
+            frame("malloc", None),
+            frame("zcalloc", None),
+            frame("deflateInit2_", None),
+            frame(
+                "leaklab::scenarios::zlib::leaky",
+                Some("/x/src/scenarios/zlib.rs"),
+            ),
+        ];
+        assert_eq!(side_of(&stack), Side::C);
+    }
+
+    #[test]
+    fn rust_allocation_inside_a_c_callback_is_rust() {
+        let stack = [
+            frame("malloc", None),
+            frame(
+                "<std::alloc::System as core::alloc::global::GlobalAlloc>::alloc",
+                Some("library/std/src/sys/alloc/unix.rs"),
+            ),
+            frame("__rust_alloc", None),
+            frame("trampoline", Some("/x/src/connector/safe/callback.rs")),
+            frame("lc_stmt_execute", Some("/x/csrc/connector/stmt.c")),
+        ];
+        assert_eq!(side_of(&stack), Side::Rust);
+    }
+
+    #[test]
+    fn a_mangled_allocator_entry_is_rust() {
+        let stack = [frame("malloc", None), frame("__rg_alloc", None)];
+        assert_eq!(side_of(&stack), Side::Rust);
+    }
+
+    #[test]
+    fn libc_malloc_called_from_rust_code_is_c() {
+        // What the interposer counts as C too: malloc not through the
+        // global allocator.
+        let stack = [
+            frame("malloc", None),
+            frame("leaklab::x::f", Some("/x/src/x.rs")),
+        ];
+        assert_eq!(side_of(&stack), Side::C);
+    }
+}

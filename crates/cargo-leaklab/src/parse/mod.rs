@@ -1,0 +1,7 @@
+//! What the detectors print, read into records: memcheck's XML, the
+//! LeakSanitizer report, and which side of the boundary a stack's block
+//! was allocated on.
+
+pub mod attribution;
+pub mod lsan;
+pub mod valgrind_xml;

@@ -1,0 +1,378 @@
+//! The per-test runner: what cargo-nextest starts instead of a test binary
+//! (`leaklab __test-runner BINARY ARGS...`, set as the target runner by
+//! `cargo leaklab test`). nextest starts one process per test, so each run
+//! here is one test: it runs it under the chosen detector, writes one
+//! [`TestRecord`] into the suite's directory, and exits with the test's
+//! own code, so nextest's pass/fail stays the test's.
+//!
+//! Listing calls (`--list`) are run as they are, and their output noted,
+//! so the suite can say which tests it never saw run.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+
+use super::record::{self, Amount, Ending, Kinds, Listing, TestRecord};
+use super::{Detector, env};
+use crate::parse::attribution::{Frame, Side};
+use crate::parse::valgrind_xml::{self as xml, LeakKind};
+use crate::watch::preload::Channel;
+
+/// Runs `binary args` as nextest asked; returns the exit code to exit with.
+pub fn main(binary: PathBuf, args: Vec<OsString>) -> i32 {
+    let dir = match std::env::var_os(env::DIR) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            eprintln!(
+                "leaklab __test-runner: {} is not set; run it through `cargo leaklab test`",
+                env::DIR
+            );
+            return crate::cli::EXIT_USAGE;
+        }
+    };
+    if args.iter().any(|a| a == "--list") {
+        return list(&dir, &binary, &args);
+    }
+    let test = args
+        .iter()
+        .position(|a| a == "--exact")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || "(whole binary)".to_owned(),
+            |t| t.to_string_lossy().into_owned(),
+        );
+    let detector = std::env::var(env::DETECTOR)
+        .ok()
+        .and_then(|d| Detector::from_name(&d))
+        .unwrap_or(Detector::Counters);
+    let (code, record) = match detector {
+        Detector::Valgrind => under_valgrind(&dir, &binary, &args, &test),
+        Detector::Counters => with_counters(&dir, &binary, &args, &test),
+        Detector::Lsan => under_lsan(&dir, &binary, &args, &test),
+    };
+    if let Err(e) = record::write(&dir, "test", &record) {
+        eprintln!("leaklab __test-runner: cannot write the record of {test}: {e}");
+        return crate::cli::EXIT_USAGE;
+    }
+    code
+}
+
+fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
+    let output = match Command::new(binary).args(args).output() {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!(
+                "leaklab __test-runner: cannot run {}: {e}",
+                binary.display()
+            );
+            return 127;
+        }
+    };
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(&output.stdout);
+    let _ = std::io::stderr().write_all(&output.stderr);
+    // `--format terse`: "NAME: test" per line.
+    let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(str::to_owned)
+        .collect();
+    let ignored = args.iter().any(|a| a == "--ignored");
+    let listing = Listing {
+        binary: file_name(binary),
+        tests: if ignored { Vec::new() } else { names.clone() },
+        ignored: if ignored { names } else { Vec::new() },
+    };
+    let prefix = if ignored { "list-ignored" } else { "list-all" };
+    let _ = record::write(dir, prefix, &listing);
+    output.status.code().unwrap_or(101)
+}
+
+/// The first frame with a source file outside Rust's standard library
+/// (its sources are under /rustc/, or under a toolchain's rust-src, where
+/// a nightly with rust-src points them): the code a reader looks for, past
+/// the allocator and the collections; else the first frame.
+fn top_frame(stack: &[Frame]) -> Option<String> {
+    stack
+        .iter()
+        .find(|f| f.file.as_deref().is_some_and(|file| !is_std_source(file)))
+        .or(stack.first())
+        .map(|f| {
+            leaklab::check::shown_frames(std::iter::once((
+                f.function.clone(),
+                f.file.clone(),
+                f.line,
+            )))
+            .first()
+            .map_or_else(|| f.describe(), ToString::to_string)
+        })
+}
+
+fn is_std_source(file: &str) -> bool {
+    file.contains("/rustc/") || file.contains("/lib/rustlib/src/rust/")
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
+    TestRecord {
+        binary: file_name(binary),
+        test: test.to_owned(),
+        ending: Ending::Passed,
+        detector: detector.to_owned(),
+        c: Kinds::default(),
+        rust: Kinds::default(),
+        heap_at_exit: None,
+        top_frame: None,
+        errors: Vec::new(),
+        suppressions: Vec::new(),
+        note: None,
+    }
+}
+
+fn ending(status: ExitStatus) -> Ending {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Ending::Passed,
+        (Some(code), _) => Ending::Failed(code),
+        (None, Some(signal)) => Ending::Signal(signal),
+        (None, None) => Ending::NotMeasured("no exit status".into()),
+    }
+}
+
+/// The exit code that tells nextest what the test did.
+fn exit_code(ending: &Ending) -> i32 {
+    match ending {
+        Ending::Passed => 0,
+        Ending::Failed(code) => *code,
+        Ending::Signal(signal) => 128 + signal,
+        Ending::NotMeasured(_) => 101,
+    }
+}
+
+/// memcheck's run of one test.
+fn under_valgrind(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32, TestRecord) {
+    let mut record = empty(binary, test, "valgrind");
+    let xml = dir.join(format!("memcheck-{}.xml", std::process::id()));
+    let status = memcheck(binary, args, &xml);
+    match status {
+        Ok(status) => record.ending = ending(status),
+        Err(e) => {
+            record.ending = Ending::NotMeasured(e);
+            return (101, record);
+        }
+    }
+    if let Err(e) = read_memcheck(&xml, &mut record) {
+        record.ending = Ending::NotMeasured(e);
+    }
+    let _ = std::fs::remove_file(&xml);
+    (exit_code(&record.ending), record)
+}
+
+fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<ExitStatus, String> {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "-q",
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=all",
+        "--num-callers=40",
+        "--xml=yes",
+    ])
+    .arg(format!("--xml-file={}", xml.display()));
+    if std::env::var_os(env::GEN_SUPPRESSIONS).is_some() {
+        cmd.arg("--gen-suppressions=all");
+    }
+    for supp in std::env::split_paths(&std::env::var_os(env::SUPPRESSIONS).unwrap_or_default()) {
+        if !supp.as_os_str().is_empty() {
+            cmd.arg(format!("--suppressions={}", supp.display()));
+        }
+    }
+    cmd.arg(binary).args(args);
+    cmd.status()
+        .map_err(|e| format!("cannot run valgrind: {e}"))
+}
+
+fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
+    let text = std::fs::read_to_string(xml)
+        .map_err(|e| format!("memcheck's XML {}: {e}", xml.display()))?;
+    let parsed = xml::parse(&text)?;
+    for r in &parsed.records {
+        let kinds = match r.side {
+            Side::C => &mut record.c,
+            Side::Rust => &mut record.rust,
+        };
+        let amount = match r.kind {
+            LeakKind::DefinitelyLost | LeakKind::IndirectlyLost => &mut kinds.lost,
+            LeakKind::PossiblyLost => &mut kinds.possible,
+            LeakKind::StillReachable => &mut kinds.reachable,
+        };
+        amount.add(r.blocks, r.bytes);
+    }
+    let lost = parsed
+        .records
+        .iter()
+        .filter(|r| r.kind != LeakKind::StillReachable);
+    record.top_frame = lost
+        .clone()
+        .max_by_key(|r| r.bytes + r.indirect_bytes)
+        .and_then(|r| top_frame(&r.stack));
+    record.suppressions = lost.filter_map(|r| r.suppression.clone()).collect();
+    record.errors = parsed
+        .errors
+        .iter()
+        .map(|e| format!("{} ({}x): {}", e.kind, e.count, e.what))
+        .collect();
+    Ok(())
+}
+
+/// The counters' run: the preload shim counts the process's malloc heap
+/// and, at exit, classes every live block by a conservative scan of the
+/// process's memory. A test that lost memory is run again under memcheck,
+/// which tells the sides, the kinds and the stack.
+fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32, TestRecord) {
+    let mut record = empty(binary, test, "counters");
+    let (ending, heap) = match at_exit(binary, args) {
+        Ok(counted) => counted,
+        Err(e) => {
+            record.ending = Ending::NotMeasured(e);
+            return (101, record);
+        }
+    };
+    record.ending = ending;
+    let code = exit_code(&record.ending);
+    let Some(heap) = heap else {
+        record.note = Some("the process did not reach exit(): nothing counted at exit".into());
+        return (code, record);
+    };
+    if heap.allocations == 0 {
+        // The executable's own malloc won over the shim's (it links
+        // leaklab): the shim saw nothing, which is no measurement.
+        let bypassed = "the counters cannot see this binary: it defines malloc itself (it links leaklab), so the shim's is never called";
+        return match confirm(dir, binary, args, &mut record) {
+            Ok(()) => {
+                record.detector = "valgrind (counters bypassed)".into();
+                (code, record)
+            }
+            Err(e) => {
+                record.ending = Ending::NotMeasured(format!(
+                    "{bypassed}; and memcheck could not stand in: {e}"
+                ));
+                (101, record)
+            }
+        };
+    }
+    let amount = |h: crate::watch::sample::Heap| Amount {
+        blocks: h.blocks,
+        bytes: h.bytes,
+    };
+    let lost = amount(heap.lost);
+    let possible = amount(heap.possible);
+    record.heap_at_exit = Some(Kinds {
+        lost,
+        possible,
+        reachable: Amount {
+            blocks: heap.live.blocks - lost.blocks - possible.blocks,
+            bytes: heap.live.bytes - lost.bytes - possible.bytes,
+        },
+    });
+    if lost.is_zero() {
+        return (code, record);
+    }
+    match confirm(dir, binary, args, &mut record) {
+        Err(e) => record.note = Some(format!("sides unknown: {e}")),
+        Ok(()) => record.detector = "counters (sides: memcheck)".into(),
+    }
+    (code, record)
+}
+
+/// memcheck's run of the same test, read into `record`: the sides, kinds
+/// and stacks the counters cannot give.
+fn confirm(
+    dir: &Path,
+    binary: &Path,
+    args: &[OsString],
+    record: &mut TestRecord,
+) -> Result<(), String> {
+    super::detector_available(Detector::Valgrind)?;
+    let xml = dir.join(format!("memcheck-{}.xml", std::process::id()));
+    let read = memcheck(binary, args, &xml).and_then(|_| read_memcheck(&xml, record));
+    let _ = std::fs::remove_file(&xml);
+    read.map_err(|e| format!("memcheck's run failed: {e}"))
+}
+
+/// Runs the binary with the shim; its ending and what the shim saw at exit.
+fn at_exit(
+    binary: &Path,
+    args: &[OsString],
+) -> Result<(Ending, Option<crate::watch::preload::AtExit>), String> {
+    let shim = crate::watch::preload::locate()?;
+    let channel = Channel::open(shim, std::time::Duration::ZERO)
+        .map_err(|e| format!("the shim's page: {e}"))?;
+    let mut cmd = Command::new(binary);
+    cmd.args(args);
+    channel.configure(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    let pid = child.id();
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok((ending(status), channel.read_at_exit(pid)))
+}
+
+/// LeakSanitizer's run: the binary was built with `-Zsanitizer=leak`; its
+/// report goes to a file named by `LSAN_OPTIONS=log_path`.
+fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32, TestRecord) {
+    let mut record = empty(binary, test, "lsan");
+    let log = dir.join(format!("lsan-{}", std::process::id()));
+    // The slow unwinder: Rust code has no frame pointers, and the fast one
+    // skips the frames a reader wants (the binding between CString::new
+    // and the test).
+    let mut options = format!(
+        "log_path={}:exitcode=0:malloc_context_size=40:fast_unwind_on_malloc=0",
+        log.display()
+    );
+    for supp in std::env::split_paths(&std::env::var_os(env::LSAN_SUPPRESSIONS).unwrap_or_default())
+    {
+        options.push_str(&format!(":suppressions={}", supp.display()));
+    }
+    let status = Command::new(binary)
+        .args(args)
+        .env("LSAN_OPTIONS", options)
+        .status();
+    match status {
+        Ok(status) => record.ending = ending(status),
+        Err(e) => {
+            record.ending = Ending::NotMeasured(format!("cannot run {}: {e}", binary.display()));
+            return (101, record);
+        }
+    }
+    // LeakSanitizer appends the pid to log_path.
+    let report = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("lsan-{}.", std::process::id()))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect::<String>();
+    let leaks = crate::parse::lsan::parse(&report);
+    for leak in &leaks {
+        let kinds = match leak.side {
+            Side::C => &mut record.c,
+            Side::Rust => &mut record.rust,
+        };
+        kinds.lost.add(leak.objects, leak.bytes);
+    }
+    record.top_frame = leaks
+        .iter()
+        .max_by_key(|l| l.bytes)
+        .and_then(|l| top_frame(&l.stack));
+    (exit_code(&record.ending), record)
+}

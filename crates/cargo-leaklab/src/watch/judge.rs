@@ -1,0 +1,175 @@
+//! Does the watched program grow? The growth detector's least-squares fit
+//! and rule ([`Fit::climbs`]), over time instead of iterations:
+//!
+//! - RSS grows when its line climbs by at least
+//!   [`RSS_MIN_RISE_PAGES`](crate::fit::RSS_MIN_RISE_PAGES)
+//!   pages (1 MiB with 4 KiB pages) over the fitted span, with R² at least
+//!   [`MIN_R_SQUARED`](crate::fit::MIN_R_SQUARED);
+//! - the malloc heap (where the shim is loaded) grows when its live bytes
+//!   climb by at least [`COUNTERS_MIN_SLOPE`] byte per second with the same R²: it counts by the byte, so a steady
+//!   line is real;
+//! - either one growing makes the verdict "grows".
+//!
+//! Samples of the first `warmup` seconds are left out of the fit: a
+//! program's start-up (an interpreter loading its modules) is a step, not a
+//! trend, and one step at the start would spoil the line.
+
+use serde::Serialize;
+
+use super::sample::Sample;
+use crate::fit::{COUNTERS_MIN_SLOPE, Fit, fit, rss_min_slope_over};
+
+/// Fewer fitted samples than this say nothing about a trend.
+pub const MIN_POINTS: usize = 3;
+
+/// The verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// RSS or the heap climbs steadily.
+    Grows,
+    /// Neither does.
+    Flat,
+    /// Fewer than [`MIN_POINTS`] samples after the warm-up: no trend to judge.
+    TooShort,
+}
+
+impl Verdict {
+    /// "grows", "flat", "too-short".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Grows => "grows",
+            Verdict::Flat => "flat",
+            Verdict::TooShort => "too-short",
+        }
+    }
+}
+
+/// The fits and the verdict drawn from them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judgement {
+    /// Samples the fit was given (those at or after the warm-up).
+    pub fitted: usize,
+    /// Seconds between the first and the last fitted sample.
+    pub span_secs: f64,
+    /// RSS bytes against seconds.
+    pub rss: Fit,
+    /// The RSS slope (bytes per second) that counts as growth over this span.
+    pub rss_min_slope: f64,
+    /// RSS alone calls it growth.
+    pub rss_grows: bool,
+    /// Heap live bytes against seconds, where the shim published them.
+    pub heap: Option<Fit>,
+    /// The heap alone calls it growth.
+    pub heap_grows: bool,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Judges `samples` (in time order), leaving out those before `warmup`
+/// seconds.
+pub fn judge(samples: &[Sample], warmup: f64, page_size: u64) -> Judgement {
+    let fitted: Vec<&Sample> = samples.iter().filter(|s| s.t >= warmup).collect();
+    let span_secs = match (fitted.first(), fitted.last()) {
+        (Some(a), Some(b)) => b.t - a.t,
+        _ => 0.0,
+    };
+    let rss_points: Vec<(f64, f64)> = fitted.iter().map(|s| (s.t, s.rss_bytes as f64)).collect();
+    let rss = fit(&rss_points);
+    let rss_min_slope = rss_min_slope_over(page_size, span_secs);
+    let heap_points: Vec<(f64, f64)> = fitted
+        .iter()
+        .filter_map(|s| s.heap.map(|h| (s.t, h.bytes as f64)))
+        .collect();
+    let heap = (!heap_points.is_empty()).then(|| fit(&heap_points));
+    let rss_grows = rss.climbs(rss_min_slope);
+    let heap_grows = heap.is_some_and(|h| h.climbs(COUNTERS_MIN_SLOPE));
+    let verdict = if fitted.len() < MIN_POINTS {
+        Verdict::TooShort
+    } else if rss_grows || heap_grows {
+        Verdict::Grows
+    } else {
+        Verdict::Flat
+    };
+    Judgement {
+        fitted: fitted.len(),
+        span_secs,
+        rss,
+        rss_min_slope,
+        rss_grows: rss_grows && verdict != Verdict::TooShort,
+        heap,
+        heap_grows: heap_grows && verdict != Verdict::TooShort,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::sample::Heap;
+
+    /// Samples every 0.1 s for `secs`, RSS at `base` plus `rss_rate` bytes
+    /// per second, and the heap at `heap_rate`.
+    fn run(secs: f64, base: u64, rss_rate: f64, heap_rate: Option<f64>) -> Vec<Sample> {
+        let n = (secs * 10.0) as usize;
+        (0..=n)
+            .map(|i| {
+                let t = i as f64 / 10.0;
+                Sample {
+                    t,
+                    rss_bytes: base + (rss_rate * t) as u64,
+                    heap: heap_rate.map(|r| Heap {
+                        blocks: 10,
+                        bytes: 4096 + (r * t) as i64,
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rss_climbing_a_mebibyte_a_second_grows() {
+        let j = judge(&run(3.0, 8 << 20, 1_048_576.0, None), 0.5, 4096);
+        assert_eq!(j.verdict, Verdict::Grows);
+        assert!(j.rss_grows && j.heap.is_none());
+        assert!((j.rss.slope - 1_048_576.0).abs() < 1000.0, "{:?}", j.rss);
+        assert_eq!(j.fitted, 26);
+    }
+
+    #[test]
+    fn rss_rising_less_than_the_bar_over_the_span_is_flat() {
+        // 100 KiB/s over 2.5 s fitted: 250 KiB, under 1 MiB.
+        let j = judge(&run(3.0, 8 << 20, 102_400.0, None), 0.5, 4096);
+        assert!(j.rss.r_squared > 0.99 && !j.rss_grows, "{j:?}");
+        assert_eq!(j.verdict, Verdict::Flat);
+    }
+
+    #[test]
+    fn a_steady_heap_climb_grows_even_with_flat_rss() {
+        let j = judge(&run(3.0, 8 << 20, 0.0, Some(2000.0)), 0.5, 4096);
+        assert!(j.heap_grows && !j.rss_grows, "{j:?}");
+        assert_eq!(j.verdict, Verdict::Grows);
+        let flat = judge(&run(3.0, 8 << 20, 0.0, Some(0.0)), 0.5, 4096);
+        assert_eq!(flat.verdict, Verdict::Flat);
+    }
+
+    #[test]
+    fn a_start_up_step_inside_the_warmup_is_not_growth() {
+        let mut samples = run(3.0, 8 << 20, 0.0, None);
+        samples[0].rss_bytes = 1 << 20;
+        samples[1].rss_bytes = 4 << 20;
+        assert_eq!(judge(&samples, 0.5, 4096).verdict, Verdict::Flat);
+        // The same step fitted: a poor line, still not growth.
+        let j = judge(&samples, 0.0, 4096);
+        assert!(j.rss.r_squared < 0.9, "{:?}", j.rss);
+        assert_eq!(j.verdict, Verdict::Flat);
+    }
+
+    #[test]
+    fn too_few_samples_after_the_warmup_judge_nothing() {
+        let j = judge(&run(0.6, 8 << 20, 1e9, None), 0.5, 4096);
+        assert_eq!((j.fitted, j.verdict), (2, Verdict::TooShort));
+        assert!(!j.rss_grows);
+        assert_eq!(judge(&[], 0.5, 4096).verdict, Verdict::TooShort);
+    }
+}

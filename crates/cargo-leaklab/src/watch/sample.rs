@@ -1,0 +1,64 @@
+//! One sample of a watched process: its resident set size, read from
+//! `/proc/<pid>/statm`, and its malloc heap where the shim publishes it.
+
+use serde::Serialize;
+
+/// Memory of the watched process at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the program started.
+    pub t: f64,
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+    /// Live blocks and bytes of its malloc heap, where the shim is loaded.
+    pub heap: Option<Heap>,
+}
+
+/// The malloc heap's live blocks and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Heap {
+    /// Live blocks.
+    pub blocks: i64,
+    /// Live bytes, as requested.
+    pub bytes: i64,
+}
+
+/// The resident bytes of process `pid`, or None when it has none to read:
+/// gone, or exited and not yet reaped (a zombie's statm reads all zeroes).
+pub fn rss_bytes(pid: u32, page_size: u64) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    parse_statm(&statm, page_size)
+}
+
+/// The resident field (the second) of a statm line, in bytes; None for
+/// zero (a zombie) or a line that is not statm's.
+pub fn parse_statm(statm: &str, page_size: u64) -> Option<u64> {
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    (pages > 0).then(|| pages * page_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statm_resident_pages_become_bytes() {
+        assert_eq!(
+            parse_statm("5000 1200 300 10 0 900 0\n", 4096),
+            Some(1200 * 4096)
+        );
+    }
+
+    #[test]
+    fn zombie_and_garbage_read_as_nothing() {
+        assert_eq!(parse_statm("0 0 0 0 0 0 0\n", 4096), None);
+        assert_eq!(parse_statm("", 4096), None);
+        assert_eq!(parse_statm("12 many", 4096), None);
+    }
+
+    #[test]
+    fn this_process_has_resident_memory() {
+        let rss = rss_bytes(std::process::id(), crate::fit::page_size());
+        assert!(rss.is_some_and(|b| b > 0), "{rss:?}");
+    }
+}

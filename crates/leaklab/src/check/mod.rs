@@ -1,0 +1,798 @@
+//! Leak checks for your own binding, in your own tests: measure a closure
+//! over N calls and get its leak per call on each side of the boundary,
+//! exactly, or sweep it with a failing C allocation at every point.
+//!
+//! Set-up: none beyond the dev-dependency. Every binary that links leaklab
+//! gets its counting global allocator (Rust side) and its C allocator
+//! interposer (C side: every `malloc` family call of the process, whichever
+//! C library makes it). A test binary that has its own `#[global_allocator]`
+//! cannot link leaklab. [`measure`] refuses to report when a side is not
+//! being counted (an `uncounted` build, a sanitizer build, under valgrind),
+//! so a zero always means zero.
+//!
+//! **The rule to know**: what is counted is what the *calling thread*
+//! allocates minus what it frees while the closure runs. libtest runs tests
+//! on several threads at once; their allocations never show up in another
+//! test's measurement. Memory the closure allocates on threads it spawns, or
+//! hands to another thread that frees it, is not seen (or is seen as a leak):
+//! keep the measured work on one thread.
+//!
+//! The protocol is the lab's: one priming call first, so one-time lazy
+//! allocations (a library's global set-up, a first-use cache) are not
+//! counted; then N calls between two snapshots.
+//!
+//! ```
+//! # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+//! use leaklab::check::{self, Side};
+//!
+//! // A clean closure: what it allocates it frees.
+//! check::measure(100, || drop(vec![0u8; 64]))
+//!     .expect("counted")
+//!     .assert_clean();
+//!
+//! // A leaky one: one C block of 24 bytes per call.
+//! let leaked = check::measure(100, || {
+//!     // SAFETY: a plain malloc, deliberately never freed.
+//!     let p = unsafe { libc::malloc(24) };
+//!     assert!(!p.is_null());
+//! })
+//! .expect("counted");
+//! leaked.assert_leaks(Side::C, 1, 24);
+//! assert!(leaked.rust.is_clean());
+//! ```
+
+mod sites;
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::heap;
+
+pub use crate::heap::{Live, Side};
+pub use sites::{Frame, Site};
+#[doc(hidden)]
+pub use sites::{describe as describe_sites, shown_frames};
+
+/// Extra calls recorded, after a measurement that found a leak, for the
+/// allocation stacks and the lost/reachable split of what they keep.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let mut calls = 0;
+/// leaklab::check::measure(3, || { calls += 1; std::mem::forget(Box::new(1u8)) }).unwrap();
+/// assert_eq!(calls, 1 + 3 + leaklab::check::RECORDED_CALLS);
+/// ```
+pub const RECORDED_CALLS: u64 = 2;
+
+/// What one side kept over the measured calls.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let kept = leaklab::check::measure(10, || ()).unwrap().c;
+/// assert_eq!((kept.blocks, kept.bytes), (0, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SideLeak {
+    /// Blocks allocated and not freed, over all the calls (negative: the
+    /// closure freed memory it did not allocate in the window).
+    pub blocks: i64,
+    /// Their requested bytes.
+    pub bytes: i64,
+    /// Calls measured.
+    pub calls: u64,
+    /// Lost vs still reachable, from the recorded calls (`None`: nothing
+    /// was recorded: a clean side, or [`measure_counts`]).
+    pub split: Option<Split>,
+}
+
+/// What the recorded calls kept on one side, lost and still reachable: a
+/// block is reachable while a pointer to it is somewhere in memory (a
+/// cache, a static, a live structure), and lost when none is, as memcheck
+/// and LeakSanitizer classify at exit.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let m = leaklab::check::measure(5, || std::mem::forget(vec![0u8; 8])).unwrap();
+/// let split = m.rust.split.unwrap();
+/// assert_eq!((split.lost_blocks, split.reachable_blocks), (split.calls, 0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Split {
+    /// Recorded calls the figures are over.
+    pub calls: u64,
+    /// Blocks no pointer in memory reaches any more.
+    pub lost_blocks: u64,
+    /// Their requested bytes.
+    pub lost_bytes: u64,
+    /// Blocks still pointed to (a cache, a static, a live structure).
+    pub reachable_blocks: u64,
+    /// Their requested bytes.
+    pub reachable_bytes: u64,
+}
+
+impl Split {
+    fn of(side: Side, sites: &[Site], calls: u64) -> Option<Split> {
+        let mut split = Split {
+            calls,
+            ..Split::default()
+        };
+        for site in sites.iter().filter(|s| s.side == side) {
+            split.lost_blocks += site.lost_blocks;
+            split.lost_bytes += site.lost_bytes;
+            split.reachable_blocks += site.blocks - site.lost_blocks;
+            split.reachable_bytes += site.bytes - site.lost_bytes;
+        }
+        (split.lost_blocks + split.reachable_blocks > 0).then_some(split)
+    }
+
+    /// "all lost", "all still reachable", or "per recorded call: 2 blocks /
+    /// 64 B lost, 1 block / 8 B reachable".
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let m = leaklab::check::measure(2, || std::mem::forget(Box::new(0u8))).unwrap();
+    /// assert_eq!(m.rust.split.unwrap().describe(), "all lost");
+    /// ```
+    pub fn describe(&self) -> String {
+        match (self.lost_blocks, self.reachable_blocks) {
+            (_, 0) => "all lost".into(),
+            (0, _) => "all still reachable".into(),
+            _ => format!(
+                "over {} recorded calls: {} blocks / {} B lost, {} blocks / {} B reachable",
+                self.calls,
+                self.lost_blocks,
+                self.lost_bytes,
+                self.reachable_blocks,
+                self.reachable_bytes
+            ),
+        }
+    }
+}
+
+impl SideLeak {
+    /// Nothing kept.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// assert!(leaklab::check::measure(5, || ()).unwrap().rust.is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.blocks == 0 && self.bytes == 0
+    }
+
+    /// `(blocks, bytes)` per call, if every call kept the same amount.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let m = leaklab::check::measure(4, || std::mem::forget(Box::new([0u8; 8]))).unwrap();
+    /// assert_eq!(m.rust.per_call(), Some((1, 8)));
+    /// ```
+    pub fn per_call(&self) -> Option<(i64, i64)> {
+        let n = self.calls as i64;
+        (n > 0 && self.blocks % n == 0 && self.bytes % n == 0)
+            .then(|| (self.blocks / n, self.bytes / n))
+    }
+
+    /// "3 blocks / 96 B per call (300 blocks / 9600 B in 100 calls)".
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let m = leaklab::check::measure(2, || ()).unwrap();
+    /// assert_eq!(m.c.describe(), "clean");
+    /// ```
+    pub fn describe(&self) -> String {
+        if self.is_clean() {
+            return "clean".into();
+        }
+        let total = format!(
+            "{} blocks / {} B in {} calls",
+            self.blocks, self.bytes, self.calls
+        );
+        let amount = match self.per_call() {
+            Some((blocks, bytes)) => format!("{blocks} blocks / {bytes} B per call ({total})"),
+            None => format!("not a whole number per call: {total}"),
+        };
+        match self.split {
+            Some(split) => format!("{amount}, {}", split.describe()),
+            None => amount,
+        }
+    }
+}
+
+/// Both sides of one measurement.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let m = leaklab::check::measure(3, || ()).unwrap();
+/// assert!(m.is_clean());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measurement {
+    /// What the C allocator (every `malloc` family call) kept.
+    pub c: SideLeak,
+    /// What the Rust global allocator kept.
+    pub rust: SideLeak,
+    /// Frees, by this thread in the window, of pointers no C allocation
+    /// handed out: another allocator's memory given to `free` (Rust memory
+    /// freed by a C library, say). Non-zero makes the C figures unreliable.
+    pub foreign_frees: u64,
+    /// Where the kept blocks came from, biggest first: the blocks that
+    /// [`RECORDED_CALLS`] more calls kept, with their allocation stacks.
+    /// Empty when nothing leaked or nothing was recorded.
+    pub sites: Vec<Site>,
+    /// Calls recorded for `sites` (0: none).
+    pub recorded_calls: u64,
+}
+
+impl Measurement {
+    /// The side's figures.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// use leaklab::check::{measure, Side};
+    /// assert!(measure(1, || ()).unwrap().side(Side::C).is_clean());
+    /// ```
+    pub fn side(&self, side: Side) -> &SideLeak {
+        match side {
+            Side::C => &self.c,
+            Side::Rust => &self.rust,
+        }
+    }
+
+    /// Nothing kept on either side, and no foreign frees.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// assert!(leaklab::check::measure(3, || ()).unwrap().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.c.is_clean() && self.rust.is_clean() && self.foreign_frees == 0
+    }
+
+    /// Panics, naming the side, the blocks and bytes per call, unless the
+    /// closure kept nothing.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// leaklab::check::measure(10, || drop(String::from("x"))).unwrap().assert_clean();
+    /// ```
+    #[track_caller]
+    pub fn assert_clean(&self) {
+        if !self.is_clean() {
+            panic!("expected no leak, but {self}");
+        }
+    }
+
+    /// Panics unless `side` kept exactly `blocks` blocks of `bytes` bytes
+    /// per call and the other side kept nothing.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// use leaklab::check::{measure, Side};
+    /// measure(8, || std::mem::forget(vec![0u64; 4]))
+    ///     .unwrap()
+    ///     .assert_leaks(Side::Rust, 1, 32);
+    /// ```
+    #[track_caller]
+    pub fn assert_leaks(&self, side: Side, blocks: i64, bytes: i64) {
+        let other = side.other();
+        let ok = self.side(side).per_call() == Some((blocks, bytes))
+            && self.side(other).is_clean()
+            && self.foreign_frees == 0;
+        if !ok {
+            panic!(
+                "expected {side} to keep {blocks} blocks / {bytes} B per call and {other} nothing, but {self}"
+            );
+        }
+    }
+}
+
+impl fmt::Display for Measurement {
+    /// "C kept 1 blocks / 24 B per call (…); Rust clean".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = |name: &str, leak: &SideLeak| {
+            if leak.is_clean() {
+                format!("{name} clean")
+            } else {
+                format!("{name} kept {}", leak.describe())
+            }
+        };
+        write!(f, "{}; {}", side("C", &self.c), side("Rust", &self.rust))?;
+        if self.foreign_frees > 0 {
+            write!(
+                f,
+                "; {} frees of memory the C allocator never handed out (another allocator's \
+                 blocks given to free): the C figures are not reliable",
+                self.foreign_frees
+            )?;
+        }
+        if !self.sites.is_empty() {
+            writeln!(f)?;
+            let recorded = format!("{} more recorded calls", self.recorded_calls);
+            sites::describe(&self.sites, &recorded, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a measurement could not be made.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// use leaklab::check::{measure, CheckError};
+/// assert_eq!(measure(0, || ()).unwrap_err(), CheckError::NoCalls);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckError {
+    /// N was 0: nothing would be measured.
+    NoCalls,
+    /// A side is not being counted in this process, so it cannot be
+    /// measured (and a zero would be a lie).
+    NotCounted {
+        /// The side that is not counted.
+        side: Side,
+        /// Why, and what fixes it.
+        why: &'static str,
+    },
+    /// The closure panicked (in the priming call or a measured one).
+    Panicked {
+        /// Which call (0: the priming call).
+        call: u64,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::NoCalls => f.write_str("measure needs at least one call (N = 0)"),
+            CheckError::NotCounted { side, why } => {
+                write!(f, "the {side} side is not counted in this process: {why}")
+            }
+            CheckError::Panicked { call, message } => {
+                write!(f, "the closure panicked in call {call}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// Both counting mechanisms are live in this process, or why not.
+fn counted() -> Result<(), CheckError> {
+    if !heap::rust::is_counted() {
+        return Err(CheckError::NotCounted {
+            side: Side::Rust,
+            why: "no `leaklab::Counting` global allocator in this binary: add \
+                  `#[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();` \
+                  (or wrap your own: `leaklab::Counting::new(MyAlloc)`)",
+        });
+    }
+    if !heap::c::is_counted() {
+        return Err(CheckError::NotCounted {
+            side: Side::C,
+            why: "the C allocator is not interposed here (under valgrind, which replaces it, \
+                  mark the test `#[leaklab::test]` to run it in a counted child; or a \
+                  sanitizer build, a non-glibc target, or leaklab's `uncounted` feature)",
+        });
+    }
+    Ok(())
+}
+
+/// A panic's message (its `&str` or `String` payload).
+#[doc(hidden)]
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic with no message)".into())
+}
+
+struct ThreadSnapshot {
+    c: Live,
+    rust: Live,
+    foreign: u64,
+}
+
+fn snapshot() -> ThreadSnapshot {
+    ThreadSnapshot {
+        c: heap::c::thread_live(),
+        rust: heap::rust::thread_live(),
+        foreign: heap::c::thread_foreign_frees(),
+    }
+}
+
+fn kept(after: Live, before: Live, calls: u64) -> SideLeak {
+    let d = after.since(before);
+    SideLeak {
+        blocks: d.blocks,
+        bytes: d.bytes,
+        calls,
+        split: None,
+    }
+}
+
+/// Blocks and bytes the calling thread allocated minus freed on `side`,
+/// since per-thread counting began (the first such call in the process):
+/// take two and subtract ([`Live::since`]) to count a stretch of code that
+/// is not a closure called N times.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// use leaklab::check::{thread_live, Side};
+/// let before = thread_live(Side::Rust);
+/// let kept = Box::new([0u8; 40]);
+/// assert_eq!(thread_live(Side::Rust).since(before).bytes, 40);
+/// drop(kept);
+/// ```
+pub fn thread_live(side: Side) -> Live {
+    match side {
+        Side::C => heap::c::thread_live(),
+        Side::Rust => heap::rust::thread_live(),
+    }
+}
+
+/// Calls `f` once to prime it, then `calls` times more, and returns what
+/// the calling thread kept on each side over those `calls` calls. If it
+/// kept anything, [`RECORDED_CALLS`] more calls are made with allocation
+/// stacks recorded ([`Measurement::sites`]) and what they kept is split
+/// into lost and reachable ([`SideLeak::split`]).
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let m = leaklab::check::measure(50, || drop(vec![1u8; 10])).unwrap();
+/// assert!(m.is_clean(), "{m}");
+/// ```
+pub fn measure(calls: u64, f: impl FnMut()) -> Result<Measurement, CheckError> {
+    measure_with(calls, f, true)
+}
+
+/// [`measure`] without the recorded calls: counts only, the closure runs
+/// exactly `calls + 1` times.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let m = leaklab::check::measure_counts(10, || std::mem::forget(Box::new(1u64))).unwrap();
+/// assert_eq!(m.rust.per_call(), Some((1, 8)));
+/// assert!(m.sites.is_empty() && m.rust.split.is_none());
+/// ```
+pub fn measure_counts(calls: u64, f: impl FnMut()) -> Result<Measurement, CheckError> {
+    measure_with(calls, f, false)
+}
+
+fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measurement, CheckError> {
+    if calls == 0 {
+        return Err(CheckError::NoCalls);
+    }
+    counted()?;
+    // Per-thread counting starts now, before the priming call, so what the
+    // priming call allocates and a later call frees is counted both ways.
+    snapshot();
+    let mut call = |n: u64| {
+        catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
+            call: n,
+            message: panic_message(&*p),
+        })
+    };
+    call(0)?;
+    let before = snapshot();
+    for n in 1..=calls {
+        call(n)?;
+    }
+    let after = snapshot();
+    let mut m = Measurement {
+        c: kept(after.c, before.c, calls),
+        rust: kept(after.rust, before.rust, calls),
+        foreign_frees: after.foreign - before.foreign,
+        sites: Vec::new(),
+        recorded_calls: 0,
+    };
+    if stacks && !(m.c.is_clean() && m.rust.is_clean()) {
+        let sites = record(|| (calls + 1..=calls + RECORDED_CALLS).try_for_each(&mut call))?;
+        m.attach(sites, RECORDED_CALLS);
+    }
+    Ok(m)
+}
+
+impl Measurement {
+    fn attach(&mut self, sites: Vec<Site>, calls: u64) {
+        self.c.split = Split::of(Side::C, &sites, calls);
+        self.rust.split = Split::of(Side::Rust, &sites, calls);
+        self.sites = sites;
+        self.recorded_calls = calls;
+    }
+}
+
+/// Runs `f` with allocation stacks recorded, and returns where what it
+/// kept came from, lost and reachable. Recording is unavailable under
+/// Miri (no sites), and when its store cannot be mapped (no sites).
+#[doc(hidden)]
+pub fn record<E>(f: impl FnOnce() -> Result<(), E>) -> Result<Vec<Site>, E> {
+    #[cfg(not(miri))]
+    {
+        let Some(recording) = heap::stacks::start() else {
+            return f().map(|()| Vec::new());
+        };
+        let outcome = f();
+        let recorded = recording.stop();
+        outcome?;
+        heap::scrub_stack();
+        let reachable = heap::reach::reachable(&recorded);
+        Ok(sites::group(&recorded, &reachable))
+    }
+    #[cfg(miri)]
+    {
+        f().map(|()| Vec::new())
+    }
+}
+
+/// What happened when one C allocation of the closure failed.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let sweep = leaklab::check::fault_sweep(|| drop(vec![0u8; 1])).unwrap();
+/// assert!(sweep.points.is_empty()); // no C allocation to fail
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultPoint {
+    /// Which C allocation of the call failed (1 = the first).
+    pub nth: u64,
+    /// The closure panicked (its message), rather than returning.
+    pub panic: Option<String>,
+    /// What the call kept with that allocation failed; for a point that
+    /// leaked, with the allocation stacks of one more such call.
+    pub kept: Measurement,
+}
+
+impl FaultPoint {
+    /// Kept memory on either side.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+    /// assert!(sweep.points.iter().all(|p| !p.leaked()));
+    /// ```
+    pub fn leaked(&self) -> bool {
+        !self.kept.is_clean()
+    }
+}
+
+/// Every point of a sweep.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+/// sweep.assert_no_leaks();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sweep {
+    /// One per C allocation the closure makes, in order.
+    pub points: Vec<FaultPoint>,
+}
+
+impl Sweep {
+    /// The points where the call kept memory.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// assert_eq!(leaklab::check::fault_sweep(|| ()).unwrap().leaking().count(), 0);
+    /// ```
+    pub fn leaking(&self) -> impl Iterator<Item = &FaultPoint> {
+        self.points.iter().filter(|p| p.leaked())
+    }
+
+    /// Panics, listing them, if any point leaked or panicked.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// leaklab::check::fault_sweep(|| ()).unwrap().assert_no_leaks();
+    /// ```
+    #[track_caller]
+    pub fn assert_no_leaks(&self) {
+        let bad: Vec<String> = self
+            .points
+            .iter()
+            .filter(|p| p.leaked() || p.panic.is_some())
+            .map(|p| match &p.panic {
+                Some(message) => format!("  C allocation {} failed: panicked: {message}", p.nth),
+                None => format!("  C allocation {} failed: {}", p.nth, p.kept),
+            })
+            .collect();
+        if !bad.is_empty() {
+            panic!(
+                "{} of {} fault points went wrong:\n{}",
+                bad.len(),
+                self.points.len(),
+                bad.join("\n")
+            );
+        }
+    }
+}
+
+/// Fails each C allocation of one call of `f` in turn (the 1st, then the
+/// 2nd, …, until a call makes no more), and records what each such call
+/// kept and whether it panicked. `f` is primed once first. A failure that
+/// crashes the process (a NULL the library dereferences) ends the test
+/// binary: run such sweeps in a process of their own.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// let sweep = leaklab::check::fault_sweep(|| {
+///     // SAFETY: malloc/free pair; a failed malloc gives NULL, freed as such.
+///     unsafe { libc::free(libc::malloc(16)) }
+/// })
+/// .unwrap();
+/// assert_eq!(sweep.points.len(), 1);
+/// sweep.assert_no_leaks();
+/// ```
+pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
+    counted()?;
+    snapshot();
+    catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
+        call: 0,
+        message: panic_message(&*p),
+    })?;
+    let mut points = Vec::new();
+    for nth in 1.. {
+        let before = snapshot();
+        heap::c::fail_nth(nth, false);
+        let outcome = catch_unwind(AssertUnwindSafe(&mut f));
+        let fired = heap::c::fail_pending() == 0;
+        heap::c::stop_failing();
+        let after = snapshot();
+        if !fired {
+            break;
+        }
+        points.push(FaultPoint {
+            nth,
+            panic: outcome.err().map(|p| panic_message(&*p)),
+            kept: Measurement {
+                c: kept(after.c, before.c, 1),
+                rust: kept(after.rust, before.rust, 1),
+                foreign_frees: after.foreign - before.foreign,
+                sites: Vec::new(),
+                recorded_calls: 0,
+            },
+        });
+        let point = points.last_mut().expect("just pushed");
+        if point.leaked() && point.panic.is_none() {
+            let sites = record(|| {
+                heap::c::fail_nth(nth, false);
+                let outcome = catch_unwind(AssertUnwindSafe(&mut f));
+                heap::c::stop_failing();
+                outcome.map_err(|p| CheckError::Panicked {
+                    call: nth,
+                    message: panic_message(&*p),
+                })
+            })?;
+            point.kept.attach(sites, 1);
+        }
+    }
+    Ok(Sweep { points })
+}
+
+/// The environment variable naming the test a child process of
+/// [`in_a_counted_process`] runs.
+#[doc(hidden)]
+pub const CHILD_TEST_ENV: &str = "LEAKLAB_COUNTED_CHILD";
+
+const CHILD_RAN: &str = "leaklab-counted-child-ran:";
+
+/// The test's name as libtest's `--exact` matches it, from the
+/// `module_path!()` of its module and its function name: the crate's own
+/// name (the first segment) is not part of it.
+///
+/// ```
+/// use leaklab::check::test_path;
+/// assert_eq!(test_path("my_crate::ffi::tests", "frees"), "ffi::tests::frees");
+/// assert_eq!(test_path("leaks", "frees"), "frees"); // tests/leaks.rs
+/// ```
+pub fn test_path(module_path: &str, name: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, inner)) => format!("{inner}::{name}"),
+        None => name.to_owned(),
+    }
+}
+
+/// What a test body returns: `()`, or a `Result` whose error fails it.
+#[doc(hidden)]
+pub trait TestOutcome {
+    /// `Err` with the error's text if the test failed.
+    fn into_failure(self) -> Option<String>;
+}
+
+impl TestOutcome for () {
+    fn into_failure(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: fmt::Debug> TestOutcome for Result<(), E> {
+    fn into_failure(self) -> Option<String> {
+        self.err().map(|e| format!("{e:?}"))
+    }
+}
+
+/// Runs `body`, the whole of the test called `test` (as libtest's
+/// `--exact` matches it: [`test_path`]), in a process where both sides
+/// are counted: this one when it is, and otherwise (under valgrind, whose
+/// malloc replaces the C interposer) a child process re-running this test
+/// binary on `test` alone, which valgrind does not follow (no
+/// `--trace-children`), so it runs natively. The child must succeed and
+/// report that it ran `body` to the end with the counters live; if it
+/// cannot count either (a build without the interposer, valgrind with
+/// `--trace-children`), the test fails: it never passes without its
+/// checks. A child's panic fails the test with the child's message and
+/// location first.
+///
+/// `#[leaklab::test]` writes this call for you; call it yourself only
+/// where the attribute cannot go.
+///
+/// ```no_run
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// # fn my_binding_call() {}
+/// #[test]
+/// fn my_binding_is_clean() {
+///     leaklab::check::in_a_counted_process("my_binding_is_clean", || {
+///         leaklab::check::measure(100, my_binding_call)
+///             .expect("counted")
+///             .assert_clean();
+///     });
+/// }
+/// ```
+#[track_caller]
+pub fn in_a_counted_process<R: TestOutcome>(test: &str, body: impl FnOnce() -> R) {
+    let run = move || {
+        if let Some(failure) = body().into_failure() {
+            panic!("{test} returned an error: {failure}");
+        }
+    };
+    if std::env::var(CHILD_TEST_ENV).as_deref() == Ok(test) {
+        if let Err(e) = counted() {
+            panic!("{test} needs the counters, and its child process is not counted either: {e}");
+        }
+        run();
+        println!("\n{CHILD_RAN}{test}");
+        return;
+    }
+    if counted().is_ok() {
+        run();
+        return;
+    }
+    let exe = std::env::current_exe().expect("this test binary's path");
+    let out = std::process::Command::new(&exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_TEST_ENV, test)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot re-run {}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        panic!(
+            "{}the counted child running {test} failed ({}):\n{stdout}\n{stderr}",
+            child_panic(&stderr)
+                .map(|p| format!("{p}\n\n"))
+                .unwrap_or_default(),
+            out.status
+        );
+    }
+    let ran = stdout
+        .lines()
+        .filter(|l| l.strip_prefix(CHILD_RAN) == Some(test))
+        .count();
+    assert_eq!(
+        ran, 1,
+        "the counted child did not report running {test}:\n{stdout}"
+    );
+}
+
+/// The child's panic, "panicked at FILE:LINE:COL:" and its message, from
+/// its stderr.
+fn child_panic(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at ")?;
+    let text = &stderr[start..];
+    let end = text.find("\nnote:").unwrap_or(text.len());
+    Some(format!("child {}", text[..end].trim_end()))
+}

@@ -1,0 +1,328 @@
+//! Where kept blocks came from: the recorded allocation stacks, symbolized,
+//! trimmed to the frames a reader needs (the allocator and the recorder
+//! cut off below, the leak check and the test harness above), grouped by
+//! stack, and split into lost and reachable.
+
+// Under Miri nothing is recorded (heap::stacks is not built), so the
+// symbolizing half has no caller there.
+#![cfg_attr(miri, allow(dead_code))]
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::heap::Side;
+#[cfg(not(miri))]
+use crate::heap::stacks::Recorded;
+
+/// One frame of an allocation stack.
+///
+/// ```
+/// let frame = leaklab::check::Frame {
+///     function: "mycrate::parse".into(),
+///     file: Some("src/lib.rs".into()),
+///     line: Some(12),
+///     yours: true,
+/// };
+/// assert_eq!(frame.to_string(), "mycrate::parse (src/lib.rs:12)");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Frame {
+    /// The function, demangled, or `"???"` (a C library without symbols).
+    pub function: String,
+    /// Its source file, where debug info names one.
+    pub file: Option<String>,
+    /// The line in that file.
+    pub line: Option<u32>,
+    /// Your code: a source file outside the Rust toolchain and outside the
+    /// crates cargo downloaded.
+    pub yours: bool,
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{} ({file}:{line})", self.function),
+            (Some(file), None) => write!(f, "{} ({file})", self.function),
+            _ => f.write_str(&self.function),
+        }
+    }
+}
+
+/// The blocks kept from one allocation stack.
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// use leaklab::check::{measure, Side};
+/// let m = measure(3, || std::mem::forget(vec![0u8; 16])).unwrap();
+/// let site = &m.sites[0];
+/// assert_eq!((site.side, site.blocks, site.bytes), (Side::Rust, m.recorded_calls, 16 * m.recorded_calls));
+/// assert!(!site.frames.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Site {
+    /// The allocator the blocks came from.
+    pub side: Side,
+    /// Blocks kept from this stack over the recorded calls.
+    pub blocks: u64,
+    /// Their requested bytes.
+    pub bytes: u64,
+    /// Of those, the ones no pointer in memory leads to.
+    pub lost_blocks: u64,
+    /// Their requested bytes.
+    pub lost_bytes: u64,
+    /// Your frames first (innermost first), then the rest down to the
+    /// allocation, innermost first.
+    pub frames: Vec<Frame>,
+}
+
+impl Site {
+    /// "lost", "reachable", or "3 lost, 1 reachable".
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let m = leaklab::check::measure(2, || std::mem::forget(Box::new(1u32))).unwrap();
+    /// assert_eq!(m.sites[0].state(), "lost");
+    /// ```
+    pub fn state(&self) -> String {
+        let reachable = self.blocks - self.lost_blocks;
+        match (self.lost_blocks, reachable) {
+            (_, 0) => "lost".into(),
+            (0, _) => "reachable".into(),
+            (lost, reachable) => format!("{lost} lost, {reachable} reachable"),
+        }
+    }
+}
+
+/// Frames of the allocators and of the recorder: cut off below the
+/// allocation.
+fn is_machinery(function: &str, file: Option<&str>) -> bool {
+    const NAMES: &[&str] = &[
+        "backtrace::",
+        "leaklab::heap::",
+        "<leaklab::heap::",
+        "std::alloc::",
+        "<std::alloc::",
+        "alloc::alloc::",
+        "<alloc::alloc::",
+    ];
+    // The compiler's allocator shims, under a path prefix or none.
+    const SHIMS: &[&str] = &["__rust_alloc", "__rust_realloc", "__rg_", "__rdl_"];
+    const C_ENTRIES: &[&str] = &[
+        "malloc",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "pvalloc",
+    ];
+    NAMES.iter().any(|n| function.starts_with(n))
+        || SHIMS.iter().any(|n| function.contains(n))
+        || C_ENTRIES.contains(&function)
+        || function.contains("GlobalAlloc")
+        || function.contains("leaklab::heap::rust::Counting")
+        || file.is_some_and(|f| f.contains("src/heap/") || f.contains("vg_replace_malloc"))
+}
+
+/// The leak check's own frames (the API's loop, the lab's protocol loop in
+/// its child, the fault sweep's): everything from here out is the caller
+/// of the check and the test harness.
+fn is_the_check(function: &str) -> bool {
+    // The API's loop, and the lab's own protocol loop in its child.
+    [
+        "leaklab::check::",
+        "leaklab_lab::run::measure::",
+        "leaklab_lab::hardening::faults::",
+    ]
+    .iter()
+    .any(|p| function.starts_with(p))
+}
+
+fn is_yours(function: &str, file: Option<&str>) -> bool {
+    let Some(file) = file else { return false };
+    !(file.starts_with("/rustc/")
+        || file.contains("/.cargo/registry/")
+        || file.contains("/.cargo/git/")
+        || function.starts_with("core::")
+        || function.starts_with("std::")
+        || function.starts_with("alloc::")
+        || function.starts_with("<core::")
+        || function.starts_with("<std::")
+        || function.starts_with("<alloc::"))
+}
+
+/// Symbols (inlined frames expanded) of one return address.
+fn resolve(ip: usize, cache: &mut HashMap<usize, Vec<Frame>>) -> Vec<Frame> {
+    cache
+        .entry(ip)
+        .or_insert_with(|| {
+            let mut frames = Vec::new();
+            // The return address points after the call: step back into it.
+            backtrace::resolve(ip.saturating_sub(1) as *mut std::ffi::c_void, |symbol| {
+                let function = symbol
+                    .name()
+                    .map(|n| format!("{n:#}"))
+                    .unwrap_or_else(|| "???".into());
+                let file = symbol.filename().map(|p| relative(p.display().to_string()));
+                frames.push(Frame {
+                    yours: is_yours(&function, file.as_deref()),
+                    function,
+                    file,
+                    line: symbol.lineno(),
+                });
+            });
+            if frames.is_empty() {
+                frames.push(Frame {
+                    function: format!("??? ({ip:#x})"),
+                    file: None,
+                    line: None,
+                    yours: false,
+                });
+            }
+            frames
+        })
+        .clone()
+}
+
+/// A stack as the reader wants it: machinery cut below, the check cut
+/// above, your frames first, then the library frames between your
+/// innermost frame and the allocation (the harness frames between your
+/// closure and the check are left out).
+fn trim(stack: Vec<Frame>) -> Vec<Frame> {
+    let start = stack
+        .iter()
+        .position(|f| !is_machinery(&f.function, f.file.as_deref()))
+        .unwrap_or(stack.len());
+    let stack: Vec<Frame> = stack[start..]
+        .iter()
+        .take_while(|f| !is_the_check(&f.function))
+        .cloned()
+        .collect();
+    let Some(innermost_yours) = stack.iter().position(|f| f.yours) else {
+        return stack;
+    };
+    let yours = stack.iter().filter(|f| f.yours);
+    yours.chain(&stack[..innermost_yours]).cloned().collect()
+}
+
+/// Another tool's stack (innermost first: function, file, line) as the
+/// leak checks show theirs: allocator frames cut off, your frames first.
+pub fn shown_frames(
+    stack: impl Iterator<Item = (Option<String>, Option<String>, Option<u32>)>,
+) -> Vec<Frame> {
+    trim(
+        stack
+            .map(|(function, file, line)| {
+                let function = function.unwrap_or_else(|| "???".into());
+                let file = file.map(relative);
+                Frame {
+                    yours: is_yours(&function, file.as_deref()),
+                    function,
+                    file,
+                    line,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A path under the current directory, relative to it.
+fn relative(file: String) -> String {
+    match std::env::current_dir() {
+        Ok(dir) => match std::path::Path::new(&file).strip_prefix(&dir) {
+            Ok(rest) => rest.display().to_string(),
+            Err(_) => file,
+        },
+        Err(_) => file,
+    }
+}
+
+/// Groups the recorded blocks by stack, with `reachable[i]` for block i.
+#[cfg(not(miri))]
+pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
+    let mut cache = HashMap::new();
+    let mut by_stack: HashMap<(Side, Vec<usize>), Site> = HashMap::new();
+    for (block, &reached) in recorded.kept.iter().zip(reachable) {
+        let site = by_stack
+            .entry((block.side, block.frames.clone()))
+            .or_insert_with(|| Site {
+                side: block.side,
+                blocks: 0,
+                bytes: 0,
+                lost_blocks: 0,
+                lost_bytes: 0,
+                frames: trim(
+                    block
+                        .frames
+                        .iter()
+                        .flat_map(|&ip| resolve(ip, &mut cache))
+                        .collect(),
+                ),
+            });
+        site.blocks += 1;
+        site.bytes += block.size as u64;
+        if !reached {
+            site.lost_blocks += 1;
+            site.lost_bytes += block.size as u64;
+        }
+    }
+    // Stacks that differ only in addresses the reader never sees (a loop's
+    // iterations) are one site to them.
+    let mut sites: Vec<Site> = Vec::new();
+    for site in by_stack.into_values() {
+        match sites
+            .iter_mut()
+            .find(|s| s.side == site.side && s.frames == site.frames)
+        {
+            Some(same) => {
+                same.blocks += site.blocks;
+                same.bytes += site.bytes;
+                same.lost_blocks += site.lost_blocks;
+                same.lost_bytes += site.lost_bytes;
+            }
+            None => sites.push(site),
+        }
+    }
+    sites.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.blocks.cmp(&a.blocks)));
+    sites
+}
+
+/// The sites as a failure message and the lab's output show them: the
+/// biggest few, each with its first frames, after a heading line naming
+/// what was recorded (`recorded`: "2 more recorded calls").
+pub fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt::Result {
+    const SHOWN_SITES: usize = 5;
+    const SHOWN_FRAMES: usize = 8;
+    write!(
+        f,
+        "allocation stacks of what {recorded} kept, biggest first:"
+    )?;
+    for site in sites.iter().take(SHOWN_SITES) {
+        write!(
+            f,
+            "\n  {}: {} blocks / {} B, {}, allocated at:",
+            site.side,
+            site.blocks,
+            site.bytes,
+            site.state()
+        )?;
+        for frame in site.frames.iter().take(SHOWN_FRAMES) {
+            write!(f, "\n      {frame}")?;
+        }
+        if site.frames.len() > SHOWN_FRAMES {
+            write!(
+                f,
+                "\n      … {} more frames",
+                site.frames.len() - SHOWN_FRAMES
+            )?;
+        }
+    }
+    if sites.len() > SHOWN_SITES {
+        write!(f, "\n  … {} more stacks", sites.len() - SHOWN_SITES)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The C side's exact live blocks and bytes: every C allocation of the
+//! process, whichever library makes it, counted where it reaches the C
+//! allocator ([`super::interpose`]); and fault injection at that allocator.
+//!
+//! Under Miri, which runs no C, a C library is modelled in Rust and its
+//! model allocates through [`super::modelled`], which counts; in a build without the interposer (the
+//! `uncounted` baseline, a sanitizer build) nothing is counted and
+//! [`is_counted`] says so, so a zero is never mistaken for "clean".
+
+use super::Live;
+
+#[cfg(all(leaklab_interpose, not(miri)))]
+use super::interpose as source;
+#[cfg(miri)]
+use super::modelled as source;
+
+/// The C allocator's counters at one moment.
+pub use counters::Stats;
+
+/// Live C blocks and requested bytes right now (process-wide).
+pub fn live() -> Live {
+    let stats = stats();
+    Live {
+        blocks: stats.live_blocks,
+        bytes: stats.live_bytes,
+    }
+}
+
+/// This thread's C blocks and bytes, allocated minus freed, since the first
+/// call of this function in the process: compare two calls. Exact for code
+/// that allocates and frees on one thread whatever other threads do.
+pub fn thread_live() -> Live {
+    counters::thread_live()
+}
+
+/// This thread's frees of pointers that no C allocation of the process
+/// handed out (another allocator's memory given to `free`), so far.
+pub fn thread_foreign_frees() -> u64 {
+    counters::thread_foreign_frees()
+}
+
+/// All the counters.
+pub fn stats() -> Stats {
+    counters::stats()
+}
+
+/// Whether C allocations are being counted in this process: false in a
+/// build without the interposer, and when another allocator (valgrind's)
+/// replaced it.
+pub fn is_counted() -> bool {
+    counters::is_active()
+}
+
+/// Fault injection: the `nth` C allocation of the calling thread from now
+/// fails (1 = the next one), and every later one of that thread too if
+/// `persistent`. Rust allocations are never failed.
+pub fn fail_nth(nth: u64, persistent: bool) {
+    counters::fail_nth(nth, persistent);
+}
+
+/// Switches fault injection off.
+pub fn stop_failing() {
+    fail_nth(0, false);
+}
+
+/// Allocations still to go before the armed failure (0: none armed, or it
+/// already fired).
+pub fn fail_pending() -> u64 {
+    counters::fail_pending()
+}
+
+#[cfg(any(miri, all(leaklab_interpose, not(miri))))]
+mod counters {
+    pub use super::source::{
+        Stats, fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
+    };
+}
+
+/// No interposer in this build: nothing is counted, and it says so.
+#[cfg(not(any(miri, all(leaklab_interpose, not(miri)))))]
+mod counters {
+    use crate::heap::Live;
+
+    /// The C allocator's counters at one moment.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Stats {
+        pub live_blocks: i64,
+        pub live_bytes: i64,
+        pub total_allocs: u64,
+        pub failed_allocs: u64,
+        pub foreign_frees: u64,
+        pub untracked: u64,
+    }
+
+    pub fn stats() -> Stats {
+        Stats::default()
+    }
+    pub fn thread_live() -> Live {
+        Live::default()
+    }
+    pub fn thread_foreign_frees() -> u64 {
+        0
+    }
+    pub fn is_active() -> bool {
+        false
+    }
+    pub fn fail_nth(_nth: u64, _persistent: bool) {}
+    pub fn fail_pending() -> u64 {
+        0
+    }
+}

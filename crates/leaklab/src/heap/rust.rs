@@ -1,0 +1,269 @@
+//! A counting global allocator: the Rust side's exact live blocks and bytes.
+//! It wraps the allocator the program would use anyway (`System`, jemalloc,
+//! mimalloc), sees every Rust allocation and none of the C libraries'
+//! (those are counted at the C allocator, [`super::c`]); its calls into the
+//! inner allocator, which may call `malloc`, are marked so the C counters
+//! leave them out.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+
+use super::Live;
+
+#[cfg(all(leaklab_interpose, not(miri)))]
+use super::interpose::as_rust;
+
+#[cfg(not(miri))]
+use super::fresh::contains as is_fresh;
+#[cfg(not(miri))]
+use super::stacks::{fresh_block, on_alloc, on_free, recording_here};
+
+/// Miri records no stacks.
+#[cfg(miri)]
+fn on_alloc(_addr: usize, _size: usize, _side: super::Side) {}
+#[cfg(miri)]
+fn on_free(_addr: usize, _size: usize) {}
+#[cfg(miri)]
+fn fresh_block(_size: usize, _align: usize) -> Option<*mut u8> {
+    None
+}
+#[cfg(miri)]
+fn is_fresh(_addr: usize) -> bool {
+    false
+}
+#[cfg(miri)]
+fn recording_here() -> bool {
+    false
+}
+
+/// No interposer to tell apart from: call straight through.
+#[cfg(not(all(leaklab_interpose, not(miri))))]
+#[inline]
+fn as_rust<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+static BLOCKS: AtomicI64 = AtomicI64::new(0);
+static BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// The global allocator wrapper that counts the Rust side: install it once
+/// in the test binary (or any binary) that measures, around the allocator
+/// it would use anyway.
+///
+/// ```
+/// // The system allocator, counted:
+/// #[global_allocator]
+/// static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// # fn main() {}
+/// ```
+///
+/// Any other `GlobalAlloc` is wrapped the same way:
+/// `leaklab::Counting::new(tikv_jemallocator::Jemalloc)`. Without the
+/// line, [`crate::check::measure`] refuses to measure (it never reports a
+/// zero it did not count).
+pub struct Counting<A = System> {
+    inner: A,
+}
+
+impl Counting<System> {
+    /// The system allocator, counted.
+    ///
+    /// ```
+    /// static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// ```
+    pub const fn system() -> Counting<System> {
+        Counting { inner: System }
+    }
+}
+
+impl<A> Counting<A> {
+    /// `inner`, counted: every allocation goes to `inner` unchanged.
+    ///
+    /// ```
+    /// use std::alloc::System;
+    /// static ALLOC: leaklab::Counting<System> = leaklab::Counting::new(System);
+    /// ```
+    pub const fn new(inner: A) -> Counting<A> {
+        Counting { inner }
+    }
+}
+
+/// Set by the first allocation through a [`Counting`] allocator: the Rust
+/// side is counted in this process.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Marks the counter as installed (the first call does the store).
+#[inline]
+fn installed() {
+    if !INSTALLED.load(Relaxed) {
+        INSTALLED.store(true, Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to the inner allocator with the caller's
+// arguments unchanged, so its guarantees carry over, except while the
+// thread records allocation stacks: then blocks come from fresh, never
+// reused, suitably aligned addresses (heap::fresh) and are moved by hand on
+// realloc. The counters are atomics and never touch the allocated memory.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    /// # Safety
+    /// The contract of `GlobalAlloc::alloc`, forwarded to the inner allocator.
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = match fresh_block(layout.size(), layout.align()) {
+            Some(block) => block,
+            // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
+            None => unsafe { as_rust(|| self.inner.alloc(layout)) },
+        };
+        if ptr.is_null() {
+            report_failure(layout.size());
+        } else {
+            record(1, layout.size() as i64);
+            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
+        }
+        ptr
+    }
+
+    /// # Safety
+    /// The contract of `GlobalAlloc::alloc_zeroed`, forwarded to the inner allocator.
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let ptr = match fresh_block(layout.size(), layout.align()) {
+            Some(block) => block, // fresh blocks are zeroed
+            // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
+            None => unsafe { as_rust(|| self.inner.alloc_zeroed(layout)) },
+        };
+        if ptr.is_null() {
+            report_failure(layout.size());
+        } else {
+            record(1, layout.size() as i64);
+            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
+        }
+        ptr
+    }
+
+    /// # Safety
+    /// The contract of `GlobalAlloc::dealloc`, forwarded to the inner allocator.
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        on_free(ptr as usize, layout.size());
+        if !is_fresh(ptr as usize) {
+            // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
+            unsafe { as_rust(|| self.inner.dealloc(ptr, layout)) };
+        }
+        record(-1, -(layout.size() as i64));
+    }
+
+    /// # Safety
+    /// The contract of `GlobalAlloc::realloc`, forwarded to the inner allocator.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if is_fresh(ptr as usize) || recording_here() {
+            // A fresh block, or a recording thread (whose blocks must come
+            // from fresh addresses): moved by hand.
+            // SAFETY: `new_size` is non-zero and valid with `layout`'s
+            // alignment, per realloc's contract; the old block is live and
+            // `layout.size()` bytes long.
+            unsafe {
+                let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
+                let new = self.alloc(new_layout);
+                if !new.is_null() {
+                    std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                    self.dealloc(ptr, layout);
+                }
+                return new;
+            }
+        }
+        // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
+        let new = unsafe { as_rust(|| self.inner.realloc(ptr, layout, new_size)) };
+        if new.is_null() {
+            report_failure(new_size);
+        } else {
+            record(0, new_size as i64 - layout.size() as i64);
+            on_free(ptr as usize, layout.size());
+            on_alloc(new as usize, new_size, super::Side::Rust);
+        }
+        new
+    }
+}
+
+thread_local! {
+    /// This thread's own share: exact for code that allocates and frees on
+    /// one thread, whatever other threads (a test harness) do meanwhile.
+    static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// Whether anyone asked for per-thread counts ([`thread_live`]): off by
+/// default, so a plain run pays for the two global adds only.
+static PER_THREAD: AtomicBool = AtomicBool::new(false);
+
+fn record(blocks: i64, bytes: i64) {
+    installed();
+    BLOCKS.fetch_add(blocks, Relaxed);
+    BYTES.fetch_add(bytes, Relaxed);
+    if PER_THREAD.load(Relaxed) {
+        // try_with: the slot may already be gone while a thread exits.
+        let _ = THREAD.try_with(|t| {
+            let (b, n) = t.get();
+            t.set((b + blocks, n + bytes));
+        });
+    }
+}
+
+/// Blocks and bytes allocated minus freed by the calling thread since
+/// per-thread counting started (the first call of this function in the
+/// process): compare two calls, as `Snapshot::now_this_thread` does.
+pub fn thread_live() -> Live {
+    PER_THREAD.store(true, Relaxed);
+    let (blocks, bytes) = THREAD.try_with(Cell::get).unwrap_or((0, 0));
+    Live { blocks, bytes }
+}
+
+/// Whether a [`Counting`] allocator is this process's global allocator.
+/// It is known once it served an allocation, so this makes one first.
+pub fn is_counted() -> bool {
+    std::hint::black_box(Box::new(0u8));
+    INSTALLED.load(Relaxed)
+}
+
+/// Live Rust blocks and bytes right now (process-wide).
+pub fn live() -> Live {
+    Live {
+        blocks: BLOCKS.load(Relaxed),
+        bytes: BYTES.load(Relaxed),
+    }
+}
+
+/// First line a parent looks for when a child dies of a memory cap.
+pub const FAILURE_MARKER: &str = "leaklab: allocation failed:";
+
+/// Writes `leaklab: allocation failed: size=N live_bytes=L` to stderr
+/// without allocating (the heap just said no), so the parent can report at
+/// what size the cap was hit.
+fn report_failure(size: usize) {
+    let mut line = [0u8; 128];
+    let mut len = 0;
+    for part in [
+        FAILURE_MARKER.as_bytes(),
+        b" size=",
+        digits(size as u64, &mut [0u8; 20]),
+        b" live_bytes=",
+        digits(BYTES.load(Relaxed).max(0) as u64, &mut [0u8; 20]),
+        b"\n",
+    ] {
+        line[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    // SAFETY: writes `len` initialised bytes from a stack buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr().cast(), len) };
+}
+
+/// `n` in decimal, in `buf`.
+fn digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
