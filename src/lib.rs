@@ -20,6 +20,7 @@ pub mod detect;
 pub mod hardening;
 #[cfg(feature = "mariadb")]
 pub mod mariadb;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenarios;

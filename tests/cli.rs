@@ -294,11 +294,11 @@ fn a_full_stdout_is_one_line_and_exit_3() {
 }
 
 #[test]
-fn bare_leaklab_prints_the_usage() {
+fn bare_leaklab_lab_prints_the_usage() {
     let out = leaklab(&[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Usage: leaklab <COMMAND>"), "{stderr}");
+    assert!(stderr.contains("Usage: leaklab-lab <COMMAND>"), "{stderr}");
     for command in ["list", "explain", "run", "matrix", "faults"] {
         assert!(stderr.contains(command), "{command} missing: {stderr}");
     }

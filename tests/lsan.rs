@@ -169,7 +169,7 @@ fn a_sanitizer_build_sends_the_counters_to_lsan() {
 /// leak, although LSan exits with its leak code 23 then.
 #[test]
 fn a_sanitizer_start_up_failure_is_not_a_leak() {
-    use leaklab_lab::report::record::Ending;
+    use leaklab_lab::record::Ending;
     use leaklab_lab::run::isolate::run_child_of;
     use leaklab_lab::run::measure::Plan;
     let exe = lsan_leaklab();

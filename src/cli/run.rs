@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::detectors::Detector;
 use super::{EXIT_MISMATCH, EXIT_OK, Failure, args::LimitArgs, args::RunArgs, scenario};
 use crate::detect::Request;
-use crate::report::record::RunRecord;
+use crate::record::RunRecord;
 use crate::report::table;
 use crate::run::isolate::Limits;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
@@ -321,7 +321,7 @@ fn sites_note(r: &RunRecord) -> String {
 }
 
 fn ending_note(r: &RunRecord) -> Option<String> {
-    use crate::report::record::Ending;
+    use crate::record::Ending;
     match &r.ending {
         Ending::Completed => None,
         Ending::HitCap {

@@ -5,7 +5,7 @@ mod judge;
 pub use judge::judge;
 
 use super::{Observation, Outcome, Request, Unavailable};
-use crate::report::record::RunRecord;
+use crate::record::RunRecord;
 use crate::run::isolate::run_child;
 use crate::run::measure::Plan;
 
@@ -56,8 +56,8 @@ pub fn observe(req: &Request<'_>) -> Outcome {
     Ok(Observation {
         stacks: Vec::new(),
         detector: NAME,
-        observed: crate::report::table::observed_summary(&record),
-        expected: crate::report::table::expected_summary(&record.expected),
+        observed: crate::record::summary::observed_summary(&record),
+        expected: crate::record::summary::expected_summary(&record.expected),
         matches: record.matches_expected,
         detail: serde_json::to_value(&record).expect("record serializes"),
     })

@@ -24,7 +24,7 @@ pub use cargo_leaklab::fit::{
 };
 
 use super::{Observation, Outcome, Request, Unavailable};
-use crate::report::record::{Ending, RunRecord};
+use crate::record::{Ending, RunRecord};
 use crate::run::measure::Sample;
 use crate::scenarios::{BackendChoice, Variant};
 use cargo_leaklab::units::bytes;
@@ -222,7 +222,7 @@ fn judge(ending: &Ending, counters: &Fit, rss: &Fit, flags: Flags) -> (Verdict, 
             (Verdict::Leak, format!("RSS climbs {slope}; counters flat"))
         }
         Ending::Completed => (Verdict::Clean, "flat".into()),
-        other => (Verdict::Error, crate::report::table::ending_text(other)),
+        other => (Verdict::Error, crate::record::summary::ending_text(other)),
     }
 }
 

@@ -14,7 +14,6 @@
 //! crash is reported rather than fatal.
 
 mod isolated;
-mod message;
 mod point;
 mod quiet_panics;
 

@@ -1,7 +1,7 @@
-//! Turning child runs into result records, and records into tables, JSON,
-//! plots and one HTML page.
+//! Turning result records into tables, JSON, plots and one HTML page: the
+//! renderers, above the detectors (the record itself is [`crate::record`],
+//! below them).
 
 pub mod html;
 pub mod plot;
-pub mod record;
 pub mod table;

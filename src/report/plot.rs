@@ -7,7 +7,7 @@ use cargo_leaklab::plot::{ITERATIONS, Line, PALETTE, svg_or_message};
 use plotters::style::RGBColor;
 
 use crate::detect::growth::{GrowthReport, Series, per_iter};
-use crate::report::record::Ending;
+use crate::record::Ending;
 
 pub use cargo_leaklab::plot::{growth_svg, growth_svg_against};
 

@@ -14,7 +14,7 @@ use std::io::Write;
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::Site;
+use crate::check::{Site, protocol};
 use crate::heap::Snapshot;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
@@ -96,18 +96,15 @@ pub fn measure(scenario: &Scenario, plan: Plan, out: &mut dyn Write) -> std::io:
     let after_setup = Snapshot::now();
     write_line(out, &RecordLine::Sample(sample(0, after_setup)))?;
 
-    let mut completed = 0;
-    let mut error = None;
-    while completed < plan.iterations {
-        if let Err(e) = guarded(&mut iteration) {
-            error = Some(e);
-            break;
+    let (completed, error) = match protocol::repeat(1..=plan.iterations, &mut iteration, |n| {
+        if plan.sample_every > 0 && n % plan.sample_every == 0 {
+            write_line(out, &RecordLine::Sample(sample(n, Snapshot::now())))?;
         }
-        completed += 1;
-        if plan.sample_every > 0 && completed % plan.sample_every == 0 {
-            write_line(out, &RecordLine::Sample(sample(completed, Snapshot::now())))?;
-        }
-    }
+        Ok::<(), std::io::Error>(())
+    })? {
+        Ok(completed) => (completed, None),
+        Err(failed) => (failed.call - 1, Some(workload_error(failed.message))),
+    };
     let after_iterations = Snapshot::now();
     drop(iteration);
     let after_teardown = Snapshot::now();
@@ -144,18 +141,18 @@ fn prime(setup: crate::scenarios::Setup, backend: BackendChoice) -> Result<(), S
     guarded(&mut iteration)
 }
 
-/// One iteration; a panic that escapes the workload is an error of the lab.
+/// One iteration, [`protocol::guarded`]; a panic that escapes the
+/// workload is an error of the lab.
 fn guarded(iteration: &mut crate::scenarios::Iteration) -> Result<(), String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(iteration)) {
-        Ok(result) => result,
-        Err(payload) => Err(format!(
-            "the workload panicked: {}",
-            payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default()
-        )),
+    protocol::guarded(iteration).map_err(workload_error)
+}
+
+/// "the workload panicked: …" for a caught panic; the workload's own error
+/// as it is.
+fn workload_error(message: String) -> String {
+    match message.strip_prefix("panicked: ") {
+        Some(panic) => format!("the workload panicked: {panic}"),
+        None => message,
     }
 }
 

@@ -24,7 +24,7 @@ impl CallbackSlot {
     /// The panic caught during the last C call, as an error.
     fn take_panic(&mut self) -> Option<Error> {
         self.panic.take().map(|payload| Error::CallbackPanicked {
-            message: panic_message(payload.as_ref()),
+            message: leaklab::check::panic_text(payload.as_ref()).to_owned(),
         })
     }
 
@@ -135,15 +135,5 @@ impl CallbackRow<'_> {
             let value = *self.values.add(index);
             Some(bytes(value, *self.lengths.add(index) as usize))
         }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }

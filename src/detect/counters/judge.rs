@@ -2,7 +2,7 @@
 //! each side, and whether that is exactly the declared leak.
 
 use crate::heap::Live;
-use crate::report::record::{Ending, PerIteration, RunRecord, Sides};
+use crate::record::{Ending, PerIteration, RunRecord, Sides};
 use crate::run::isolate::{ChildRun, Limits};
 use crate::run::measure::Sample;
 use crate::run::sanitizer;

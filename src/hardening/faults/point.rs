@@ -7,9 +7,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::{Deserialize, Serialize};
 
-use super::message;
-use crate::check::Site;
-use crate::heap::{Snapshot, c as c_heap};
+use crate::check::{Site, keep_text, panic_text, record_point, run_point};
+use crate::heap::Snapshot;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
 /// How the workload ended at one point.
@@ -97,13 +96,14 @@ impl RawEnd {
         }
     }
 
-    /// Copies the message into `buffer`, then releases the workload's strings.
-    fn keep_message(self, buffer: &mut String) {
+    /// Copies the message into `buffer` (the workload's strings are
+    /// released with `self`).
+    fn keep_message(&self, buffer: &mut String) {
         if let Some(error) = &self.error {
-            message::keep(buffer, error);
+            keep_text(buffer, error);
         }
         if let Some(payload) = &self.panic {
-            message::keep(buffer, message::panic_text(payload.as_ref()));
+            keep_text(buffer, panic_text(payload.as_ref()));
         }
     }
 }
@@ -136,7 +136,8 @@ fn run_workload(scenario: &Scenario, variant: Variant, backend: BackendChoice) -
     end
 }
 
-/// Runs point `n`. `expected` is the variant's normal leak per iteration.
+/// Runs point `n` through the user crate's one point mechanism
+/// ([`run_point`]). `expected` is the variant's normal leak per iteration.
 pub(super) fn run(
     scenario: &Scenario,
     variant: Variant,
@@ -144,17 +145,20 @@ pub(super) fn run(
     n: u64,
     expected: Snapshot,
 ) -> PointReport {
-    let mut text = message::buffer();
-    // This thread's Rust heap: the workload runs here, and a test harness
-    // may allocate on its own threads meanwhile.
-    let before = Snapshot::now_this_thread();
-    c_heap::fail_nth(n, false);
-    let end = run_workload(scenario, variant, backend);
-    let fired = c_heap::fail_pending() == 0;
-    c_heap::stop_failing();
-    let (outcome, stage, iteration_ok) = (end.outcome, end.stage, end.iteration_ok);
-    end.keep_message(&mut text);
-    let leaked = Snapshot::now_this_thread().since(before);
+    let point = run_point(
+        n,
+        || run_workload(scenario, variant, backend),
+        |end, text| {
+            end.keep_message(text);
+            (end.outcome, end.stage, end.iteration_ok)
+        },
+    );
+    // run_workload catches every panic itself, per stage.
+    let (outcome, stage, iteration_ok) =
+        point
+            .summary
+            .unwrap_or((Outcome::Panic, Some(Stage::Setup), false));
+    let leaked = point.kept;
     let beyond_expected = if iteration_ok {
         leaked.since(expected)
     } else {
@@ -162,11 +166,11 @@ pub(super) fn run(
     };
     PointReport {
         n,
-        fired,
+        fired: point.fired,
         outcome,
         stage,
         iteration_ok,
-        message: text,
+        message: point.message,
         leaked,
         beyond_expected,
         sites: Vec::new(),
@@ -181,12 +185,5 @@ pub(super) fn stacks(
     backend: BackendChoice,
     n: u64,
 ) -> Vec<Site> {
-    let recorded = crate::check::record(|| {
-        c_heap::fail_nth(n, false);
-        let end = run_workload(scenario, variant, backend);
-        c_heap::stop_failing();
-        drop(end);
-        Ok::<(), ()>(())
-    });
-    recorded.unwrap_or_default()
+    record_point(n, || drop(run_workload(scenario, variant, backend)))
 }

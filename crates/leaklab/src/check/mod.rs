@@ -41,14 +41,21 @@
 //! assert!(leaked.rust.is_clean());
 //! ```
 
+#[doc(hidden)]
+pub mod child;
+mod fault;
+#[doc(hidden)]
+pub mod protocol;
 mod sites;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::heap;
 
 pub use crate::heap::{Live, Side};
+pub use fault::{FaultPoint, Sweep, fault_sweep};
+#[doc(hidden)]
+pub use fault::{PointRun, keep_text, record_point, run_point};
 pub use sites::{Frame, Site};
 #[doc(hidden)]
 pub use sites::{describe as describe_sites, shown_frames};
@@ -380,14 +387,22 @@ fn counted() -> Result<(), CheckError> {
     Ok(())
 }
 
-/// A panic's message (its `&str` or `String` payload).
+/// A panic's message: its `&str` or `String` payload, as `panic!` makes
+/// them (borrowed: reading it allocates nothing).
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("at {}", 3)).unwrap_err();
+/// assert_eq!(leaklab::check::panic_text(payload.as_ref()), "at 3");
+/// ```
 #[doc(hidden)]
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic with no message)".into())
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(a panic with no message)"
+    }
 }
 
 struct ThreadSnapshot {
@@ -470,17 +485,18 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
     // Per-thread counting starts now, before the priming call, so what the
     // priming call allocates and a later call frees is counted both ways.
     snapshot();
-    let mut call = |n: u64| {
-        catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
-            call: n,
-            message: panic_message(&*p),
-        })
+    let mut call = || {
+        f();
+        Ok(())
     };
-    call(0)?;
+    let mut calls_from = |range| {
+        protocol::repeat(range, &mut call, |_| Ok::<(), ()>(()))
+            .unwrap_or_else(|()| unreachable!("the hook never fails"))
+            .map_err(CheckError::from)
+    };
+    calls_from(0..=0)?;
     let before = snapshot();
-    for n in 1..=calls {
-        call(n)?;
-    }
+    calls_from(1..=calls)?;
     let after = snapshot();
     let mut m = Measurement {
         c: kept(after.c, before.c, calls),
@@ -490,10 +506,23 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
         recorded_calls: 0,
     };
     if stacks && !(m.c.is_clean() && m.rust.is_clean()) {
-        let sites = record(|| (calls + 1..=calls + RECORDED_CALLS).try_for_each(&mut call))?;
+        let sites = record(|| calls_from(calls + 1..=calls + RECORDED_CALLS).map(drop))?;
         m.attach(sites, RECORDED_CALLS);
     }
     Ok(m)
+}
+
+/// A failed call of the measured closure (it can only panic).
+impl From<protocol::Failed> for CheckError {
+    fn from(failed: protocol::Failed) -> CheckError {
+        let message = failed.message;
+        CheckError::Panicked {
+            call: failed.call,
+            message: message
+                .strip_prefix("panicked: ")
+                .map_or(message.clone(), str::to_owned),
+        }
+    }
 }
 
 impl Measurement {
@@ -527,158 +556,6 @@ pub fn record<E>(f: impl FnOnce() -> Result<(), E>) -> Result<Vec<Site>, E> {
         f().map(|()| Vec::new())
     }
 }
-
-/// What happened when one C allocation of the closure failed.
-///
-/// ```
-/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-/// let sweep = leaklab::check::fault_sweep(|| drop(vec![0u8; 1])).unwrap();
-/// assert!(sweep.points.is_empty()); // no C allocation to fail
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FaultPoint {
-    /// Which C allocation of the call failed (1 = the first).
-    pub nth: u64,
-    /// The closure panicked (its message), rather than returning.
-    pub panic: Option<String>,
-    /// What the call kept with that allocation failed; for a point that
-    /// leaked, with the allocation stacks of one more such call.
-    pub kept: Measurement,
-}
-
-impl FaultPoint {
-    /// Kept memory on either side.
-    ///
-    /// ```
-    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
-    /// assert!(sweep.points.iter().all(|p| !p.leaked()));
-    /// ```
-    pub fn leaked(&self) -> bool {
-        !self.kept.is_clean()
-    }
-}
-
-/// Every point of a sweep.
-///
-/// ```
-/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-/// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
-/// sweep.assert_no_leaks();
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sweep {
-    /// One per C allocation the closure makes, in order.
-    pub points: Vec<FaultPoint>,
-}
-
-impl Sweep {
-    /// The points where the call kept memory.
-    ///
-    /// ```
-    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-    /// assert_eq!(leaklab::check::fault_sweep(|| ()).unwrap().leaking().count(), 0);
-    /// ```
-    pub fn leaking(&self) -> impl Iterator<Item = &FaultPoint> {
-        self.points.iter().filter(|p| p.leaked())
-    }
-
-    /// Panics, listing them, if any point leaked or panicked.
-    ///
-    /// ```
-    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-    /// leaklab::check::fault_sweep(|| ()).unwrap().assert_no_leaks();
-    /// ```
-    #[track_caller]
-    pub fn assert_no_leaks(&self) {
-        let bad: Vec<String> = self
-            .points
-            .iter()
-            .filter(|p| p.leaked() || p.panic.is_some())
-            .map(|p| match &p.panic {
-                Some(message) => format!("  C allocation {} failed: panicked: {message}", p.nth),
-                None => format!("  C allocation {} failed: {}", p.nth, p.kept),
-            })
-            .collect();
-        if !bad.is_empty() {
-            panic!(
-                "{} of {} fault points went wrong:\n{}",
-                bad.len(),
-                self.points.len(),
-                bad.join("\n")
-            );
-        }
-    }
-}
-
-/// Fails each C allocation of one call of `f` in turn (the 1st, then the
-/// 2nd, …, until a call makes no more), and records what each such call
-/// kept and whether it panicked. `f` is primed once first. A failure that
-/// crashes the process (a NULL the library dereferences) ends the test
-/// binary: run such sweeps in a process of their own.
-///
-/// ```
-/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
-/// let sweep = leaklab::check::fault_sweep(|| {
-///     // SAFETY: malloc/free pair; a failed malloc gives NULL, freed as such.
-///     unsafe { libc::free(libc::malloc(16)) }
-/// })
-/// .unwrap();
-/// assert_eq!(sweep.points.len(), 1);
-/// sweep.assert_no_leaks();
-/// ```
-pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
-    counted()?;
-    snapshot();
-    catch_unwind(AssertUnwindSafe(&mut f)).map_err(|p| CheckError::Panicked {
-        call: 0,
-        message: panic_message(&*p),
-    })?;
-    let mut points = Vec::new();
-    for nth in 1.. {
-        let before = snapshot();
-        heap::c::fail_nth(nth, false);
-        let outcome = catch_unwind(AssertUnwindSafe(&mut f));
-        let fired = heap::c::fail_pending() == 0;
-        heap::c::stop_failing();
-        let after = snapshot();
-        if !fired {
-            break;
-        }
-        points.push(FaultPoint {
-            nth,
-            panic: outcome.err().map(|p| panic_message(&*p)),
-            kept: Measurement {
-                c: kept(after.c, before.c, 1),
-                rust: kept(after.rust, before.rust, 1),
-                foreign_frees: after.foreign - before.foreign,
-                sites: Vec::new(),
-                recorded_calls: 0,
-            },
-        });
-        let point = points.last_mut().expect("just pushed");
-        if point.leaked() && point.panic.is_none() {
-            let sites = record(|| {
-                heap::c::fail_nth(nth, false);
-                let outcome = catch_unwind(AssertUnwindSafe(&mut f));
-                heap::c::stop_failing();
-                outcome.map_err(|p| CheckError::Panicked {
-                    call: nth,
-                    message: panic_message(&*p),
-                })
-            })?;
-            point.kept.attach(sites, 1);
-        }
-    }
-    Ok(Sweep { points })
-}
-
-/// The environment variable naming the test a child process of
-/// [`in_a_counted_process`] runs.
-#[doc(hidden)]
-pub const CHILD_TEST_ENV: &str = "LEAKLAB_COUNTED_CHILD";
-
-const CHILD_RAN: &str = "leaklab-counted-child-ran:";
 
 /// The test's name as libtest's `--exact` matches it, from the
 /// `module_path!()` of its module and its function name: the crate's own
@@ -744,55 +621,10 @@ impl<E: fmt::Debug> TestOutcome for Result<(), E> {
 /// ```
 #[track_caller]
 pub fn in_a_counted_process<R: TestOutcome>(test: &str, body: impl FnOnce() -> R) {
-    let run = move || {
+    child::run(test, child::When::NotCounted, || {
         if let Some(failure) = body().into_failure() {
             panic!("{test} returned an error: {failure}");
         }
-    };
-    if std::env::var(CHILD_TEST_ENV).as_deref() == Ok(test) {
-        if let Err(e) = counted() {
-            panic!("{test} needs the counters, and its child process is not counted either: {e}");
-        }
-        run();
-        println!("\n{CHILD_RAN}{test}");
-        return;
-    }
-    if counted().is_ok() {
-        run();
-        return;
-    }
-    let exe = std::env::current_exe().expect("this test binary's path");
-    let out = std::process::Command::new(&exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_TEST_ENV, test)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot re-run {}: {e}", exe.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        panic!(
-            "{}the counted child running {test} failed ({}):\n{stdout}\n{stderr}",
-            child_panic(&stderr)
-                .map(|p| format!("{p}\n\n"))
-                .unwrap_or_default(),
-            out.status
-        );
-    }
-    let ran = stdout
-        .lines()
-        .filter(|l| l.strip_prefix(CHILD_RAN) == Some(test))
-        .count();
-    assert_eq!(
-        ran, 1,
-        "the counted child did not report running {test}:\n{stdout}"
-    );
-}
-
-/// The child's panic, "panicked at FILE:LINE:COL:" and its message, from
-/// its stderr.
-fn child_panic(stderr: &str) -> Option<String> {
-    let start = stderr.find("panicked at ")?;
-    let text = &stderr[start..];
-    let end = text.find("\nnote:").unwrap_or(text.len());
-    Some(format!("child {}", text[..end].trim_end()))
+        String::new()
+    });
 }

@@ -3,9 +3,10 @@
 //! allocator ([`super::interpose`]); and fault injection at that allocator.
 //!
 //! Under Miri, which runs no C, a C library is modelled in Rust and its
-//! model allocates through [`super::modelled`], which counts; in a build without the interposer (the
-//! `uncounted` baseline, a sanitizer build) nothing is counted and
-//! [`is_counted`] says so, so a zero is never mistaken for "clean".
+//! model allocates through `heap::modelled` (a Miri build only), which
+//! counts; in a build without the interposer (the `uncounted` baseline, a
+//! sanitizer build) nothing is counted and [`is_counted`] says so, so a
+//! zero is never mistaken for "clean".
 
 use super::Live;
 
@@ -14,8 +15,23 @@ use super::interpose as source;
 #[cfg(miri)]
 use super::modelled as source;
 
-/// The C allocator's counters at one moment.
-pub use counters::Stats;
+/// The C allocator's counters at one moment, whichever source counts
+/// them (the interposer, the Miri model's allocator, or none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Blocks handed out and not freed.
+    pub live_blocks: i64,
+    /// Their requested bytes.
+    pub live_bytes: i64,
+    /// Allocations made.
+    pub total_allocs: u64,
+    /// Allocations failed by fault injection.
+    pub failed_allocs: u64,
+    /// Frees of pointers no C allocation handed out.
+    pub foreign_frees: u64,
+    /// Blocks handed out but not recorded (not counted).
+    pub untracked: u64,
+}
 
 /// Live C blocks and requested bytes right now (process-wide).
 pub fn live() -> Live {
@@ -72,25 +88,15 @@ pub fn fail_pending() -> u64 {
 #[cfg(any(miri, all(leaklab_interpose, not(miri))))]
 mod counters {
     pub use super::source::{
-        Stats, fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
+        fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
     };
 }
 
 /// No interposer in this build: nothing is counted, and it says so.
 #[cfg(not(any(miri, all(leaklab_interpose, not(miri)))))]
 mod counters {
+    use super::Stats;
     use crate::heap::Live;
-
-    /// The C allocator's counters at one moment.
-    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-    pub struct Stats {
-        pub live_blocks: i64,
-        pub live_bytes: i64,
-        pub total_allocs: u64,
-        pub failed_allocs: u64,
-        pub foreign_frees: u64,
-        pub untracked: u64,
-    }
 
     pub fn stats() -> Stats {
         Stats::default()

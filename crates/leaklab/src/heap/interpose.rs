@@ -97,16 +97,7 @@ struct Fault {
     stuck: bool,
 }
 
-/// The interposer's counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub live_blocks: i64,
-    pub live_bytes: i64,
-    pub total_allocs: u64,
-    pub failed_allocs: u64,
-    pub foreign_frees: u64,
-    pub untracked: u64,
-}
+pub use super::c::Stats;
 
 pub fn stats() -> Stats {
     let totals = table::totals();

@@ -177,16 +177,7 @@ pub unsafe extern "C" fn lab_strndup(s: *const libc::c_char, n: usize) -> *mut l
     copy
 }
 
-/// The model allocator's counters at one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub live_blocks: i64,
-    pub live_bytes: i64,
-    pub total_allocs: u64,
-    pub failed_allocs: u64,
-    pub foreign_frees: u64,
-    pub untracked: u64,
-}
+use super::c::Stats;
 
 pub fn stats() -> Stats {
     Stats {

@@ -2,6 +2,8 @@
 //! and the reports. Field names here are a stable interface. The counters
 //! detector fills it in and judges it (src/detect/counters/judge.rs).
 
+pub mod summary;
+
 use serde::Serialize;
 
 use crate::check::Site;
