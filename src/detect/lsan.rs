@@ -41,6 +41,11 @@ use serde::Serialize;
 
 pub use cargo_leaklab::parse::lsan::{LeakClass, LsanLeak, parse};
 
+/// LSan's closing summary line as an amount.
+fn summary_of(stderr: &str) -> Option<Amount> {
+    cargo_leaklab::parse::lsan::summary(stderr).map(|(blocks, bytes)| Amount { blocks, bytes })
+}
+
 use super::at_exit::attribution::Side;
 use super::at_exit::expect::{self, Amount, AtExit, SideAmounts};
 use super::at_exit::{self as checker, Checker, ChildSummary, Sides, Totals, Workload, tail};
@@ -306,7 +311,7 @@ pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
         binary: exe.display().to_string(),
         options: OPTIONS,
         sides: Sides::default(),
-        summary: parse_summary(&child.stderr),
+        summary: summary_of(&child.stderr),
         leaks,
         child: ChildSummary::of(&child),
     };
@@ -314,19 +319,6 @@ pub fn report(req: &Request<'_>) -> Result<LsanReport, String> {
         report.sides.side_mut(leak.side).add(leak);
     }
     Ok(report)
-}
-
-/// "SUMMARY: LeakSanitizer: 11910 byte(s) leaked in 109 allocation(s)."
-fn parse_summary(stderr: &str) -> Option<Amount> {
-    let line = stderr
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("SUMMARY: LeakSanitizer: "))?;
-    let (bytes, rest) = line.split_once(" byte(s) leaked in ")?;
-    let (blocks, _) = rest.split_once(" allocation(s)")?;
-    Some(Amount {
-        blocks: blocks.parse().ok()?,
-        bytes: bytes.parse().ok()?,
-    })
 }
 
 /// What LSan should see at exit: the lost memory valgrind should see, and
@@ -425,35 +417,6 @@ pub fn observe(req: &Request<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const SAMPLE: &str = "
-=================================================================
-==10427==ERROR: LeakSanitizer: detected memory leaks
-
-Direct leak of 704 byte(s) in 11 object(s) allocated from:
-    #0 0x557dfc773a4f in malloc /rustc/llvm/src/llvm-project/compiler-rt/lib/lsan/lsan_interceptors.cpp:74:3
-    #1 0x557dfc803e23 in lc_copy_bytes /work/main/csrc/connector/bytes.c:11:15
-    #2 0x557dfc7fe330 in <leaklab_lab::connector::safe::connection::Connection>::connect /work/main/src/connector/safe/connection.rs:66:28
-
-Indirect leak of 480 byte(s) in 10 object(s) allocated from:
-    #0 0x557dfc773a4f in malloc /rustc/llvm/src/llvm-project/compiler-rt/lib/lsan/lsan_interceptors.cpp:74:3
-    #1 0x557dfc7ca93d in <std::alloc::System as core::alloc::global::GlobalAlloc>::alloc /root/.rustup/toolchains/nightly/lib/rustlib/src/rust/library/std/src/sys/alloc/unix.rs:14:22
-    #2 0x557dfc7ca93d in lc_like_named_rust_helper (/work/main/target/leaklab+0x1234)
-
-SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
-";
-
-    #[test]
-    fn reads_the_summary() {
-        assert_eq!(
-            parse_summary(SAMPLE),
-            Some(Amount {
-                blocks: 21,
-                bytes: 1184
-            })
-        );
-        assert_eq!(parse(SAMPLE).len(), 2);
-    }
 
     #[test]
     fn reachable_memory_is_expected_unreported() {

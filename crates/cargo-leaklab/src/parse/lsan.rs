@@ -110,6 +110,17 @@ fn split_location(location: &str) -> (&str, Option<u32>) {
     }
 }
 
+/// "SUMMARY: LeakSanitizer: 11910 byte(s) leaked in 109 allocation(s).":
+/// (allocations, bytes).
+pub fn summary(stderr: &str) -> Option<(i64, i64)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SUMMARY: LeakSanitizer: "))?;
+    let (bytes, rest) = line.split_once(" byte(s) leaked in ")?;
+    let (blocks, _) = rest.split_once(" allocation(s)")?;
+    Some((blocks.parse().ok()?, bytes.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +167,12 @@ SUMMARY: LeakSanitizer: 1184 byte(s) leaked in 21 allocation(s).
             leaks[1].stack[2].object.as_deref(),
             Some("/work/main/target/leaklab+0x1234")
         );
+    }
+
+    #[test]
+    fn reads_the_summary() {
+        assert_eq!(summary(SAMPLE), Some((21, 1184)));
+        assert_eq!(summary("no summary"), None);
     }
 
     #[test]

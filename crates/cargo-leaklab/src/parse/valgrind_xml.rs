@@ -86,15 +86,67 @@ pub struct Parsed {
     pub suppressions: Vec<SuppressionUse>,
 }
 
+/// Why memcheck's XML could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not well-formed XML (a run cut short writes half a file).
+    Xml(String),
+    /// Well-formed, but not memcheck's output.
+    Root(String),
+    /// A leak record without the element it must have.
+    Missing(&'static str),
+    /// A record without this count.
+    NoElement(&'static str),
+    /// A count that is not a number.
+    Number {
+        /// The element.
+        element: String,
+        /// Its text.
+        text: String,
+    },
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::Xml(e) => write!(f, "valgrind's XML: {e}"),
+            ParseError::Root(name) => {
+                write!(
+                    f,
+                    "valgrind's XML: root element is <{name}>, not <valgrindoutput>"
+                )
+            }
+            ParseError::Missing(what) => write!(f, "valgrind's XML: {what}"),
+            ParseError::NoElement(name) => write!(f, "valgrind's XML: no <{name}>"),
+            ParseError::Number { element, text } => {
+                write!(f, "valgrind's XML: <{element}> is '{text}', not a number")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+impl From<ParseError> for String {
+    fn from(e: ParseError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parses memcheck's XML text.
-pub fn parse(text: &str) -> Result<Parsed, String> {
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("valgrind's XML: {e}"))?;
+///
+/// ```
+/// let xml = "<valgrindoutput><errorcounts/></valgrindoutput>";
+/// let parsed = cargo_leaklab::parse::valgrind_xml::parse(xml).unwrap();
+/// assert!(parsed.records.is_empty());
+/// assert!(cargo_leaklab::parse::valgrind_xml::parse("<nope/>").is_err());
+/// ```
+pub fn parse(text: &str) -> Result<Parsed, ParseError> {
+    let doc = roxmltree::Document::parse(text).map_err(|e| ParseError::Xml(e.to_string()))?;
     let root = doc.root_element();
     if root.tag_name().name() != "valgrindoutput" {
-        return Err(format!(
-            "valgrind's XML: root element is <{}>, not <valgrindoutput>",
-            root.tag_name().name()
-        ));
+        return Err(ParseError::Root(root.tag_name().name().to_owned()));
     }
     let counts = error_counts(root);
     let mut parsed = Parsed::default();
@@ -109,8 +161,9 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     Ok(parsed)
 }
 
-fn loss_record(error: roxmltree::Node<'_, '_>, kind: LeakKind) -> Result<LossRecord, String> {
-    let xwhat = child(error, "xwhat").ok_or("valgrind's XML: a leak <error> without <xwhat>")?;
+fn loss_record(error: roxmltree::Node<'_, '_>, kind: LeakKind) -> Result<LossRecord, ParseError> {
+    let xwhat =
+        child(error, "xwhat").ok_or(ParseError::Missing("a leak <error> without <xwhat>"))?;
     let what = text_of(xwhat, "text").unwrap_or_default();
     let total = number(xwhat, "leakedbytes")?;
     let blocks = number(xwhat, "leakedblocks")?;
@@ -203,10 +256,12 @@ fn pairs(root: roxmltree::Node<'_, '_>, list: &str, key: &str) -> Vec<(String, u
         .collect()
 }
 
-fn number(node: roxmltree::Node<'_, '_>, name: &str) -> Result<i64, String> {
-    let text = text_of(node, name).ok_or_else(|| format!("valgrind's XML: no <{name}>"))?;
-    text.parse()
-        .map_err(|e| format!("valgrind's XML: <{name}> is '{text}': {e}"))
+fn number(node: roxmltree::Node<'_, '_>, name: &'static str) -> Result<i64, ParseError> {
+    let text = text_of(node, name).ok_or(ParseError::NoElement(name))?;
+    text.parse().map_err(|_| ParseError::Number {
+        element: name.to_owned(),
+        text,
+    })
 }
 
 fn children<'a, 'input>(

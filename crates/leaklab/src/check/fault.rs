@@ -17,6 +17,7 @@ use crate::heap;
 /// assert!(sweep.points.is_empty()); // no C allocation to fail
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FaultPoint {
     /// Which C allocation of the call failed (1 = the first).
     pub nth: u64,
@@ -48,6 +49,7 @@ impl FaultPoint {
 /// sweep.assert_no_leaks();
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sweep {
     /// One per C allocation the closure makes, in order.
     pub points: Vec<FaultPoint>,

@@ -79,6 +79,7 @@ pub const RECORDED_CALLS: u64 = 2;
 /// assert_eq!((kept.blocks, kept.bytes), (0, 0));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SideLeak {
     /// Blocks allocated and not freed, over all the calls (negative: the
     /// closure freed memory it did not allocate in the window).
@@ -104,6 +105,7 @@ pub struct SideLeak {
 /// assert_eq!((split.lost_blocks, split.reachable_blocks), (split.calls, 0));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Split {
     /// Recorded calls the figures are over.
     pub calls: u64,
@@ -214,6 +216,7 @@ impl SideLeak {
 /// assert!(m.is_clean());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Measurement {
     /// What the C allocator (every `malloc` family call) kept.
     pub c: SideLeak,
@@ -330,6 +333,7 @@ impl fmt::Display for Measurement {
 /// assert_eq!(measure(0, || ()).unwrap_err(), CheckError::NoCalls);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CheckError {
     /// N was 0: nothing would be measured.
     NoCalls,

@@ -61,6 +61,7 @@ impl fmt::Display for Frame {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct Site {
     /// The allocator the blocks came from.
     pub side: Side,
