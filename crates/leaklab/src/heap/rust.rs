@@ -194,6 +194,7 @@ thread_local! {
 /// default, so a plain run pays for the two global adds only.
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
 
+#[inline]
 fn record(blocks: i64, bytes: i64) {
     installed();
     BLOCKS.fetch_add(blocks, Relaxed);
