@@ -90,12 +90,11 @@ impl Crate {
 
     /// `cargo leaklab test ARGS` in the crate, as cargo runs the subcommand.
     fn leaklab_test(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cargo-leaklab"))
+        common::command(env!("CARGO_BIN_EXE_cargo-leaklab"))
             .args(["leaklab", "test"])
             .args(args)
             .current_dir(self.path())
             .env("CARGO_TARGET_DIR", self.path().join("target"))
-            .env("LEAKLAB_PRELOAD", common::preload_shim())
             .output()
             .expect("cargo-leaklab runs")
     }

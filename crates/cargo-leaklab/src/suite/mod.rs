@@ -10,7 +10,8 @@
 //! exit code.
 //!
 //! Detectors:
-//! - `counters` (default): the preload shim (preload/) counts the test
+//! - `counters` (default): the preload shim ([`crate::shim`], embedded in
+//!   this binary) counts the test
 //!   process's malloc heap; what is left at exit beyond the binary's own
 //!   baseline (the same binary running no test) is kept. Near full speed.
 //!   A test that kept memory is run once more under memcheck, which names
@@ -41,6 +42,8 @@ pub mod env {
     pub const LSAN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_LSAN_SUPPRESSIONS";
     /// Set: memcheck generates suppressions for what it finds.
     pub const GEN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_GEN_SUPPRESSIONS";
+    /// The preload shim the counters load, found once by [`super::run`].
+    pub const SHIM: &str = "LEAKLAB_SUITE_SHIM";
 }
 
 /// Which detector measures each test.
@@ -144,22 +147,30 @@ fn cargo(toolchain: Option<&str>) -> Command {
 /// Checks the detector can run here (one clear reason if not).
 pub fn detector_available(detector: Detector) -> Result<(), String> {
     match detector {
-        Detector::Counters => crate::watch::preload::locate().map(drop).map_err(|e| {
-            format!("the counters need the preload shim libleaklab_preload.so ({e}); build it with: cargo build -p leaklab-preload (or set LEAKLAB_PRELOAD to its path)")
-        }),
+        Detector::Counters => crate::watch::preload::locate()
+            .map(drop)
+            .map_err(|e| format!("the counters need the preload shim: {e}")),
         Detector::Valgrind => {
             let ok = Command::new("valgrind")
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success());
-            if ok { Ok(()) } else { Err("valgrind is not installed; install it with: apt-get install valgrind".into()) }
+            if ok {
+                Ok(())
+            } else {
+                Err("valgrind is not installed; install it with: apt-get install valgrind".into())
+            }
         }
         Detector::Lsan => {
             let ok = Command::new("rustup")
                 .args(["run", "nightly", "rustc", "--version"])
                 .output()
                 .is_ok_and(|o| o.status.success());
-            if ok { Ok(()) } else { Err("the lsan detector builds with -Zsanitizer=leak, which needs a nightly toolchain; install it with: rustup toolchain install nightly".into()) }
+            if ok {
+                Ok(())
+            } else {
+                Err("the lsan detector builds with -Zsanitizer=leak, which needs a nightly toolchain; install it with: rustup toolchain install nightly".into())
+            }
         }
     }
 }
@@ -225,6 +236,11 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         .env(env::DETECTOR, opts.detector.name());
     if opts.gen_suppressions {
         cmd.env(env::GEN_SUPPRESSIONS, "1");
+    }
+    if opts.detector == Detector::Counters {
+        // Found (and written to the cache, if need be) once, here: the
+        // runners, one per test, load that file.
+        cmd.env(env::SHIM, crate::watch::preload::locate()?);
     }
     // nextest's progress and per-test lines to our stderr: stdout is the
     // table's (or the JSON's).
