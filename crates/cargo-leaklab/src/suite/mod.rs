@@ -17,8 +17,9 @@
 //!   A test that kept memory is run once more under memcheck, which names
 //!   the sides, the kinds and the stack (if valgrind is installed).
 //! - `valgrind`: every test under memcheck, its XML read back.
-//! - `lsan`: the crate rebuilt with `-Zsanitizer=leak` (nightly), each
-//!   test's LeakSanitizer report read back.
+//! - `lsan`: the crate rebuilt with `-Zsanitizer=leak` (nightly) in
+//!   `leaklab-lsan` under its own target directory ([`lsan_target_dir`]),
+//!   each test's LeakSanitizer report read back.
 
 pub mod record;
 pub mod report;
@@ -180,6 +181,10 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     let toolchain = (opts.detector == Detector::Lsan).then_some("nightly");
     detector_available(opts.detector)?;
     nextest_available(toolchain)?;
+    let lsan_dir = match opts.detector {
+        Detector::Lsan => Some(lsan_target_dir(toolchain, &opts.nextest_args)?),
+        _ => None,
+    };
     let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
     let exe = exe.to_string_lossy();
     if exe.contains(' ') {
@@ -212,10 +217,10 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     if let Some(jobs) = opts.jobs {
         cmd.arg(format!("--test-threads={jobs}"));
     }
-    if opts.detector == Detector::Lsan {
+    if let Some(lsan_dir) = &lsan_dir {
         // --target: build scripts and proc macros stay unsanitized; their
         // own directory, so the plain build is not rebuilt each time.
-        cmd.args(["--target", target, "--target-dir", "target/leaklab-lsan"]);
+        cmd.args(["--target", target, "--target-dir"]).arg(lsan_dir);
         let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
         flags.push_str(" -Zsanitizer=leak");
         cmd.env("RUSTFLAGS", flags.trim());
@@ -230,7 +235,12 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
             std::env::join_paths(&supp).map_err(|e| e.to_string())?,
         );
     }
-    cmd.args(&opts.nextest_args)
+    let nextest_args = match lsan_dir {
+        // The user's --target-dir is where leaklab-lsan went.
+        Some(_) => without_option(&opts.nextest_args, "--target-dir"),
+        None => opts.nextest_args.clone(),
+    };
+    cmd.args(&nextest_args)
         .env(runner_var, format!("{exe} __test-runner"))
         .env(env::DIR, dir.path())
         .env(env::DETECTOR, opts.detector.name());
@@ -257,6 +267,81 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     })
 }
 
+/// Where `--detector lsan` builds: `leaklab-lsan` in the tested crate's
+/// target directory, as `cargo metadata` reports it (so `CARGO_TARGET_DIR`,
+/// `build.target-dir` and a `--manifest-path` or `--target-dir` among the
+/// nextest arguments are honoured), whichever directory this runs in.
+pub fn lsan_target_dir(
+    toolchain: Option<&str>,
+    nextest_args: &[OsString],
+) -> Result<PathBuf, String> {
+    const SUBDIR: &str = "leaklab-lsan";
+    if let Some(dir) = option_value(nextest_args, "--target-dir") {
+        return Ok(PathBuf::from(dir).join(SUBDIR));
+    }
+    let mut cmd = cargo(toolchain);
+    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    if let Some(manifest) = option_value(nextest_args, "--manifest-path") {
+        cmd.arg("--manifest-path").arg(manifest);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "cargo metadata failed (where the lsan build goes): {}",
+            err.trim()
+        ));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata's output: {e}"))?;
+    let dir = metadata["target_directory"]
+        .as_str()
+        .ok_or("cargo metadata named no target_directory")?;
+    Ok(PathBuf::from(dir).join(SUBDIR))
+}
+
+/// The value of `--name VALUE` or `--name=VALUE` among cargo's own
+/// arguments (before a lone `--`, after which they are the test binary's).
+fn option_value(args: &[OsString], name: &str) -> Option<OsString> {
+    let mut args = args.iter().take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        if arg == name {
+            return args.next().cloned();
+        }
+        let text = arg.to_string_lossy();
+        if let Some(value) = text.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            return Some(value.into());
+        }
+    }
+    None
+}
+
+/// `args` without `--name VALUE` or `--name=VALUE` before a lone `--`.
+fn without_option(args: &[OsString], name: &str) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(args.by_ref().cloned());
+            break;
+        }
+        if arg == name {
+            args.next();
+            continue;
+        }
+        let text = arg.to_string_lossy();
+        if text.strip_prefix(name).is_some_and(|r| r.starts_with('=')) {
+            continue;
+        }
+        out.push(arg.clone());
+    }
+    out
+}
+
 /// Suppressions for every record that counts as lost, deduplicated, named
 /// after the test that produced them, in memcheck's file format.
 pub fn write_suppressions(path: &Path, records: &[TestRecord]) -> Result<usize, String> {
@@ -280,4 +365,65 @@ pub fn write_suppressions(path: &Path, records: &[TestRecord]) -> Result<usize, 
     std::fs::write(path, &out)
         .map_err(|e| format!("--gen-suppressions {}: {e}", path.display()))?;
     Ok(seen.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn an_option_is_read_in_both_spellings_and_never_after_the_separator() {
+        let get = |list: &[&str]| option_value(&args(list), "--manifest-path");
+        assert_eq!(
+            get(&["--manifest-path", "a/Cargo.toml"]),
+            Some("a/Cargo.toml".into())
+        );
+        assert_eq!(
+            get(&["-p", "x", "--manifest-path=b/Cargo.toml"]),
+            Some("b/Cargo.toml".into())
+        );
+        assert_eq!(get(&["--", "--manifest-path", "c"]), None);
+        assert_eq!(get(&["--manifest-path-not"]), None);
+        assert_eq!(get(&["--manifest-path"]), None);
+    }
+
+    #[test]
+    fn an_option_is_dropped_in_both_spellings_but_not_after_the_separator() {
+        let drop = |list: &[&str]| without_option(&args(list), "--target-dir");
+        assert_eq!(
+            drop(&["-p", "x", "--target-dir", "t", "--release"]),
+            args(&["-p", "x", "--release"])
+        );
+        assert_eq!(drop(&["--target-dir=t", "f"]), args(&["f"]));
+        assert_eq!(
+            drop(&["--", "--target-dir", "t"]),
+            args(&["--", "--target-dir", "t"])
+        );
+    }
+
+    #[test]
+    fn the_lsan_build_goes_under_the_crates_target_directory() {
+        let krate = tempfile::tempdir().unwrap();
+        std::fs::create_dir(krate.path().join("src")).unwrap();
+        std::fs::write(
+            krate.path().join("Cargo.toml"),
+            "[package]\nname = \"t\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(krate.path().join("src/lib.rs"), "").unwrap();
+        let manifest = krate.path().join("Cargo.toml");
+        let dir =
+            lsan_target_dir(None, &[OsString::from("--manifest-path"), manifest.into()]).unwrap();
+        // cargo's answer: CARGO_TARGET_DIR if this test runs with one set.
+        let base = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| krate.path().join("target"));
+        assert_eq!(dir, base.join("leaklab-lsan"));
+        let given = lsan_target_dir(None, &args(&["--target-dir", "/t"])).unwrap();
+        assert_eq!(given, PathBuf::from("/t/leaklab-lsan"));
+    }
 }
