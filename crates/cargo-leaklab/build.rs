@@ -108,6 +108,18 @@ fn build(manifest: &Path, target: &str, target_dir: &Path) -> PathBuf {
         // each instead of 0.5 MB. Its symbols stay.
         cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
             .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+        // Under `cargo miri`, RUSTC is Miri's driver acting as rustc for
+        // the interpreted target (MIRI_BE_RUSTC), with `cfg(miri)` and
+        // Miri's sysroot: the shim is built by the toolchain's own rustc,
+        // cargo's sibling, instead (else `rustc` on PATH).
+        if std::env::var_os("MIRI_BE_RUSTC").is_some() {
+            cmd.env_remove("RUSTC");
+            let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_default());
+            let rustc = cargo.with_file_name("rustc");
+            if cargo.is_absolute() && rustc.is_file() {
+                cmd.env("RUSTC", rustc);
+            }
+        }
         let output = cmd
             .output()
             .unwrap_or_else(|e| fail(&format!("cannot run cargo for the shim's build: {e}")));
@@ -127,15 +139,15 @@ fn build(manifest: &Path, target: &str, target_dir: &Path) -> PathBuf {
 
 /// Whether a variable of the build script's environment must not reach
 /// the nested build: what cargo sets for build scripts (their package,
-/// features, cfg, profile, OUT_DIR, jobserver, wrappers, encoded flags)
-/// and what a user may set for the outer build (target directory, target,
-/// flags, profile overrides, clippy's driver) would change what the
-/// nested cargo builds or where.
+/// features, cfg, profile, OUT_DIR, jobserver, wrappers, encoded flags,
+/// Miri's settings) and what a user may set for the outer build (target
+/// directory, target, flags, profile overrides, clippy's driver) would
+/// change what the nested cargo builds or where.
 fn leaks_into_nested_build(key: &OsString) -> bool {
     let Some(key) = key.to_str() else {
         return false;
     };
-    const EXACT: [&str; 22] = [
+    const EXACT: [&str; 23] = [
         "CARGO_TARGET_DIR",
         "CARGO_ENCODED_RUSTFLAGS",
         "CARGO_ENCODED_RUSTDOCFLAGS",
@@ -147,6 +159,7 @@ fn leaks_into_nested_build(key: &OsString) -> bool {
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
         "RUSTC_LINKER",
+        "RUSTDOC",
         "CLIPPY_ARGS",
         "CLIPPY_CONF_DIR",
         "CARGO_INCREMENTAL",
@@ -159,7 +172,7 @@ fn leaks_into_nested_build(key: &OsString) -> bool {
         "DEBUG",
         "PROFILE",
     ];
-    const PREFIXES: [&str; 10] = [
+    const PREFIXES: [&str; 11] = [
         "CARGO_BUILD_",
         "CARGO_TARGET_",
         "CARGO_PROFILE_",
@@ -170,6 +183,7 @@ fn leaks_into_nested_build(key: &OsString) -> bool {
         "CARGO_MANIFEST_",
         "DEP_",
         "__CARGO",
+        "MIRI_",
     ];
     EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
 }
