@@ -36,19 +36,19 @@ pub const C_LEAK_BYTES: usize = 64;
 /// Bytes `tests::leaks_a_boxed_vec` leaks on Rust's side.
 pub const RUST_LEAK_BYTES: usize = 48;
 
-unsafe extern "C" {
-    fn malloc(size: usize) -> *mut u8;
-    fn free(ptr: *mut u8);
-}
-
 #[cfg(test)]
 mod tests {
     use super::{C_LEAK_BYTES, RUST_LEAK_BYTES};
 
+    unsafe extern "C" {
+        fn malloc(size: usize) -> *mut u8;
+        fn free(ptr: *mut u8);
+    }
+
     #[test]
     fn leaks_a_malloc() {
         // SAFETY: a plain allocation, never freed: the leak under test.
-        let p = unsafe { super::malloc(C_LEAK_BYTES) };
+        let p = unsafe { malloc(C_LEAK_BYTES) };
         assert!(!p.is_null());
         std::hint::black_box(p);
     }
@@ -63,13 +63,13 @@ mod tests {
 
     #[test]
     fn clean() {
-        let v = vec![1u8; 100];
-        assert_eq!(v.iter().map(|&b| u32::from(b)).sum::<u32>(), 100);
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(v.iter().sum::<u32>(), 5050);
         // SAFETY: allocated here, freed once, not used after.
         unsafe {
-            let p = super::malloc(C_LEAK_BYTES);
+            let p = malloc(C_LEAK_BYTES);
             assert!(!p.is_null());
-            super::free(p);
+            free(p);
         }
     }
 }
