@@ -1,8 +1,211 @@
-//! `LEAKLAB_TARGET`: the host triple, for `cargo leaklab test`'s
-//! `CARGO_TARGET_<TRIPLE>_RUNNER`.
+//! What the crate's code reads from its build:
+//!
+//! - `LEAKLAB_TARGET`: the target triple, for `cargo leaklab test`'s
+//!   `CARGO_TARGET_<TRIPLE>_RUNNER`;
+//! - the preload shim, embedded: the sibling crate `leaklab-preload` (a
+//!   cdylib) built by a nested `cargo build --release` into
+//!   `$OUT_DIR/shim`, copied to `$OUT_DIR/libleaklab_preload.so` (which
+//!   src/shim.rs `include_bytes!`), and `LEAKLAB_SHIM_HASH`, a hash of its
+//!   bytes that names its cache directory at run time.
+//!
+//! The nested build is isolated from the outer one: its own target
+//! directory, the outer build's target triple, and none of the environment
+//! cargo sets for build scripts (or the user set for the outer build) that
+//! would change what it builds or where: target directory, flags,
+//! compiler wrappers, jobserver, profile overrides. It never writes into
+//! the source tree (`--locked`: the workspace's lock file is read, never
+//! rewritten).
+//!
+//! It needs the sibling crates' sources (`../leaklab-preload`,
+//! `../leaklab`), that is, a checkout of the repository: a packaged
+//! cargo-leaklab (a `.crate` file) has neither, and its build fails with
+//! one message saying so.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The shim's file name, as cargo builds it and as it is embedded.
+const SHIM_FILE: &str = "libleaklab_preload.so";
+
 fn main() {
+    let target = var("TARGET");
+    println!("cargo::rustc-env=LEAKLAB_TARGET={target}");
+
+    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(var("OUT_DIR"));
+    let crates = manifest_dir.parent().unwrap_or(Path::new("/"));
+    let preload = crates.join("leaklab-preload");
+    let manifest = preload.join("Cargo.toml");
+    if !manifest.is_file() {
+        fail(&format!(
+            "cargo-leaklab embeds the LD_PRELOAD shim it builds from the sibling crate \
+             leaklab-preload, and {} is not there: this is a packaged cargo-leaklab (a .crate \
+             file carries no sibling crates). Install it from a checkout of the repository \
+             instead: cargo install --path crates/cargo-leaklab",
+            manifest.display()
+        ));
+    }
+    // What the shim is built from: its crate, the user crate it is built
+    // on (the interposer), the workspace's lock file and profiles.
+    for path in [
+        preload.join("Cargo.toml"),
+        preload.join("src"),
+        crates.join("leaklab/Cargo.toml"),
+        crates.join("leaklab/build.rs"),
+        crates.join("leaklab/src"),
+        crates.join("../Cargo.toml"),
+        crates.join("../Cargo.lock"),
+    ] {
+        println!("cargo::rerun-if-changed={}", path.display());
+    }
+
+    let target_dir = out_dir.join("shim");
+    let built = build(&manifest, &target, &target_dir);
+    let bytes = std::fs::read(&built).unwrap_or_else(|e| {
+        fail(&format!(
+            "the shim's build left no {}: {e}",
+            built.display()
+        ))
+    });
+    let embedded = out_dir.join(SHIM_FILE);
+    std::fs::write(&embedded, &bytes)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", embedded.display())));
     println!(
-        "cargo::rustc-env=LEAKLAB_TARGET={}",
-        std::env::var("TARGET").unwrap_or_default()
+        "cargo::rustc-env=LEAKLAB_SHIM_HASH={:032x}",
+        fnv1a_128(&bytes)
     );
+}
+
+/// Runs the nested build and returns the cdylib it made. Offline first
+/// (everything it needs was downloaded for the outer build: it builds
+/// `leaklab` and its dependencies, which cargo-leaklab depends on too);
+/// if cargo says the offline build lacks something, once more online.
+fn build(manifest: &Path, target: &str, target_dir: &Path) -> PathBuf {
+    let mut why = String::new();
+    for offline in [true, false] {
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        cmd.args(["build", "--release", "--locked", "-p", "leaklab-preload"])
+            .arg("--manifest-path")
+            .arg(manifest)
+            .args(["--target", target])
+            .arg("--target-dir")
+            .arg(target_dir);
+        if offline {
+            cmd.arg("--offline");
+        }
+        // The outer build's share of the machine, without its jobserver.
+        if let Ok(jobs) = std::env::var("NUM_JOBS") {
+            cmd.args(["-j", &jobs]);
+        }
+        for (key, _) in std::env::vars_os() {
+            if leaks_into_nested_build(&key) {
+                cmd.env_remove(&key);
+            }
+        }
+        // No line tables: the shim is embedded in both binaries, and the
+        // workspace's release profile (debug = 1) would make it 6.6 MB in
+        // each instead of 0.5 MB. Its symbols stay.
+        cmd.env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+        // Under `cargo miri`, RUSTC is Miri's driver acting as rustc for
+        // the interpreted target (MIRI_BE_RUSTC), with `cfg(miri)` and
+        // Miri's sysroot: the shim is built by the toolchain's own rustc,
+        // cargo's sibling, instead (else `rustc` on PATH).
+        if std::env::var_os("MIRI_BE_RUSTC").is_some() {
+            cmd.env_remove("RUSTC");
+            let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_default());
+            let rustc = cargo.with_file_name("rustc");
+            if cargo.is_absolute() && rustc.is_file() {
+                cmd.env("RUSTC", rustc);
+            }
+        }
+        let output = cmd
+            .output()
+            .unwrap_or_else(|e| fail(&format!("cannot run cargo for the shim's build: {e}")));
+        if output.status.success() {
+            return target_dir.join(target).join("release").join(SHIM_FILE);
+        }
+        why = String::from_utf8_lossy(&output.stderr).into_owned();
+        if !(offline && why.contains("offline")) {
+            break;
+        }
+    }
+    fail(&format!(
+        "the LD_PRELOAD shim (crates/leaklab-preload), which cargo-leaklab embeds, did not \
+         build; the nested cargo build said:\n{why}"
+    ))
+}
+
+/// Whether a variable of the build script's environment must not reach
+/// the nested build: what cargo sets for build scripts (their package,
+/// features, cfg, profile, OUT_DIR, jobserver, wrappers, encoded flags,
+/// Miri's settings) and what a user may set for the outer build (target
+/// directory, target, flags, profile overrides, clippy's driver) would
+/// change what the nested cargo builds or where.
+fn leaks_into_nested_build(key: &OsString) -> bool {
+    let Some(key) = key.to_str() else {
+        return false;
+    };
+    const EXACT: [&str; 23] = [
+        "CARGO_TARGET_DIR",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_ENCODED_RUSTDOCFLAGS",
+        "RUSTFLAGS",
+        "RUSTDOCFLAGS",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_LINKER",
+        "RUSTDOC",
+        "CLIPPY_ARGS",
+        "CLIPPY_CONF_DIR",
+        "CARGO_INCREMENTAL",
+        "CARGO_PRIMARY_PACKAGE",
+        "OUT_DIR",
+        "TARGET",
+        "HOST",
+        "NUM_JOBS",
+        "OPT_LEVEL",
+        "DEBUG",
+        "PROFILE",
+    ];
+    const PREFIXES: [&str; 11] = [
+        "CARGO_BUILD_",
+        "CARGO_TARGET_",
+        "CARGO_PROFILE_",
+        "CARGO_UNSTABLE_",
+        "CARGO_CFG_",
+        "CARGO_FEATURE_",
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "DEP_",
+        "__CARGO",
+        "MIRI_",
+    ];
+    EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// FNV-1a, 128 bits: names the shim's cache directory, so two builds of
+/// different bytes never share one (not a defence against anyone: the
+/// cache is the user's own).
+fn fnv1a_128(bytes: &[u8]) -> u128 {
+    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
+    const PRIME: u128 = 0x0000000001000000000000000000013b;
+    bytes.iter().fold(OFFSET, |hash, &b| {
+        (hash ^ u128::from(b)).wrapping_mul(PRIME)
+    })
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| fail(&format!("cargo did not set {name}")))
+}
+
+/// Stops the build with one message (cargo prints it under the failed
+/// build script).
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1)
 }

@@ -23,7 +23,7 @@ if ! [ -x "$TOOLS/bin/cargo-valgrind" ]; then
     echo "== installing cargo-valgrind $CV_VERSION from crates.io into $TOOLS"
     cargo install -q cargo-valgrind --version "$CV_VERSION" --locked --root "$TOOLS" || exit 2
 fi
-{ cargo build -q --bin cargo-leaklab && cargo build -q -p leaklab-preload; } || exit 2
+cargo build -q --bin cargo-leaklab || exit 2   # the preload shim is inside it
 export PATH=$TOOLS/bin:$ROOT/target/debug:$PATH
 
 demo_crate() {

@@ -7,6 +7,9 @@
 //! - `leaklab watch` ([`watch`]): any program's memory over time, fitted,
 //!   and whether it grows.
 //!
+//! Both need the preload shim, which travels inside the binaries and is
+//! written to a cache directory on first use ([`shim`]).
+//!
 //! The library half is what the lab reuses: the detectors' parsers
 //! ([`parse`]), the growth fit ([`fit`]) and the plots ([`plot`]).
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -15,6 +18,7 @@ pub mod cli;
 pub mod fit;
 pub mod parse;
 pub mod plot;
+pub mod shim;
 pub mod suite;
 pub mod units;
 pub mod watch;

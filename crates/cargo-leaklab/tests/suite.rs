@@ -90,12 +90,11 @@ impl Crate {
 
     /// `cargo leaklab test ARGS` in the crate, as cargo runs the subcommand.
     fn leaklab_test(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cargo-leaklab"))
+        common::command(env!("CARGO_BIN_EXE_cargo-leaklab"))
             .args(["leaklab", "test"])
             .args(args)
             .current_dir(self.path())
             .env("CARGO_TARGET_DIR", self.path().join("target"))
-            .env("LEAKLAB_PRELOAD", common::preload_shim())
             .output()
             .expect("cargo-leaklab runs")
     }
@@ -240,10 +239,23 @@ fn leak_sanitizer_blames_the_same() {
     nextest();
     let krate = Crate::new("", "");
     // Built with -Zsanitizer=leak on the nightly toolchain (the lab's CI
-    // installs it; without it the command says so and this fails).
-    let out = krate.leaklab_test(&["--detector", "lsan", "--json"]);
+    // installs it; without it the command says so and this fails), under
+    // the crate's target directory as cargo reports it: run here from a
+    // subdirectory, with CARGO_TARGET_DIR elsewhere, nothing is built in
+    // ./target (nor in the checkout this binary was built from).
+    let target_dir = krate.path().join("elsewhere");
+    let out = common::command(env!("CARGO_BIN_EXE_cargo-leaklab"))
+        .args(["leaklab", "test", "--detector", "lsan", "--json"])
+        .current_dir(krate.path().join("src"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .expect("cargo-leaklab runs");
     assert_exit(&out, 1);
     check_blame(&json(&out));
+    assert!(target_dir.join("leaklab-lsan").is_dir());
+    for stray in ["src/target", "target"] {
+        assert!(!krate.path().join(stray).exists(), "{stray} was made");
+    }
 }
 
 #[test]

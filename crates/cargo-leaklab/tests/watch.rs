@@ -42,7 +42,7 @@ fn json_of(out: &Output) -> Value {
 }
 
 fn python(script: &str, extra: &[&str]) -> (Output, Value) {
-    let out = watch(&[extra, &["--json", "--", "python3", "-c", script]].concat());
+    let out = watch(&[extra, &["--json", "--", common::python3(), "-c", script]].concat());
     let json = json_of(&out);
     (out, json)
 }
@@ -79,10 +79,13 @@ fn allocating_and_dropping_is_flat() {
 
 #[test]
 fn the_human_summary_names_the_verdict_slope_and_ending() {
-    let out = watch(&["--duration", "2s", "--", "python3", "-c", GROWING]);
+    let out = watch(&["--duration", "2s", "--", common::python3(), "-c", GROWING]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.starts_with("watched python3 -c '"), "{text}");
+    assert!(
+        text.starts_with(&format!("watched {} -c '", common::python3())),
+        "{text}"
+    );
     assert!(
         text.contains("stopped when --duration ended (SIGTERM sent)"),
         "{text}"
@@ -145,7 +148,7 @@ fn a_program_that_exits_early_is_reported_with_its_status() {
             "--warmup",
             "30s",
             "--",
-            "python3",
+            common::python3(),
             "-c",
             "import sys; sys.exit(3)",
         ])
@@ -184,8 +187,8 @@ fn a_program_that_ignores_sigterm_is_killed_after_the_grace() {
 
 #[test]
 fn ctrl_c_stops_the_program_and_still_prints_the_summary() {
-    let child = Command::new(env!("CARGO_BIN_EXE_leaklab"))
-        .args(["watch", "--json", "--", "python3", "-c", FLAT])
+    let child = common::command(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["watch", "--json", "--", common::python3(), "-c", FLAT])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -204,11 +207,11 @@ fn ctrl_c_stops_the_program_and_still_prints_the_summary() {
 
 #[test]
 fn a_closed_stdout_does_not_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+    let mut child = common::command(env!("CARGO_BIN_EXE_leaklab"))
         .args([
             "watch",
             "--",
-            "python3",
+            common::python3(),
             "-c",
             "import time; time.sleep(0.7)",
         ])
@@ -234,7 +237,7 @@ fn plot_draws_memory_over_seconds() {
         "--plot",
         path_text,
         "--",
-        "python3",
+        common::python3(),
         "-c",
         GROWING,
     ]);
@@ -251,25 +254,10 @@ fn plot_draws_memory_over_seconds() {
     assert!(svg.contains("RSS: +"), "legend carries the RSS slope");
 }
 
-fn shim() -> &'static std::path::Path {
-    common::preload_shim()
-}
-
-fn python_with_shim(script: &str, shim: &std::path::Path, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
-        .args(["watch", "--json"])
-        .args(extra)
-        .args(["--", "python3", "-c", script])
-        .env("LEAKLAB_PRELOAD", shim)
-        .output()
-        .unwrap();
-    json_of(&out)
-}
-
+/// The heap is seen with no variable set: the embedded shim.
 #[test]
 fn the_shim_sees_the_malloc_heap_grow_and_stay_flat() {
-    let shim = shim();
-    let w = python_with_shim(GROWING, shim, &["--duration", "3s"]);
+    let (_, w) = python(GROWING, &["--duration", "3s"]);
     assert_eq!(w["heap"]["seen"], true, "{w:#}");
     let heap = &w["judgement"]["heap"];
     let slope = heap["slope"].as_f64().unwrap();
@@ -280,7 +268,7 @@ fn the_shim_sees_the_malloc_heap_grow_and_stay_flat() {
     let last = w["samples"].as_array().unwrap().last().unwrap()["heap"].clone();
     assert!(last["blocks"].as_i64().unwrap() > 100, "{last}");
 
-    let w = python_with_shim(FLAT, shim, &["--duration", "3s"]);
+    let (_, w) = python(FLAT, &["--duration", "3s"]);
     assert_eq!(w["heap"]["seen"], true, "{w:#}");
     assert_eq!(w["judgement"]["heap_grows"], false, "{w:#}");
     assert_eq!(w["judgement"]["verdict"], "flat");
@@ -288,8 +276,16 @@ fn the_shim_sees_the_malloc_heap_grow_and_stay_flat() {
 
 #[test]
 fn a_shim_that_cannot_be_found_leaves_rss_and_one_line_about_the_heap() {
-    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
-        .args(["watch", "--duration", "1s", "--", "python3", "-c", FLAT])
+    let out = common::command(env!("CARGO_BIN_EXE_leaklab"))
+        .args([
+            "watch",
+            "--duration",
+            "1s",
+            "--",
+            common::python3(),
+            "-c",
+            FLAT,
+        ])
         .env("LEAKLAB_PRELOAD", "/nonexistent/libleaklab_preload.so")
         .output()
         .unwrap();
@@ -324,10 +320,9 @@ fn a_static_program_the_shim_cannot_enter_says_so() {
         .status()
         .expect("cc runs");
     assert!(built.success(), "cc -static builds the sleeper");
-    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+    let out = common::command(env!("CARGO_BIN_EXE_leaklab"))
         .args(["watch", "--json", "--"])
         .arg(&program)
-        .env("LEAKLAB_PRELOAD", shim())
         .output()
         .unwrap();
     let w = json_of(&out);

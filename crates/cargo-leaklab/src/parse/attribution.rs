@@ -80,6 +80,13 @@ const RUST_ALLOCATOR_FUNCTIONS: &[&str] = &[
     "__rdl_realloc",
     "GlobalAlloc",
     "leaklab::heap::rust::Counting",
+    // `Vec::with_capacity` and `vec![x; n]` in a crate on the default
+    // allocator: std's `RawVecInner` for `Global` (no type argument in
+    // the demangled name) calls malloc itself, `__rust_alloc` and
+    // `alloc::alloc::alloc` inlined into it, with no line of alloc.rs in
+    // the stack. Another allocator's instance names its type
+    // (`RawVecInner<MyAlloc>`), and is not matched.
+    "<alloc::raw_vec::RawVecInner>::",
 ];
 
 /// Source files of Rust's allocation entry points (`alloc::alloc::alloc`
@@ -146,6 +153,32 @@ mod tests {
     fn a_mangled_allocator_entry_is_rust() {
         let stack = [frame("malloc", None), frame("__rg_alloc", None)];
         assert_eq!(side_of(&stack), Side::Rust);
+    }
+
+    #[test]
+    fn a_vec_on_the_default_allocator_is_rust() {
+        // memcheck's stack of `vec![7u8; 48]` (Rust 1.95, System allocator).
+        let stack = [
+            frame("malloc", None),
+            frame("<alloc::raw_vec::RawVecInner>::try_allocate_in", None),
+            frame(
+                "alloc::raw_vec::RawVecInner<A>::with_capacity_in",
+                Some("library/alloc/src/raw_vec/mod.rs"),
+            ),
+            frame(
+                "alloc::vec::from_elem",
+                Some("library/alloc/src/vec/mod.rs"),
+            ),
+        ];
+        assert_eq!(side_of(&stack), Side::Rust);
+        let other = [
+            frame("malloc", None),
+            frame(
+                "<alloc::raw_vec::RawVecInner<my::Arena>>::try_allocate_in",
+                None,
+            ),
+        ];
+        assert_eq!(side_of(&other), Side::C);
     }
 
     #[test]

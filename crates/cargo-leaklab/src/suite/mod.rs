@@ -10,14 +10,16 @@
 //! exit code.
 //!
 //! Detectors:
-//! - `counters` (default): the preload shim (preload/) counts the test
+//! - `counters` (default): the preload shim ([`crate::shim`], embedded in
+//!   this binary) counts the test
 //!   process's malloc heap; what is left at exit beyond the binary's own
 //!   baseline (the same binary running no test) is kept. Near full speed.
 //!   A test that kept memory is run once more under memcheck, which names
 //!   the sides, the kinds and the stack (if valgrind is installed).
 //! - `valgrind`: every test under memcheck, its XML read back.
-//! - `lsan`: the crate rebuilt with `-Zsanitizer=leak` (nightly), each
-//!   test's LeakSanitizer report read back.
+//! - `lsan`: the crate rebuilt with `-Zsanitizer=leak` (nightly) in
+//!   `leaklab-lsan` under its own target directory ([`lsan_target_dir`]),
+//!   each test's LeakSanitizer report read back.
 
 pub mod record;
 pub mod report;
@@ -41,6 +43,8 @@ pub mod env {
     pub const LSAN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_LSAN_SUPPRESSIONS";
     /// Set: memcheck generates suppressions for what it finds.
     pub const GEN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_GEN_SUPPRESSIONS";
+    /// The preload shim the counters load, found once by [`super::run`].
+    pub const SHIM: &str = "LEAKLAB_SUITE_SHIM";
 }
 
 /// Which detector measures each test.
@@ -144,22 +148,30 @@ fn cargo(toolchain: Option<&str>) -> Command {
 /// Checks the detector can run here (one clear reason if not).
 pub fn detector_available(detector: Detector) -> Result<(), String> {
     match detector {
-        Detector::Counters => crate::watch::preload::locate().map(drop).map_err(|e| {
-            format!("the counters need the preload shim libleaklab_preload.so ({e}); build it with: cargo build -p leaklab-preload (or set LEAKLAB_PRELOAD to its path)")
-        }),
+        Detector::Counters => crate::watch::preload::locate()
+            .map(drop)
+            .map_err(|e| format!("the counters need the preload shim: {e}")),
         Detector::Valgrind => {
             let ok = Command::new("valgrind")
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success());
-            if ok { Ok(()) } else { Err("valgrind is not installed; install it with: apt-get install valgrind".into()) }
+            if ok {
+                Ok(())
+            } else {
+                Err("valgrind is not installed; install it with: apt-get install valgrind".into())
+            }
         }
         Detector::Lsan => {
             let ok = Command::new("rustup")
                 .args(["run", "nightly", "rustc", "--version"])
                 .output()
                 .is_ok_and(|o| o.status.success());
-            if ok { Ok(()) } else { Err("the lsan detector builds with -Zsanitizer=leak, which needs a nightly toolchain; install it with: rustup toolchain install nightly".into()) }
+            if ok {
+                Ok(())
+            } else {
+                Err("the lsan detector builds with -Zsanitizer=leak, which needs a nightly toolchain; install it with: rustup toolchain install nightly".into())
+            }
         }
     }
 }
@@ -169,6 +181,10 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     let toolchain = (opts.detector == Detector::Lsan).then_some("nightly");
     detector_available(opts.detector)?;
     nextest_available(toolchain)?;
+    let lsan_dir = match opts.detector {
+        Detector::Lsan => Some(lsan_target_dir(toolchain, &opts.nextest_args)?),
+        _ => None,
+    };
     let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
     let exe = exe.to_string_lossy();
     if exe.contains(' ') {
@@ -201,10 +217,10 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     if let Some(jobs) = opts.jobs {
         cmd.arg(format!("--test-threads={jobs}"));
     }
-    if opts.detector == Detector::Lsan {
+    if let Some(lsan_dir) = &lsan_dir {
         // --target: build scripts and proc macros stay unsanitized; their
         // own directory, so the plain build is not rebuilt each time.
-        cmd.args(["--target", target, "--target-dir", "target/leaklab-lsan"]);
+        cmd.args(["--target", target, "--target-dir"]).arg(lsan_dir);
         let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
         flags.push_str(" -Zsanitizer=leak");
         cmd.env("RUSTFLAGS", flags.trim());
@@ -219,12 +235,22 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
             std::env::join_paths(&supp).map_err(|e| e.to_string())?,
         );
     }
-    cmd.args(&opts.nextest_args)
+    let nextest_args = match lsan_dir {
+        // The user's --target-dir is where leaklab-lsan went.
+        Some(_) => without_option(&opts.nextest_args, "--target-dir"),
+        None => opts.nextest_args.clone(),
+    };
+    cmd.args(&nextest_args)
         .env(runner_var, format!("{exe} __test-runner"))
         .env(env::DIR, dir.path())
         .env(env::DETECTOR, opts.detector.name());
     if opts.gen_suppressions {
         cmd.env(env::GEN_SUPPRESSIONS, "1");
+    }
+    if opts.detector == Detector::Counters {
+        // Found (and written to the cache, if need be) once, here: the
+        // runners, one per test, load that file.
+        cmd.env(env::SHIM, crate::watch::preload::locate()?);
     }
     // nextest's progress and per-test lines to our stderr: stdout is the
     // table's (or the JSON's).
@@ -239,6 +265,81 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         listings,
         nextest_code: status.code().unwrap_or(nextest_code::TEST_RUN_FAILED),
     })
+}
+
+/// Where `--detector lsan` builds: `leaklab-lsan` in the tested crate's
+/// target directory, as `cargo metadata` reports it (so `CARGO_TARGET_DIR`,
+/// `build.target-dir` and a `--manifest-path` or `--target-dir` among the
+/// nextest arguments are honoured), whichever directory this runs in.
+pub fn lsan_target_dir(
+    toolchain: Option<&str>,
+    nextest_args: &[OsString],
+) -> Result<PathBuf, String> {
+    const SUBDIR: &str = "leaklab-lsan";
+    if let Some(dir) = option_value(nextest_args, "--target-dir") {
+        return Ok(PathBuf::from(dir).join(SUBDIR));
+    }
+    let mut cmd = cargo(toolchain);
+    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    if let Some(manifest) = option_value(nextest_args, "--manifest-path") {
+        cmd.arg("--manifest-path").arg(manifest);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "cargo metadata failed (where the lsan build goes): {}",
+            err.trim()
+        ));
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata's output: {e}"))?;
+    let dir = metadata["target_directory"]
+        .as_str()
+        .ok_or("cargo metadata named no target_directory")?;
+    Ok(PathBuf::from(dir).join(SUBDIR))
+}
+
+/// The value of `--name VALUE` or `--name=VALUE` among cargo's own
+/// arguments (before a lone `--`, after which they are the test binary's).
+fn option_value(args: &[OsString], name: &str) -> Option<OsString> {
+    let mut args = args.iter().take_while(|a| *a != "--");
+    while let Some(arg) = args.next() {
+        if arg == name {
+            return args.next().cloned();
+        }
+        let text = arg.to_string_lossy();
+        if let Some(value) = text.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            return Some(value.into());
+        }
+    }
+    None
+}
+
+/// `args` without `--name VALUE` or `--name=VALUE` before a lone `--`.
+fn without_option(args: &[OsString], name: &str) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            out.push(arg.clone());
+            out.extend(args.by_ref().cloned());
+            break;
+        }
+        if arg == name {
+            args.next();
+            continue;
+        }
+        let text = arg.to_string_lossy();
+        if text.strip_prefix(name).is_some_and(|r| r.starts_with('=')) {
+            continue;
+        }
+        out.push(arg.clone());
+    }
+    out
 }
 
 /// Suppressions for every record that counts as lost, deduplicated, named
@@ -264,4 +365,65 @@ pub fn write_suppressions(path: &Path, records: &[TestRecord]) -> Result<usize, 
     std::fs::write(path, &out)
         .map_err(|e| format!("--gen-suppressions {}: {e}", path.display()))?;
     Ok(seen.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn an_option_is_read_in_both_spellings_and_never_after_the_separator() {
+        let get = |list: &[&str]| option_value(&args(list), "--manifest-path");
+        assert_eq!(
+            get(&["--manifest-path", "a/Cargo.toml"]),
+            Some("a/Cargo.toml".into())
+        );
+        assert_eq!(
+            get(&["-p", "x", "--manifest-path=b/Cargo.toml"]),
+            Some("b/Cargo.toml".into())
+        );
+        assert_eq!(get(&["--", "--manifest-path", "c"]), None);
+        assert_eq!(get(&["--manifest-path-not"]), None);
+        assert_eq!(get(&["--manifest-path"]), None);
+    }
+
+    #[test]
+    fn an_option_is_dropped_in_both_spellings_but_not_after_the_separator() {
+        let drop = |list: &[&str]| without_option(&args(list), "--target-dir");
+        assert_eq!(
+            drop(&["-p", "x", "--target-dir", "t", "--release"]),
+            args(&["-p", "x", "--release"])
+        );
+        assert_eq!(drop(&["--target-dir=t", "f"]), args(&["f"]));
+        assert_eq!(
+            drop(&["--", "--target-dir", "t"]),
+            args(&["--", "--target-dir", "t"])
+        );
+    }
+
+    #[test]
+    fn the_lsan_build_goes_under_the_crates_target_directory() {
+        let krate = tempfile::tempdir().unwrap();
+        std::fs::create_dir(krate.path().join("src")).unwrap();
+        std::fs::write(
+            krate.path().join("Cargo.toml"),
+            "[package]\nname = \"t\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(krate.path().join("src/lib.rs"), "").unwrap();
+        let manifest = krate.path().join("Cargo.toml");
+        let dir =
+            lsan_target_dir(None, &[OsString::from("--manifest-path"), manifest.into()]).unwrap();
+        // cargo's answer: CARGO_TARGET_DIR if this test runs with one set.
+        let base = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| krate.path().join("target"));
+        assert_eq!(dir, base.join("leaklab-lsan"));
+        let given = lsan_target_dir(None, &args(&["--target-dir", "/t"])).unwrap();
+        assert_eq!(given, PathBuf::from("/t/leaklab-lsan"));
+    }
 }

@@ -309,7 +309,10 @@ fn at_exit(
     binary: &Path,
     args: &[OsString],
 ) -> Result<(Ending, Option<crate::watch::preload::AtExit>), String> {
-    let shim = crate::watch::preload::locate()?;
+    let shim = match std::env::var_os(env::SHIM) {
+        Some(found) => PathBuf::from(found),
+        None => crate::watch::preload::locate()?,
+    };
     let channel = Channel::open(shim, std::time::Duration::ZERO)
         .map_err(|e| format!("the shim's page: {e}"))?;
     let mut cmd = Command::new(binary);

@@ -1,13 +1,14 @@
-//! The watcher's side of the preload shim (preload/, built as
-//! `libleaklab_preload.so`): find the shim, share a page with it, start the
-//! program with the shim in `LD_PRELOAD`, read the counts it publishes.
+//! The watcher's side of the preload shim (`libleaklab_preload.so`, the
+//! `leaklab-preload` crate, embedded in this binary: [`crate::shim`]):
+//! find the shim, share a page with it, start the program with the shim in
+//! `LD_PRELOAD`, read the counts it publishes.
 //!
-//! The shim is the lab's own C allocator interposer (src/heap/interpose.rs)
-//! compiled into a shared object. Loaded into a program, it counts every
-//! call of the program's `malloc` family: in a C or Python program that is
-//! its C heap; in a Rust program it includes Rust's own allocations too
-//! (Rust's `System` allocator calls `malloc`), as no Rust-side counter
-//! sets them apart there.
+//! The shim is the user crate's C allocator interposer
+//! (crates/leaklab/src/heap/interpose.rs) compiled into a shared object.
+//! Loaded into a program, it counts every call of the program's `malloc`
+//! family: in a C or Python program that is its C heap; in a Rust program
+//! it includes Rust's own allocations too (Rust's `System` allocator calls
+//! `malloc`), as no Rust-side counter sets them apart there.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -18,16 +19,15 @@ use std::time::Duration;
 use super::sample::Heap;
 use leaklab::watch_page::{self as layout, MAGIC, Shared};
 
-/// The shim's file name, as cargo builds it.
-pub const SHIM_FILE: &str = "libleaklab_preload.so";
+/// The shim's file name.
+pub const SHIM_FILE: &str = crate::shim::FILE;
 
-/// Names the shim to load instead of the one beside the executable.
+/// Names a shim to load instead of the embedded one.
 pub const SHIM_VAR: &str = "LEAKLAB_PRELOAD";
 
-/// The shim to load: `$LEAKLAB_PRELOAD` if set, else [`SHIM_FILE`] in the
-/// directory of the running executable or its parent (a test binary sits
-/// in target/debug/deps/, the shim in target/debug/). The error is the
-/// reason in a few words.
+/// The shim to load: `$LEAKLAB_PRELOAD` if set, else the embedded shim,
+/// written to the cache directory on first use ([`crate::shim::install`]).
+/// The error is the reason in a few words.
 pub fn locate() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os(SHIM_VAR) {
         let path = PathBuf::from(path);
@@ -37,31 +37,13 @@ pub fn locate() -> Result<PathBuf, String> {
             Err(format!("{SHIM_VAR}={} is not a file", path.display()))
         };
     }
-    let exe = std::env::current_exe().map_err(|e| format!("no executable path: {e}"))?;
-    let dir = exe.parent().unwrap_or(Path::new("/"));
-    [Some(dir), dir.parent()]
-        .into_iter()
-        .flatten()
-        .map(|d| d.join(SHIM_FILE))
-        .find(|p| p.is_file())
-        .map_or_else(
-            || {
-                Err(format!(
-                    "no {SHIM_FILE} beside {} (cargo build -p leaklab-preload)",
-                    exe.display()
-                ))
-            },
-            usable,
-        )
+    crate::shim::install()
 }
 
 /// An absolute path `LD_PRELOAD` can carry (it splits on spaces and colons).
 fn usable(path: PathBuf) -> Result<PathBuf, String> {
     let path = std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = path.to_string_lossy();
-    if text.contains([' ', ':']) {
-        return Err(format!("LD_PRELOAD cannot name {text} (a space or colon)"));
-    }
+    crate::shim::preloadable(&path)?;
     Ok(path)
 }
 
