@@ -157,7 +157,14 @@ fn scan(recorded: &Recorded, below: usize, roots: Roots) -> Vec<Class> {
                         let Some(target) = find(word) else {
                             continue;
                         };
-                        let start = kept[target].address() == word;
+                        let block = &kept[target];
+                        let start = block.address() == word;
+                        if !start && word == block.address() + next_chunk_offset(block.size) {
+                            // glibc's own pointer to the next chunk's
+                            // header (main_arena.top, a free chunk's
+                            // fd/bk), which lies in this block's tail.
+                            continue;
+                        }
                         let location = at + (r * 8 + j) * size_of::<usize>();
                         if skipped(location) {
                             continue;
@@ -198,6 +205,28 @@ fn scan(recorded: &Recorded, below: usize, roots: Roots) -> Vec<Class> {
             (false, false) => Class::Lost,
         })
         .collect()
+}
+
+/// Where glibc's header of the chunk after a block of `size` requested
+/// bytes sits, from the block's start: its chunk is `size` plus the 8-byte
+/// size field, rounded up to 16, at least 32, and starts 16 bytes before
+/// the block, so the next header is at `chunk - 16`. For sizes with
+/// `size % 16` in 1..=8 (above 16) that is inside the block's last 8 bytes
+/// (glibc lends them to the block): a word there that points at it is
+/// glibc's metadata (the top chunk's address in `main_arena`, a free
+/// chunk's list links), not a reference to the block. memcheck, which
+/// keeps its metadata apart, never sees such words; neither must the scan.
+///
+/// ```
+/// # use leaklab::heap::reach::next_chunk_offset;
+/// assert_eq!(next_chunk_offset(24), 16); // inside a 24-byte block
+/// assert_eq!(next_chunk_offset(40), 32);
+/// assert_eq!(next_chunk_offset(48), 48); // just past its end
+/// assert_eq!(next_chunk_offset(1), 16);
+/// ```
+pub fn next_chunk_offset(size: usize) -> usize {
+    let chunk = (size.saturating_add(8 + 15) & !15).max(32);
+    chunk - 16
 }
 
 /// Whether any page of `[addr, addr + len)` is in memory. A page never
