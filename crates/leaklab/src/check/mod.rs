@@ -41,6 +41,7 @@
 //! assert!(leaked.rust.is_clean());
 //! ```
 
+mod limits;
 mod sites;
 
 use std::fmt;
