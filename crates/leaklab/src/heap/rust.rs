@@ -143,6 +143,11 @@ fn probe<R>(f: impl FnOnce() -> R) -> R {
 /// allocation twice; `None` when they are not nested (or not known to be:
 /// this makes one allocation first, so a process whose global allocator
 /// is a `Counting` knows).
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// assert_eq!(leaklab::heap::rust::nesting_error(), None);
+/// ```
 pub fn nesting_error() -> Option<&'static str> {
     std::hint::black_box(Box::new(0u8));
     (LAYERS.load(Relaxed) == NESTED).then_some(
