@@ -93,7 +93,9 @@ impl<A> Counting<A> {
 
 /// How many [`Counting`] layers the global allocator has, as far as known:
 /// [`UNKNOWN`] until the first call forwarded to an inner allocator has
-/// returned, then [`ONE`], or [`NESTED`] (`Counting<Counting<…>>`).
+/// returned (so, while it is, no `Counting` is the global allocator, or it
+/// has served nothing yet), then [`ONE`], or [`NESTED`]
+/// (`Counting<Counting<…>>`).
 static LAYERS: AtomicU8 = AtomicU8::new(UNKNOWN);
 const UNKNOWN: u8 = 0;
 const ONE: u8 = 1;
@@ -157,18 +159,6 @@ pub fn nesting_error() -> Option<&'static str> {
          `#[global_allocator] static ALLOC: leaklab::Counting<MyAlloc> = \
          leaklab::Counting::new(MyAlloc);` (or `leaklab::Counting::system()`)",
     )
-}
-
-/// Set by the first allocation through a [`Counting`] allocator: the Rust
-/// side is counted in this process.
-static INSTALLED: AtomicBool = AtomicBool::new(false);
-
-/// Marks the counter as installed (the first call does the store).
-#[inline]
-fn installed() {
-    if !INSTALLED.load(Relaxed) {
-        INSTALLED.store(true, Relaxed);
-    }
 }
 
 // SAFETY: every method forwards to the inner allocator with the caller's
@@ -265,7 +255,6 @@ thread_local! {
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
 
 fn record(blocks: i64, bytes: i64) {
-    installed();
     BLOCKS.fetch_add(blocks, Relaxed);
     BYTES.fetch_add(bytes, Relaxed);
     if PER_THREAD.load(Relaxed) {
@@ -286,8 +275,9 @@ pub fn thread_live() -> Live {
     Live { blocks, bytes }
 }
 
-/// Whether a [`Counting`] allocator is this process's global allocator.
-/// It is known once it served an allocation, so this makes one first.
+/// Whether a [`Counting`] allocator is this process's global allocator:
+/// one has forwarded a call to its inner allocator ([`LAYERS`] is known).
+/// This makes an allocation first, so it is known by then.
 ///
 /// # Panics
 /// When `Counting`s are nested ([`nesting_error`]): counted twice is not
@@ -297,7 +287,7 @@ pub fn is_counted() -> bool {
     if let Some(why) = nesting_error() {
         panic!("{why}");
     }
-    INSTALLED.load(Relaxed)
+    LAYERS.load(Relaxed) != UNKNOWN
 }
 
 /// Live Rust blocks and bytes right now (process-wide).
