@@ -63,7 +63,8 @@ fn a_leak_over_the_limit_fails_naming_side_bytes_per_call_limit_and_stack() {
              over the limit by 8 B",
             "Rust kept 1 blocks / 40 B per call (10 blocks / 400 B in 10 calls), all lost",
             "allocation stacks of what 2 more recorded calls kept",
-            "forget_forty_bytes (tests/limits.rs:",
+            "forget_forty_bytes (",
+            "tests/limits.rs:",
         ],
     );
 }
@@ -86,7 +87,8 @@ fn a_leak_at_or_below_the_limit_passes_and_the_other_side_is_not_judged() {
         &message,
         &[
             "expected C to keep at most 23 B per call, but it kept 24 B per call",
-            "lose_twenty_four_c_bytes (tests/limits.rs:",
+            "lose_twenty_four_c_bytes (",
+            "tests/limits.rs:",
         ],
     );
 }
@@ -143,7 +145,8 @@ fn a_forgotten_vec_fails_the_lost_only_assertions() {
         &[
             "expected nothing lost, but on the Rust side the 2 recorded calls lost 2 blocks / \
              80 B (40 B per call, rounded up)",
-            "forget_forty_bytes (tests/limits.rs:",
+            "forget_forty_bytes (",
+            "tests/limits.rs:",
         ],
     );
     m.assert_lost_at_most(Side::Rust, 40);

@@ -11,14 +11,18 @@ use leaklab::check::{self, Side};
 static ALLOC: leaklab::Counting<tikv_jemallocator::Jemalloc> =
     leaklab::Counting::new(tikv_jemallocator::Jemalloc);
 
-/// Whether jemalloc handed out the block at `ptr`: its `arenas.lookup`
-/// finds the arena of a block of its own and fails (EINVAL) on any other.
+/// Whether jemalloc finds the block at `ptr` among its own: its
+/// `arenas.lookup` gives the arena of one of its blocks. Only for pointers
+/// jemalloc should have handed out: on another allocator's block it may
+/// read memory that is not its own (that crashed here, 7 runs in 20, on a
+/// glibc block), so the C side is shown by the counters instead.
 fn from_jemalloc(ptr: *const c_void) -> bool {
     let mut arena: u32 = 0;
     let mut arena_len = size_of::<u32>();
     let mut ptr = ptr;
     // SAFETY: a NUL-terminated mallctl name; `arena`/`arena_len` are the
-    // output (a u32 and its size), `ptr` the input, read by value.
+    // output (a u32 and its size), `ptr` the input, read by value; the
+    // caller passes a block of the global allocator, which is jemalloc's.
     let rc = unsafe {
         tikv_jemalloc_sys::mallctl(
             c"arenas.lookup".as_ptr(),
@@ -32,18 +36,12 @@ fn from_jemalloc(ptr: *const c_void) -> bool {
 }
 
 #[test]
-fn rust_allocations_come_from_jemalloc_and_c_ones_do_not() {
+fn rust_allocations_come_from_jemalloc() {
     let boxed = Box::new([0u8; 40]);
     assert!(
         from_jemalloc((&raw const *boxed).cast()),
         "Box not from jemalloc"
     );
-    // SAFETY: a malloc/free pair; the pointer is only looked up between.
-    unsafe {
-        let c = libc::malloc(24);
-        assert!(!from_jemalloc(c), "glibc's malloc went to jemalloc");
-        libc::free(c);
-    }
 }
 
 #[leaklab::test]
