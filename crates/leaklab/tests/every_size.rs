@@ -25,7 +25,11 @@ fn leak_rust(size: usize) {
 fn assert_all_lost(side: Side, size: usize, leak: fn(usize)) {
     let m = check::measure(4, || leak(size)).expect("counted");
     let kept = m.side(side);
-    assert_eq!(kept.per_call(), Some((1, size as i64)), "{side} {size} B: {m}");
+    assert_eq!(
+        kept.per_call(),
+        Some((1, size as i64)),
+        "{side} {size} B: {m}"
+    );
     let split = kept.split.expect("recorded");
     assert_eq!(
         (split.lost_blocks, split.reachable_blocks),
@@ -47,4 +51,3 @@ fn rust_blocks_of_every_size_are_lost() {
         assert_all_lost(Side::Rust, size, leak_rust);
     }
 }
-

@@ -44,6 +44,7 @@
 #[doc(hidden)]
 pub mod child;
 mod fault;
+mod limits;
 #[doc(hidden)]
 pub mod protocol;
 mod sites;
@@ -372,6 +373,12 @@ impl std::error::Error for CheckError {}
 
 /// Both counting mechanisms are live in this process, or why not.
 fn counted() -> Result<(), CheckError> {
+    if let Some(why) = heap::rust::nesting_error() {
+        return Err(CheckError::NotCounted {
+            side: Side::Rust,
+            why,
+        });
+    }
     if !heap::rust::is_counted() {
         return Err(CheckError::NotCounted {
             side: Side::Rust,

@@ -7,7 +7,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
 
 use super::Live;
 
@@ -61,7 +61,9 @@ static BYTES: AtomicI64 = AtomicI64::new(0);
 /// Any other `GlobalAlloc` is wrapped the same way:
 /// `leaklab::Counting::new(tikv_jemallocator::Jemalloc)`. Without the
 /// line, [`crate::check::measure`] refuses to measure (it never reports a
-/// zero it did not count).
+/// zero it did not count). One `Counting` per binary: nested ones
+/// (`Counting<Counting<System>>`) would count every Rust allocation twice,
+/// so the first measurement fails, naming the fix, instead.
 pub struct Counting<A = System> {
     inner: A,
 }
@@ -89,16 +91,74 @@ impl<A> Counting<A> {
     }
 }
 
-/// Set by the first allocation through a [`Counting`] allocator: the Rust
-/// side is counted in this process.
-static INSTALLED: AtomicBool = AtomicBool::new(false);
+/// How many [`Counting`] layers the global allocator has, as far as known:
+/// [`UNKNOWN`] until the first call forwarded to an inner allocator has
+/// returned (so, while it is, no `Counting` is the global allocator, or it
+/// has served nothing yet), then [`ONE`], or [`NESTED`]
+/// (`Counting<Counting<…>>`).
+static LAYERS: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const ONE: u8 = 1;
+const NESTED: u8 = 2;
 
-/// Marks the counter as installed (the first call does the store).
+thread_local! {
+    /// `Counting` calls in progress on this thread, kept only while
+    /// [`LAYERS`] is unknown: a call that starts inside another is a
+    /// nested `Counting`.
+    static DEPTH: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Calls the inner allocator (`f`), marked as the Rust side's. Until the
+/// first such call returns, it also tells whether `Counting`s are nested:
+/// if they are, every allocation passes through both, so the very first
+/// one finds a `Counting` call already in progress on its thread. After
+/// that, the cost is one relaxed load.
 #[inline]
-fn installed() {
-    if !INSTALLED.load(Relaxed) {
-        INSTALLED.store(true, Relaxed);
+fn forward<R>(f: impl FnOnce() -> R) -> R {
+    if LAYERS.load(Relaxed) != UNKNOWN {
+        return as_rust(f);
     }
+    probe(f)
+}
+
+#[cold]
+#[inline(never)]
+fn probe<R>(f: impl FnOnce() -> R) -> R {
+    // try_with: the slot may be gone while a thread exits (then no probe).
+    let Ok(depth) = DEPTH.try_with(|d| d.replace(d.get().saturating_add(1))) else {
+        return as_rust(f);
+    };
+    if depth > 0 {
+        LAYERS.store(NESTED, Relaxed);
+    }
+    let out = as_rust(f);
+    let _ = DEPTH.try_with(|d| d.set(depth));
+    if depth == 0 {
+        // An outermost call is back: had it a `Counting` inside, that one
+        // has said NESTED already, and this does nothing.
+        let _ = LAYERS.compare_exchange(UNKNOWN, ONE, Relaxed, Relaxed);
+    }
+    out
+}
+
+/// The error for nested [`Counting`] allocators, which count every Rust
+/// allocation twice; `None` when they are not nested (or not known to be:
+/// this makes one allocation first, so a process whose global allocator
+/// is a `Counting` knows).
+///
+/// ```
+/// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+/// assert_eq!(leaklab::heap::rust::nesting_error(), None);
+/// ```
+pub fn nesting_error() -> Option<&'static str> {
+    std::hint::black_box(Box::new(0u8));
+    (LAYERS.load(Relaxed) == NESTED).then_some(
+        "two leaklab::Counting allocators are nested in this binary's #[global_allocator] \
+         (a Counting<Counting<…>>), so every Rust allocation would be counted twice and \
+         leaklab refuses to measure: wrap your allocator in one Counting only, \
+         `#[global_allocator] static ALLOC: leaklab::Counting<MyAlloc> = \
+         leaklab::Counting::new(MyAlloc);` (or `leaklab::Counting::system()`)",
+    )
 }
 
 // SAFETY: every method forwards to the inner allocator with the caller's
@@ -113,7 +173,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         let ptr = match fresh_block(layout.size(), layout.align()) {
             Some(block) => block,
             // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
-            None => unsafe { as_rust(|| self.inner.alloc(layout)) },
+            None => unsafe { forward(|| self.inner.alloc(layout)) },
         };
         if ptr.is_null() {
             report_failure(layout.size());
@@ -130,7 +190,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         let ptr = match fresh_block(layout.size(), layout.align()) {
             Some(block) => block, // fresh blocks are zeroed
             // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
-            None => unsafe { as_rust(|| self.inner.alloc_zeroed(layout)) },
+            None => unsafe { forward(|| self.inner.alloc_zeroed(layout)) },
         };
         if ptr.is_null() {
             report_failure(layout.size());
@@ -147,7 +207,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         on_free(ptr as usize, layout.size());
         if !is_fresh(ptr as usize) {
             // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
-            unsafe { as_rust(|| self.inner.dealloc(ptr, layout)) };
+            unsafe { forward(|| self.inner.dealloc(ptr, layout)) };
         }
         record(-1, -(layout.size() as i64));
     }
@@ -172,7 +232,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             }
         }
         // SAFETY: forwarded as is; the caller upholds `realloc`'s contract.
-        let new = unsafe { as_rust(|| self.inner.realloc(ptr, layout, new_size)) };
+        let new = unsafe { forward(|| self.inner.realloc(ptr, layout, new_size)) };
         if new.is_null() {
             report_failure(new_size);
         } else {
@@ -196,7 +256,6 @@ static PER_THREAD: AtomicBool = AtomicBool::new(false);
 
 #[inline]
 fn record(blocks: i64, bytes: i64) {
-    installed();
     BLOCKS.fetch_add(blocks, Relaxed);
     BYTES.fetch_add(bytes, Relaxed);
     if PER_THREAD.load(Relaxed) {
@@ -217,11 +276,15 @@ pub fn thread_live() -> Live {
     Live { blocks, bytes }
 }
 
-/// Whether a [`Counting`] allocator is this process's global allocator.
-/// It is known once it served an allocation, so this makes one first.
+/// Whether a [`Counting`] allocator is this process's global allocator:
+/// one has forwarded a call to its inner allocator ([`LAYERS`] is known).
+/// This makes an allocation first, so it is known by then.
+///
+/// Nested `Counting`s count too (twice): `check` refuses them first
+/// ([`nesting_error`]).
 pub fn is_counted() -> bool {
     std::hint::black_box(Box::new(0u8));
-    INSTALLED.load(Relaxed)
+    LAYERS.load(Relaxed) != UNKNOWN
 }
 
 /// Live Rust blocks and bytes right now (process-wide).
