@@ -48,6 +48,8 @@ mod limits;
 #[doc(hidden)]
 pub mod protocol;
 mod sites;
+#[cfg(not(miri))]
+mod symbols;
 
 use std::fmt;
 

@@ -100,7 +100,6 @@ impl Site {
 /// allocation.
 fn is_machinery(function: &str, file: Option<&str>) -> bool {
     const NAMES: &[&str] = &[
-        "backtrace::",
         "leaklab::heap::",
         "<leaklab::heap::",
         "std::alloc::",
@@ -156,37 +155,15 @@ fn is_yours(function: &str, file: Option<&str>) -> bool {
         || function.starts_with("<alloc::"))
 }
 
-/// Symbols (inlined frames expanded) of one return address.
-fn resolve(ip: usize, cache: &mut HashMap<usize, Vec<Frame>>) -> Vec<Frame> {
-    cache
-        .entry(ip)
-        .or_insert_with(|| {
-            let mut frames = Vec::new();
-            // The return address points after the call: step back into it.
-            backtrace::resolve(ip.saturating_sub(1) as *mut std::ffi::c_void, |symbol| {
-                let function = symbol
-                    .name()
-                    .map(|n| format!("{n:#}"))
-                    .unwrap_or_else(|| "???".into());
-                let file = symbol.filename().map(|p| relative(p.display().to_string()));
-                frames.push(Frame {
-                    yours: is_yours(&function, file.as_deref()),
-                    function,
-                    file,
-                    line: symbol.lineno(),
-                });
-            });
-            if frames.is_empty() {
-                frames.push(Frame {
-                    function: format!("??? ({ip:#x})"),
-                    file: None,
-                    line: None,
-                    yours: false,
-                });
-            }
-            frames
-        })
-        .clone()
+/// The frames of a symbol, as the reader sees them.
+fn frame((function, file, line): super::symbols::Symbol) -> Frame {
+    let file = file.map(relative);
+    Frame {
+        yours: is_yours(&function, file.as_deref()),
+        function,
+        file,
+        line,
+    }
 }
 
 /// A stack as the reader wants it: machinery cut below, the check cut
@@ -245,7 +222,15 @@ fn relative(file: String) -> String {
 /// Groups the recorded blocks by stack, with `reachable[i]` for block i.
 #[cfg(not(miri))]
 pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
-    let mut cache = HashMap::new();
+    // The return addresses point after their calls: step back into them.
+    let mut addresses: Vec<usize> = recorded
+        .kept
+        .iter()
+        .flat_map(|b| b.frames.iter().map(|ip| ip.saturating_sub(1)))
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let symbols = super::symbols::resolve(&addresses);
     let mut by_stack: HashMap<(Side, Vec<usize>), Site> = HashMap::new();
     for (block, &reached) in recorded.kept.iter().zip(reachable) {
         let site = by_stack
@@ -260,7 +245,7 @@ pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
                     block
                         .frames
                         .iter()
-                        .flat_map(|&ip| resolve(ip, &mut cache))
+                        .flat_map(|&ip| symbols[&ip.saturating_sub(1)].iter().cloned().map(frame))
                         .collect(),
                 ),
             });

@@ -265,16 +265,8 @@ unsafe fn record(addr: usize, size: usize, side: Side) {
         return;
     }
     let mut frames = [0usize; FRAMES];
-    let mut depth = 0;
-    // SAFETY: the unsynchronized trace is safe on this platform (libgcc's
-    // unwinder); the busy state keeps its own allocations out of the store.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| {
-            frames[depth] = frame.ip() as usize;
-            depth += 1;
-            depth < FRAMES
-        })
-    };
+    // The busy state keeps the unwinder's own allocations out of the store.
+    let depth = super::unwind::trace(&mut frames);
     let at = store.len;
     // SAFETY: `at` is below CAPACITY, inside the entries mapping.
     unsafe {

@@ -1,0 +1,250 @@
+//! Return addresses to functions and source lines, after the fact.
+//!
+//! Each address is placed in the loaded object that holds it (the
+//! executable or a shared library, from `dl_iterate_phdr`), and each
+//! object's addresses are resolved in one run of binutils' `addr2line`
+//! (present wherever Rust links with the system's `cc`; another tool of the
+//! same interface, e.g. `llvm-addr2line`, can be named in
+//! `LEAKLAB_ADDR2LINE`). Resolving this way keeps the DWARF reader out of
+//! the user crate, and so out of every user's build. Where the tool is
+//! missing, a frame names its object and offset instead, and says why.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, c_int, c_void};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// One frame of a resolved address: function (demangled), file, line.
+pub type Symbol = (String, Option<String>, Option<u32>);
+
+/// Names the address-to-line tool to run instead of `addr2line`.
+pub const TOOL_VAR: &str = "LEAKLAB_ADDR2LINE";
+
+/// A loaded object: its file and the address ranges it occupies.
+struct Object {
+    path: PathBuf,
+    /// Where it was loaded: what to take off a run-time address to get
+    /// the address its file speaks of.
+    base: usize,
+    ranges: Vec<(usize, usize)>,
+}
+
+/// The symbols of each address (inlined frames first, as the tool gives
+/// them). `addresses` are code addresses: return addresses already
+/// stepped back into their call.
+pub fn resolve(addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
+    let objects = loaded_objects();
+    let mut by_object: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut out = HashMap::new();
+    for &address in addresses {
+        match objects.iter().position(|o| o.contains(address)) {
+            Some(i) => by_object.entry(i).or_default().push(address),
+            None => {
+                out.insert(address, vec![(format!("??? ({address:#x})"), None, None)]);
+            }
+        }
+    }
+    for (i, addresses) in by_object {
+        let object = &objects[i];
+        let offsets: Vec<usize> = addresses.iter().map(|a| a - object.base).collect();
+        let mut symbols = run_tool(&object.path, &offsets);
+        for (address, offset) in addresses.iter().zip(&offsets) {
+            let found = symbols.remove(offset).unwrap_or_default();
+            let found = if found.is_empty() {
+                vec![(unnamed(object, *offset), None, None)]
+            } else {
+                found
+            };
+            out.insert(*address, found);
+        }
+    }
+    out
+}
+
+impl Object {
+    fn contains(&self, address: usize) -> bool {
+        self.ranges
+            .iter()
+            .any(|&(start, end)| (start..end).contains(&address))
+    }
+}
+
+/// "libfoo.so+0x1234 (no addr2line: …)": a frame the tool did not name.
+fn unnamed(object: &Object, offset: usize) -> String {
+    let name = object.path.file_name().map_or_else(
+        || object.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match tool_missing() {
+        Some(why) => format!("{name}+{offset:#x} ({why})"),
+        None => format!("{name}+{offset:#x}"),
+    }
+}
+
+fn tool() -> String {
+    std::env::var(TOOL_VAR).unwrap_or_else(|_| "addr2line".into())
+}
+
+/// Why the tool cannot run, if it cannot.
+fn tool_missing() -> Option<String> {
+    match Command::new(tool())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "{} cannot run ({e}): install binutils, or name another tool in {TOOL_VAR}",
+            tool()
+        )),
+    }
+}
+
+/// `addr2line -a -f -i -C -e FILE OFFSETS…`, read back per offset.
+fn run_tool(path: &std::path::Path, offsets: &[usize]) -> HashMap<usize, Vec<Symbol>> {
+    let output = Command::new(tool())
+        .args(["-a", "-f", "-i", "-C", "-e"])
+        .arg(path)
+        .args(offsets.iter().map(|o| format!("{o:#x}")))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    match output {
+        Ok(out) => parse(&String::from_utf8_lossy(&out.stdout)),
+        Err(_) => HashMap::new(),
+    }
+}
+
+/// The tool's output: an address line ("0x0000000000012345"), then a
+/// function line and a "file:line" line per frame, inlined ones first.
+fn parse(text: &str) -> HashMap<usize, Vec<Symbol>> {
+    let mut out: HashMap<usize, Vec<Symbol>> = HashMap::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(address) = line
+            .strip_prefix("0x")
+            .and_then(|hex| usize::from_str_radix(hex.trim(), 16).ok())
+        else {
+            continue;
+        };
+        let frames = out.entry(address).or_default();
+        while lines.peek().is_some_and(|l| !l.starts_with("0x")) {
+            let function = lines.next().unwrap_or_default().trim();
+            let location = lines.next().unwrap_or_default().trim();
+            let (file, line) = location_of(location);
+            if function == "??" && file.is_none() {
+                continue;
+            }
+            let function = if function == "??" { "???" } else { function };
+            frames.push((function.to_owned(), file, line));
+        }
+    }
+    out
+}
+
+/// "src/lib.rs:12", "src/lib.rs:12 (discriminator 3)", "??:0", "??:?".
+fn location_of(text: &str) -> (Option<String>, Option<u32>) {
+    let text = text.split(" (discriminator").next().unwrap_or(text);
+    let Some((file, line)) = text.rsplit_once(':') else {
+        return (None, None);
+    };
+    if file == "??" || file.is_empty() {
+        return (None, None);
+    }
+    (Some(file.to_owned()), line.parse().ok().filter(|&n| n > 0))
+}
+
+/// Every loaded object with a file: the executable and its libraries.
+fn loaded_objects() -> Vec<Object> {
+    let mut objects: Vec<Object> = Vec::new();
+    // SAFETY: the callback reads only what glibc passes it for the length
+    // of each call, and `objects` outlives the iteration.
+    unsafe { libc::dl_iterate_phdr(Some(each_object), (&mut objects as *mut Vec<Object>).cast()) };
+    objects
+}
+
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    // SAFETY: glibc passes a valid `info` for this call, and `data` is the
+    // vector `loaded_objects` passed.
+    let (info, objects) = unsafe { (&*info, &mut *data.cast::<Vec<Object>>()) };
+    let base = info.dlpi_addr as usize;
+    // SAFETY: `dlpi_name` is a C string glibc keeps for the object's life;
+    // `dlpi_phdr` points at `dlpi_phnum` program headers.
+    let (name, headers) = unsafe {
+        (
+            CStr::from_ptr(info.dlpi_name)
+                .to_string_lossy()
+                .into_owned(),
+            std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)),
+        )
+    };
+    let path = if name.is_empty() {
+        // The executable (the first object) has no name here.
+        if !objects.is_empty() {
+            return 0;
+        }
+        match std::env::current_exe() {
+            Ok(path) => path,
+            Err(_) => return 0,
+        }
+    } else {
+        PathBuf::from(name)
+    };
+    if !path.is_absolute() && !path.exists() {
+        return 0; // the vDSO: no file to read
+    }
+    let ranges = headers
+        .iter()
+        .filter(|h| h.p_type == libc::PT_LOAD)
+        .map(|h| {
+            let start = base + h.p_vaddr as usize;
+            (start, start + h.p_memsz as usize)
+        })
+        .collect();
+    objects.push(Object { path, base, ranges });
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_addresses_inlined_frames_and_unknowns() {
+        let text = "0x0000000000001234\ninner\n/src/a.rs:7\nouter\n/src/b.rs:9 (discriminator 2)\n\
+                    0x0000000000002000\n??\n??:0\n0x0000000000003000\nc_func\n??:?\n";
+        let symbols = parse(text);
+        assert_eq!(
+            symbols[&0x1234],
+            vec![
+                ("inner".into(), Some("/src/a.rs".into()), Some(7)),
+                ("outer".into(), Some("/src/b.rs".into()), Some(9)),
+            ]
+        );
+        assert!(symbols[&0x2000].is_empty());
+        assert_eq!(symbols[&0x3000], vec![("c_func".into(), None, None)]);
+    }
+
+    #[inline(never)]
+    fn here() -> usize {
+        let mut frames = [0usize; 4];
+        crate::heap::unwind::trace(&mut frames);
+        frames[1] // this function's return address into its caller… of trace
+    }
+
+    #[test]
+    fn resolves_a_function_of_this_binary() {
+        let address = here() - 1;
+        let symbols = resolve(&[address]);
+        let names: Vec<&str> = symbols[&address].iter().map(|s| s.0.as_str()).collect();
+        assert!(
+            names.iter().any(|n| n.contains("symbols::tests::here")),
+            "{names:?}"
+        );
+    }
+}
