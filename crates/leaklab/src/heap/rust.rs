@@ -277,7 +277,7 @@ pub fn thread_live() -> Live {
 }
 
 /// Whether a [`Counting`] allocator is this process's global allocator:
-/// one has forwarded a call to its inner allocator ([`LAYERS`] is known).
+/// one has forwarded a call to its inner allocator (its layer count is known).
 /// This makes an allocation first, so it is known by then.
 ///
 /// Nested `Counting`s count too (twice): `check` refuses them first
