@@ -289,3 +289,105 @@ fn bad_flags_are_one_line_and_exit_2() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// Two memory errors and no leak of their own: a read of a freed `Box`
+/// through a raw pointer (cargo-valgrind's issue-74 shape), and a block
+/// given to `free` twice.
+const MEMORY_ERRORS: &str = r#"
+    #[test]
+    fn reads_a_freed_box() {
+        let b = Box::new(42u64);
+        let p: *const u64 = &*b;
+        drop(b);
+        // SAFETY: none: a read of freed memory, the error under test.
+        let v = unsafe { std::ptr::read_volatile(p) };
+        std::hint::black_box(v);
+    }
+
+    unsafe extern "C" {
+        fn free(p: *mut u8);
+    }
+
+    #[test]
+    fn frees_twice() {
+        // SAFETY: none: the second free is the error under test.
+        unsafe {
+            let p = super::malloc(32);
+            free(p);
+            free(std::hint::black_box(p));
+        }
+    }
+"#;
+
+fn memory_errors(record: &Value) -> &Vec<Value> {
+    record["memory_errors"].as_array().expect("memory_errors")
+}
+
+#[test]
+fn memcheck_s_memory_errors_fail_the_run_with_their_frames() {
+    nextest();
+    let krate = Crate::new(MEMORY_ERRORS, "");
+    let out = krate.leaklab_test(&["--detector", "valgrind", "--json"]);
+    assert_exit(&out, 6);
+    let report = json(&out);
+    let read = test(&report, "reads_a_freed_box");
+    let errors = memory_errors(read);
+    assert_eq!(errors.len(), 1, "{read}");
+    assert_eq!(errors[0]["kind"], "InvalidRead", "{read}");
+    for frame in ["at", "freed_at", "allocated_at"] {
+        assert!(
+            errors[0][frame]
+                .as_str()
+                .is_some_and(|f| f.contains("reads_a_freed_box") && f.contains("src/lib.rs")),
+            "{frame}: {read}"
+        );
+    }
+    let twice = test(&report, "frees_twice");
+    let errors = memory_errors(twice);
+    assert_eq!(errors[0]["kind"], "InvalidFree", "{twice}");
+    assert!(
+        errors[0]["allocated_at"]
+            .as_str()
+            .is_some_and(|f| f.contains("frees_twice"))
+    );
+    assert!(memory_errors(test(&report, "clean")).is_empty());
+    // The leaks are still there.
+    assert_eq!(lost(test(&report, "leaks_a_malloc"), "c"), (1, 64));
+
+    // The table's row and the summary say it.
+    let table = krate.leaklab_test(&["--detector", "valgrind"]);
+    assert_exit(&table, 6);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.contains("tests::reads_a_freed_box"))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    assert!(row.contains("memory error: InvalidRead"), "{row}");
+    assert!(row.contains("allocated at"), "{row}");
+    assert!(text.contains("2 memory errors"), "{text}");
+}
+
+#[test]
+fn glibc_s_abort_on_a_double_free_is_a_memory_error_under_the_counters() {
+    nextest();
+    let krate = Crate::new(MEMORY_ERRORS, "");
+    let out = krate.leaklab_test(&["--json"]);
+    assert_exit(&out, 6);
+    let report = json(&out);
+    let twice = test(&report, "frees_twice");
+    assert_eq!(twice["ending"]["signal"], 6, "{twice}");
+    // Run again under memcheck, which names the frames.
+    let errors = memory_errors(twice);
+    assert_eq!(errors.len(), 1, "{twice}");
+    assert_eq!(errors[0]["kind"], "InvalidFree", "{twice}");
+    assert!(
+        errors[0]["at"]
+            .as_str()
+            .is_some_and(|f| f.contains("frees_twice"))
+    );
+    // Narrowed away, the crash is still a failure.
+    let narrowed = krate.leaklab_test(&["--fail-on", "lost,no-errors"]);
+    assert_exit(&narrowed, 4);
+    let text = String::from_utf8_lossy(&narrowed.stdout);
+    assert!(text.contains("memory error: InvalidFree"), "{text}");
+}

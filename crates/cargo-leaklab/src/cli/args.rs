@@ -64,7 +64,9 @@ pub struct TestArgs {
     #[arg(long, value_enum, default_value = "counters")]
     pub detector: crate::suite::Detector,
     /// Leak kinds that fail the run besides lost (definite + indirect): a
-    /// comma list of possible, reachable.
+    /// comma list of possible, reachable. Memory errors (invalid reads
+    /// and writes, bad frees, uninitialised values) fail it too unless the
+    /// list has no-errors.
     #[arg(long, default_value = "lost", value_parser = crate::suite::report::FailOn::parse)]
     pub fail_on: crate::suite::report::FailOn,
     /// Tests run at once (default: every core).
@@ -80,6 +82,12 @@ pub struct TestArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Per-test time limit in seconds under the chosen detector (0: none);
+    /// a test still running then is stopped and shown as TIMED OUT.
+    /// Default: 120 natively, 600 under --detector valgrind (a counters'
+    /// re-run under memcheck gets 5 times the limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// Passed to `cargo nextest run`: -p, --features, --release, test
     /// filters, --partition, and `-- ARGS` for the test binaries.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]

@@ -12,6 +12,7 @@ pub fn run(a: TestArgs) -> Result<i32, Failure> {
         jobs: a.jobs,
         suppressions: a.suppressions,
         gen_suppressions: a.gen_suppressions.is_some(),
+        timeout: a.timeout,
     };
     if a.gen_suppressions.is_some() && a.detector == suite::Detector::Lsan {
         return Err(Failure::usage(

@@ -45,6 +45,10 @@ pub mod env {
     pub const GEN_SUPPRESSIONS: &str = "LEAKLAB_SUITE_GEN_SUPPRESSIONS";
     /// The preload shim the counters load, found once by [`super::run`].
     pub const SHIM: &str = "LEAKLAB_SUITE_SHIM";
+    /// Per-test time limit in seconds of a native run (0: none).
+    pub const TIMEOUT: &str = "LEAKLAB_SUITE_TIMEOUT";
+    /// Per-test time limit in seconds of a run under memcheck (0: none).
+    pub const TIMEOUT_MEMCHECK: &str = "LEAKLAB_SUITE_TIMEOUT_MEMCHECK";
 }
 
 /// Which detector measures each test.
@@ -100,6 +104,30 @@ pub struct Options {
     /// The user's memcheck (or, for lsan, LeakSanitizer) suppression files.
     pub suppressions: Vec<PathBuf>,
     pub gen_suppressions: bool,
+    /// Per-test time limit in seconds (`--timeout`); `None`: the default
+    /// ([`DEFAULT_TIMEOUT`], times [`MEMCHECK_SLOWDOWN`] under memcheck);
+    /// `Some(0)`: none.
+    pub timeout: Option<u64>,
+}
+
+/// The per-test time limit of a native run, in seconds, when `--timeout`
+/// is not given.
+pub const DEFAULT_TIMEOUT: u64 = 120;
+
+/// How much longer a test may run under memcheck than natively.
+pub const MEMCHECK_SLOWDOWN: u64 = 5;
+
+/// The per-test limits (native, under memcheck) in seconds, 0 for none:
+/// `--timeout` is the limit of a test under the chosen detector; a
+/// counters' re-run under memcheck gets [`MEMCHECK_SLOWDOWN`] times it.
+pub fn limits(detector: Detector, timeout: Option<u64>) -> (u64, u64) {
+    match (detector, timeout) {
+        (Detector::Valgrind, Some(t)) => (t, t),
+        (_, t) => {
+            let native = t.unwrap_or(DEFAULT_TIMEOUT);
+            (native, native.saturating_mul(MEMCHECK_SLOWDOWN))
+        }
+    }
 }
 
 /// How the run went, before judging.
@@ -234,6 +262,30 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
             env::SUPPRESSIONS,
             std::env::join_paths(&supp).map_err(|e| e.to_string())?,
         );
+    }
+    let (native, memcheck) = limits(opts.detector, opts.timeout);
+    cmd.env(env::TIMEOUT, native.to_string())
+        .env(env::TIMEOUT_MEMCHECK, memcheck.to_string());
+    if native > 0 {
+        // The runner stops its own test at the limit and records it; this
+        // is nextest's backstop, should the runner itself not return.
+        let most = match opts.detector {
+            Detector::Valgrind => memcheck,
+            Detector::Counters => native.saturating_add(memcheck),
+            Detector::Lsan => native,
+        };
+        let config = dir.path().join("nextest-leaklab.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[profile.default]\nslow-timeout = {{ period = \"{}s\", terminate-after = 1 }}\n",
+                most.saturating_add(60)
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+        let mut flag = OsString::from("leaklab:");
+        flag.push(config.as_os_str());
+        cmd.arg("--tool-config-file").arg(flag);
     }
     let nextest_args = match lsan_dir {
         // The user's --target-dir is where leaklab-lsan went.

@@ -54,6 +54,46 @@ pub enum Ending {
     Signal(i32),
     /// The detector itself could not run or read its report.
     NotMeasured(String),
+    /// Still running after the per-test time limit (seconds): stopped.
+    TimedOut(u64),
+}
+
+/// A memory error that is not a leak: memcheck's (an invalid read or
+/// write, an invalid or double free, a jump on an uninitialised value...)
+/// or glibc's own abort ("free(): double free detected in tcache 2").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryError {
+    /// memcheck's kind (`InvalidRead`, `InvalidFree`, `UninitCondition`,
+    /// ...), or for glibc's abort `double free`, `invalid free` or `heap
+    /// corruption`.
+    pub kind: String,
+    /// memcheck's one line, or glibc's message.
+    pub what: String,
+    /// How many times it happened.
+    pub count: u64,
+    /// The first frame of the access (outside the allocator and std).
+    pub at: Option<String>,
+    /// The first frame of where the block was allocated, when memcheck
+    /// gives it.
+    pub allocated_at: Option<String>,
+    /// The first frame of where the block was freed, when memcheck gives
+    /// it.
+    pub freed_at: Option<String>,
+}
+
+impl MemoryError {
+    /// "at F; freed at G; allocated at H", as much as is known.
+    pub fn frames(&self) -> String {
+        let parts: Vec<String> = [
+            ("at", &self.at),
+            ("freed at", &self.freed_at),
+            ("allocated at", &self.allocated_at),
+        ]
+        .into_iter()
+        .filter_map(|(label, f)| f.as_ref().map(|f| format!("{label} {f}")))
+        .collect();
+        parts.join("; ")
+    }
 }
 
 /// One test, one process.
@@ -77,6 +117,10 @@ pub struct TestRecord {
     pub top_frame: Option<String>,
     /// memcheck errors other than leaks (invalid reads, ...), one line each.
     pub errors: Vec<String>,
+    /// The same errors with their frames, or glibc's abort on a bad free:
+    /// any of them fails the run (unless `--fail-on no-errors`).
+    #[serde(default)]
+    pub memory_errors: Vec<MemoryError>,
     /// Suppressions memcheck generated for the records that count as lost.
     pub suppressions: Vec<String>,
     /// Why the sides are unknown, when they are.

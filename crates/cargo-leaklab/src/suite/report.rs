@@ -6,15 +6,19 @@ use super::SuiteRun;
 use super::record::{Amount, Ending, TestRecord};
 
 /// Which leak kinds fail the run: lost (definite + indirect) always,
-/// possibly lost and still reachable on request.
+/// possibly lost and still reachable on request; memory errors unless
+/// narrowed away (`no-errors`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FailOn {
     pub possible: bool,
     pub reachable: bool,
+    /// `no-errors`: memory errors are shown but do not fail the run.
+    pub ignore_errors: bool,
 }
 
 impl FailOn {
-    /// Parses `--fail-on`: a comma list of `lost`, `possible`, `reachable`.
+    /// Parses `--fail-on`: a comma list of `lost`, `possible`, `reachable`,
+    /// `errors` (the default) or `no-errors`.
     pub fn parse(text: &str) -> Result<FailOn, String> {
         let mut on = FailOn::default();
         for kind in text.split(',').map(str::trim) {
@@ -22,9 +26,11 @@ impl FailOn {
                 "lost" | "definite" | "indirect" => {}
                 "possible" => on.possible = true,
                 "reachable" => on.reachable = true,
+                "errors" => on.ignore_errors = false,
+                "no-errors" => on.ignore_errors = true,
                 other => {
                     return Err(format!(
-                        "--fail-on: unknown kind '{other}'; kinds: lost, possible, reachable"
+                        "--fail-on: unknown kind '{other}'; kinds: lost, possible, reachable, errors, no-errors"
                     ));
                 }
             }
@@ -63,22 +69,40 @@ impl FailOn {
     }
 }
 
-/// Exit codes of `cargo leaklab test`.
+/// Exit codes of `cargo leaklab test`, checked in this order: 5, 6, 4, 1,
+/// 0 (the first that applies; the table shows the rest).
 pub mod code {
     /// Every test passed and none lost memory.
     pub const CLEAN: i32 = 0;
     /// A test lost memory (by `--fail-on`).
     pub const LEAKED: i32 = 1;
-    /// A test failed, crashed or could not be measured (leaks or not).
+    /// A test failed, crashed, timed out or could not be measured (leaks
+    /// or not).
     pub const TEST_FAILED: i32 = 4;
     /// The crate did not build: nothing ran.
     pub const BUILD_FAILED: i32 = 5;
+    /// A test made a memory error: memcheck saw an invalid read or write,
+    /// an invalid or double free, a jump on an uninitialised value (any
+    /// error of its that is not a leak), under `--detector valgrind` or in
+    /// the counters' re-run; or, under counters, glibc aborted the test on
+    /// a bad free or a corrupted heap ("free(): double free detected").
+    /// Whether or not other tests failed or leaked; `--fail-on no-errors`
+    /// narrows it away (the errors are still shown).
+    pub const MEMORY_ERROR: i32 = 6;
+}
+
+/// Whether the record has a memory error.
+pub fn has_memory_error(record: &TestRecord) -> bool {
+    !record.memory_errors.is_empty()
 }
 
 /// The exit code for `run`.
 pub fn exit_code(run: &SuiteRun, fail_on: FailOn) -> i32 {
     if run.nextest_code == super::nextest_code::BUILD_FAILED && run.records.is_empty() {
         return code::BUILD_FAILED;
+    }
+    if !fail_on.ignore_errors && run.records.iter().any(has_memory_error) {
+        return code::MEMORY_ERROR;
     }
     let failed = run.records.iter().any(|r| r.ending != Ending::Passed)
         || (run.nextest_code != 0
@@ -141,6 +165,16 @@ fn ending_text(e: &Ending) -> String {
         Ending::Failed(code) => format!("FAILED (exit {code})"),
         Ending::Signal(s) => format!("KILLED (signal {s})"),
         Ending::NotMeasured(why) => format!("NOT MEASURED: {why}"),
+        Ending::TimedOut(secs) => format!("TIMED OUT (after {secs} s)"),
+    }
+}
+
+/// The result column: the first memory error's kind, else the ending.
+fn result_text(r: &TestRecord) -> String {
+    match r.memory_errors.first() {
+        Some(e) if r.ending == Ending::Passed => format!("memory error: {}", e.kind),
+        Some(e) => format!("memory error: {} ({})", e.kind, ending_text(&r.ending)),
+        None => ending_text(&r.ending),
     }
 }
 
@@ -182,7 +216,7 @@ pub fn table(run: &SuiteRun, fail_on: FailOn) -> String {
         };
         let mut row = vec![
             r.test.clone(),
-            ending_text(&r.ending),
+            result_text(r),
             c,
             rust,
             possible.to_string(),
@@ -194,7 +228,12 @@ pub fn table(run: &SuiteRun, fail_on: FailOn) -> String {
                     .map_or("?".into(), |k| format!("{} / {}", k.lost, k.possible)),
             );
         }
-        row.push(r.top_frame.clone().unwrap_or_default());
+        // A memory error's frames: the access, the free, the allocation.
+        let frame = match r.memory_errors.first() {
+            Some(e) => e.frames(),
+            None => r.top_frame.clone().unwrap_or_default(),
+        };
+        row.push(frame);
         t.add_row(row);
     }
     t.to_string()
@@ -210,10 +249,23 @@ fn sum(a: Amount, b: Amount) -> Amount {
 /// One closing line, and what was not run.
 pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     let n = run.records.len();
+    // A crash that is a memory error (glibc's abort) is counted once, as
+    // the memory error.
+    let errors = run.records.iter().filter(|r| has_memory_error(r)).count();
     let failed = run
         .records
         .iter()
-        .filter(|r| matches!(r.ending, Ending::Failed(_) | Ending::Signal(_)))
+        .filter(|r| {
+            matches!(
+                r.ending,
+                Ending::Failed(_) | Ending::Signal(_) | Ending::TimedOut(_)
+            ) && !has_memory_error(r)
+        })
+        .count();
+    let timed_out = run
+        .records
+        .iter()
+        .filter(|r| matches!(r.ending, Ending::TimedOut(_)))
         .count();
     let unmeasured = run
         .records
@@ -227,8 +279,13 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
         c = sum(c, rc);
         rust = sum(rust, rr);
     }
+    let timed_out = if timed_out > 0 {
+        format!(" ({timed_out} timed out)")
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "{n} tests under {}: {} lost memory (C {c}, Rust {rust}), {failed} failed, {unmeasured} not measured",
+        "{n} tests under {}: {} lost memory (C {c}, Rust {rust}), {errors} memory errors, {failed} failed{timed_out}, {unmeasured} not measured",
         run.detector.name(),
         leaking.len(),
     )];
@@ -250,9 +307,18 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
             r.note.as_deref().unwrap_or_default()
         ));
     }
-    for r in run.records.iter().filter(|r| !r.errors.is_empty()) {
-        for e in &r.errors {
-            lines.push(format!("  {}: memcheck error: {e}", r.test));
+    for r in &run.records {
+        for e in &r.memory_errors {
+            let frames = e.frames();
+            let frames = if frames.is_empty() {
+                String::new()
+            } else {
+                format!("; {frames}")
+            };
+            lines.push(format!(
+                "  {}: memory error: {} ({}x): {}{frames}",
+                r.test, e.kind, e.count, e.what
+            ));
         }
     }
     let unseen = unseen(run);

@@ -10,9 +10,10 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
-use super::record::{self, Amount, Ending, Kinds, Listing, TestRecord};
+use super::record::{self, Amount, Ending, Kinds, Listing, MemoryError, TestRecord};
 use super::{Detector, env};
 use crate::parse::attribution::{Frame, Side};
 use crate::parse::valgrind_xml::{self as xml, LeakKind};
@@ -128,6 +129,7 @@ fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
         heap_at_exit: None,
         top_frame: None,
         errors: Vec::new(),
+        memory_errors: Vec::new(),
         suppressions: Vec::new(),
         note: None,
     }
@@ -150,7 +152,159 @@ fn exit_code(ending: &Ending) -> i32 {
         Ending::Failed(code) => *code,
         Ending::Signal(signal) => 128 + signal,
         Ending::NotMeasured(_) => 101,
+        // timeout(1)'s code.
+        Ending::TimedOut(_) => 124,
     }
+}
+
+/// The per-test time limit [`super::run`] set, for a native run or one
+/// under memcheck; `None`: no limit.
+fn limit(under_memcheck: bool) -> Option<Duration> {
+    let var = if under_memcheck {
+        env::TIMEOUT_MEMCHECK
+    } else {
+        env::TIMEOUT
+    };
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+}
+
+/// How a limited run ended.
+enum Finished {
+    Exited(ExitStatus),
+    /// Killed (SIGKILL) when its time ran out.
+    TimedOut(Duration),
+}
+
+/// Runs `cmd` to its end or until `limit`, when it is killed. With
+/// `keep_stderr`, the child's stderr is passed through to this process's
+/// and a copy of its last 64 KiB returned.
+fn run_limited(
+    cmd: &mut Command,
+    limit: Option<Duration>,
+    keep_stderr: bool,
+) -> std::io::Result<(Finished, String, u32)> {
+    use std::sync::mpsc;
+    if keep_stderr {
+        cmd.stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn()?;
+    let (text_tx, text_rx) = mpsc::channel();
+    if let Some(mut pipe) = child.stderr.take() {
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let mut kept: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let _ = std::io::stderr().write_all(&buf[..n]);
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 128 * 1024 {
+                    kept.drain(..kept.len() - 64 * 1024);
+                }
+            }
+            let _ = text_tx.send(String::from_utf8_lossy(&kept).into_owned());
+        });
+    }
+    let pid = child.id();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let watcher = limit.map(|limit| {
+        std::thread::spawn(move || {
+            if done_rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                // SAFETY: `pid` is our child and is not reaped yet (the
+                // waiting thread waits with WNOWAIT and reaps only after
+                // this thread is joined), so the pid is not reused.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                true
+            } else {
+                false
+            }
+        })
+    });
+    if watcher.is_some() {
+        loop {
+            // SAFETY: an all-zero siginfo_t is a valid out-parameter.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: waits for our own child without reaping it (WNOWAIT);
+            // `info` is a valid siginfo_t to write to.
+            let r = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
+    let _ = done_tx.send(());
+    let timed_out = watcher.is_some_and(|w| w.join().unwrap_or(false));
+    let status = child.wait()?;
+    // A grandchild may hold the pipe open: do not wait on it for long.
+    let text = text_rx
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
+    match (timed_out, limit) {
+        (true, Some(limit)) => Ok((Finished::TimedOut(limit), text, pid)),
+        _ => Ok((Finished::Exited(status), text, pid)),
+    }
+}
+
+fn finished_ending(finished: &Finished) -> Ending {
+    match finished {
+        Finished::Exited(status) => ending(*status),
+        Finished::TimedOut(limit) => Ending::TimedOut(limit.as_secs()),
+    }
+}
+
+/// glibc's own abort on a bad free or a corrupted heap
+/// (`malloc_printerr`): its message, when a process killed by SIGABRT
+/// wrote one on stderr.
+fn glibc_abort(ending: &Ending, stderr: &str) -> Option<MemoryError> {
+    if *ending != Ending::Signal(libc::SIGABRT) {
+        return None;
+    }
+    const PREFIXES: [&str; 12] = [
+        "free(",
+        "malloc(",
+        "realloc(",
+        "calloc(",
+        "munmap_chunk(",
+        "_int_free(",
+        "_int_malloc(",
+        "_int_realloc(",
+        "malloc_consolidate(",
+        "tcache_thread_shutdown(",
+        "double free or corruption",
+        "corrupted ",
+    ];
+    let message = stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| PREFIXES.iter().any(|p| l.starts_with(p)))?;
+    let kind = if message.contains("double free") {
+        "double free"
+    } else if message.contains("invalid pointer") || message.contains("invalid size") {
+        "invalid free"
+    } else {
+        "heap corruption"
+    };
+    Some(MemoryError {
+        kind: kind.into(),
+        what: format!("glibc aborted the process: {message}"),
+        count: 1,
+        at: None,
+        allocated_at: None,
+        freed_at: None,
+    })
 }
 
 /// memcheck's run of one test.
@@ -159,7 +313,12 @@ fn under_valgrind(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (
     let xml = dir.join(format!("memcheck-{}.xml", std::process::id()));
     let status = memcheck(binary, args, &xml);
     match status {
-        Ok(status) => record.ending = ending(status),
+        Ok(Finished::Exited(status)) => record.ending = ending(status),
+        Ok(timed_out) => {
+            record.ending = finished_ending(&timed_out);
+            let _ = std::fs::remove_file(&xml);
+            return (exit_code(&record.ending), record);
+        }
         Err(e) => {
             record.ending = Ending::NotMeasured(e);
             return (101, record);
@@ -172,7 +331,7 @@ fn under_valgrind(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (
     (exit_code(&record.ending), record)
 }
 
-fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<ExitStatus, String> {
+fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<Finished, String> {
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "-q",
@@ -192,7 +351,8 @@ fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<ExitStatus, 
         }
     }
     cmd.arg(binary).args(args);
-    cmd.status()
+    run_limited(&mut cmd, limit(true), false)
+        .map(|(finished, _, _)| finished)
         .map_err(|e| format!("cannot run valgrind: {e}"))
 }
 
@@ -226,7 +386,92 @@ fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
         .iter()
         .map(|e| format!("{} ({}x): {}", e.kind, e.count, e.what))
         .collect();
+    record.memory_errors = memory_errors(&text, &parsed.errors);
     Ok(())
+}
+
+/// memcheck's errors other than leaks, each with the first frame of its
+/// stacks: the access (the error's own `<stack>`), and after it, each
+/// introduced by an `<auxwhat>`, where the block was freed ("... free'd")
+/// and allocated ("Block was alloc'd at").
+fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryError> {
+    let Ok(doc) = roxmltree::Document::parse(text) else {
+        return Vec::new();
+    };
+    let named = |node: roxmltree::Node<'_, '_>, name: &str| {
+        node.children()
+            .find(|c| c.has_tag_name(name))
+            .and_then(|c| c.text())
+            .map(str::to_owned)
+    };
+    let mut out = Vec::new();
+    let nodes = doc
+        .root_element()
+        .children()
+        .filter(|n| n.has_tag_name("error"))
+        .filter(|n| named(*n, "kind").is_some_and(|k| !k.starts_with("Leak_")));
+    for (node, parsed) in nodes.zip(errors) {
+        let mut error = MemoryError {
+            kind: parsed.kind.clone(),
+            what: parsed.what.clone(),
+            count: parsed.count,
+            at: None,
+            allocated_at: None,
+            freed_at: None,
+        };
+        let mut aux: Option<String> = None;
+        let mut first = true;
+        for child in node.children().filter(|c| c.is_element()) {
+            match child.tag_name().name() {
+                "auxwhat" => aux = child.text().map(str::to_owned),
+                "stack" => {
+                    let frames: Vec<Frame> = child
+                        .children()
+                        .filter(|f| f.has_tag_name("frame"))
+                        .map(|f| {
+                            let file = named(f, "file").map(|file| match named(f, "dir") {
+                                Some(dir) if !file.starts_with('/') => format!("{dir}/{file}"),
+                                _ => file,
+                            });
+                            Frame {
+                                function: named(f, "fn"),
+                                file,
+                                line: named(f, "line").and_then(|l| l.parse().ok()),
+                                object: named(f, "obj"),
+                            }
+                        })
+                        .filter(|f| !is_valgrind_replacement(f))
+                        .collect();
+                    let frame = top_frame(&frames);
+                    let aux_text = aux.take().unwrap_or_default();
+                    if first {
+                        error.at = frame;
+                        first = false;
+                    } else if aux_text.contains("alloc'd") || aux_text.contains("created by") {
+                        error.allocated_at = frame;
+                    } else if aux_text.contains("free'd") {
+                        error.freed_at = frame;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(error);
+    }
+    out
+}
+
+/// valgrind's own malloc and free (vg_replace_malloc.c, in its preloaded
+/// object): never the frame a reader looks for.
+fn is_valgrind_replacement(frame: &Frame) -> bool {
+    frame
+        .object
+        .as_deref()
+        .is_some_and(|o| o.contains("vgpreload"))
+        || frame
+            .file
+            .as_deref()
+            .is_some_and(|f| f.ends_with("vg_replace_malloc.c"))
 }
 
 /// The counters' run: the preload shim counts the process's malloc heap
@@ -235,7 +480,7 @@ fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
 /// which tells the sides, the kinds and the stack.
 fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32, TestRecord) {
     let mut record = empty(binary, test, "counters");
-    let (ending, heap) = match at_exit(binary, args) {
+    let (ending, heap, stderr) = match at_exit(binary, args) {
         Ok(counted) => counted,
         Err(e) => {
             record.ending = Ending::NotMeasured(e);
@@ -244,6 +489,25 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
     };
     record.ending = ending;
     let code = exit_code(&record.ending);
+    if let Some(abort) = glibc_abort(&record.ending, &stderr) {
+        // memcheck names the stacks of the bad free (and does not abort).
+        let ending = record.ending.clone();
+        match confirm(dir, binary, args, &mut record) {
+            Ok(()) if !record.memory_errors.is_empty() => {
+                record.detector = "counters (memory error: memcheck)".into();
+            }
+            Ok(()) => record.memory_errors = vec![abort],
+            Err(e) => {
+                record.memory_errors = vec![abort];
+                record.note = Some(format!("no stacks: {e}"));
+            }
+        }
+        record.ending = ending;
+        return (code, record);
+    }
+    if matches!(record.ending, Ending::TimedOut(_)) {
+        return (code, record);
+    }
     let Some(heap) = heap else {
         record.note = Some("the process did not reach exit(): nothing counted at exit".into());
         return (code, record);
@@ -299,16 +563,23 @@ fn confirm(
 ) -> Result<(), String> {
     super::detector_available(Detector::Valgrind)?;
     let xml = dir.join(format!("memcheck-{}.xml", std::process::id()));
-    let read = memcheck(binary, args, &xml).and_then(|_| read_memcheck(&xml, record));
+    let read = memcheck(binary, args, &xml).and_then(|finished| match finished {
+        Finished::TimedOut(limit) => Err(format!(
+            "still running under memcheck after {} s",
+            limit.as_secs()
+        )),
+        Finished::Exited(_) => read_memcheck(&xml, record),
+    });
     let _ = std::fs::remove_file(&xml);
     read.map_err(|e| format!("memcheck's run failed: {e}"))
 }
 
+/// What one run with the shim gave: its ending, what the shim saw at
+/// exit, and the end of its stderr.
+type Counted = (Ending, Option<crate::watch::preload::AtExit>, String);
+
 /// Runs the binary with the shim; its ending and what the shim saw at exit.
-fn at_exit(
-    binary: &Path,
-    args: &[OsString],
-) -> Result<(Ending, Option<crate::watch::preload::AtExit>), String> {
+fn at_exit(binary: &Path, args: &[OsString]) -> Result<Counted, String> {
     let shim = match std::env::var_os(env::SHIM) {
         Some(found) => PathBuf::from(found),
         None => crate::watch::preload::locate()?,
@@ -318,12 +589,15 @@ fn at_exit(
     let mut cmd = Command::new(binary);
     cmd.args(args);
     channel.configure(&mut cmd);
-    let mut child = cmd
-        .spawn()
+    // glibc writes its abort messages to stderr, not to the terminal.
+    cmd.env("LIBC_FATAL_STDERR_", "1");
+    let (finished, stderr, pid) = run_limited(&mut cmd, limit(false), true)
         .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
-    let pid = child.id();
-    let status = child.wait().map_err(|e| e.to_string())?;
-    Ok((ending(status), channel.read_at_exit(pid)))
+    let at_exit = match finished {
+        Finished::Exited(_) => channel.read_at_exit(pid),
+        Finished::TimedOut(_) => None,
+    };
+    Ok((finished_ending(&finished), at_exit, stderr))
 }
 
 /// LeakSanitizer's run: the binary was built with `-Zsanitizer=leak`; its
@@ -342,12 +616,14 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
     {
         options.push_str(&format!(":suppressions={}", supp.display()));
     }
-    let status = Command::new(binary)
-        .args(args)
-        .env("LSAN_OPTIONS", options)
-        .status();
-    match status {
-        Ok(status) => record.ending = ending(status),
+    let mut cmd = Command::new(binary);
+    cmd.args(args).env("LSAN_OPTIONS", options);
+    match run_limited(&mut cmd, limit(false), false) {
+        Ok((Finished::Exited(status), _, _)) => record.ending = ending(status),
+        Ok((timed_out, _, _)) => {
+            record.ending = finished_ending(&timed_out);
+            return (exit_code(&record.ending), record);
+        }
         Err(e) => {
             record.ending = Ending::NotMeasured(format!("cannot run {}: {e}", binary.display()));
             return (101, record);
