@@ -391,3 +391,36 @@ fn glibc_s_abort_on_a_double_free_is_a_memory_error_under_the_counters() {
     let text = String::from_utf8_lossy(&narrowed.stdout);
     assert!(text.contains("memory error: InvalidFree"), "{text}");
 }
+
+#[test]
+fn a_hanging_test_is_stopped_at_the_time_limit_and_fails() {
+    nextest();
+    let hangs = r#"
+    #[test]
+    fn hangs() {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+"#;
+    let krate = Crate::new(hangs, "");
+    let start = std::time::Instant::now();
+    let out = krate.leaklab_test(&["--timeout", "3", "--json"]);
+    assert_exit(&out, 4);
+    let report = json(&out);
+    assert_eq!(test(&report, "hangs")["ending"]["timed-out"], 3, "{report}");
+    // The other tests ran and were measured.
+    assert_eq!(lost(test(&report, "leaks_a_malloc"), "c"), (1, 64));
+
+    let table = krate.leaklab_test(&["--timeout", "3", "--detector", "valgrind"]);
+    assert_exit(&table, 4);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.contains("tests::hangs"))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    assert!(row.contains("TIMED OUT (after 3 s)"), "{row}");
+    assert!(text.contains("1 failed (1 timed out)"), "{text}");
+    // Two runs of five tests, each stopped at 3 s, not hung.
+    assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
+}
