@@ -424,3 +424,75 @@ fn a_hanging_test_is_stopped_at_the_time_limit_and_fails() {
     // Two runs of five tests, each stopped at 3 s, not hung.
     assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
 }
+
+/// A crate with what nextest leaves out or cannot list: a doctest, a
+/// `harness = false` target that prints (and leaks 40 bytes), one that is
+/// silent, and a test target with no tests.
+fn odd_targets() -> Crate {
+    let krate = Crate::new(
+        "",
+        "\n/// Adds.\n///\n/// ```\n/// assert_eq!(leaky_demo::add(1, 2), 3);\n/// ```\npub fn add(a: u8, b: u8) -> u8 {\n    a + b\n}\n",
+    );
+    let manifest = krate.path().join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str(
+        "\n[[test]]\nname = \"custom\"\nharness = false\n\n[[test]]\nname = \"silent\"\nharness = false\n\n[[test]]\nname = \"empty\"\n",
+    );
+    std::fs::write(&manifest, toml).unwrap();
+    let tests = krate.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
+    std::fs::write(
+        tests.join("custom.rs"),
+        "fn main() {\n    println!(\"my own harness: 3 checks\");\n    let kept: &mut [u8; 40] = Box::leak(Box::new([0u8; 40]));\n    std::hint::black_box(kept);\n    println!(\"all good\");\n}\n",
+    )
+    .unwrap();
+    std::fs::write(tests.join("silent.rs"), "fn main() {}\n").unwrap();
+    std::fs::write(tests.join("empty.rs"), "pub fn helper() {}\n").unwrap();
+    krate
+}
+
+#[test]
+fn harness_false_targets_run_whole_and_nothing_is_skipped_silently() {
+    nextest();
+    let krate = odd_targets();
+    let out = krate.leaklab_test(&["--json"]);
+    assert_exit(&out, 1);
+    let report = json(&out);
+    let whole = |stem: &str| {
+        report["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| {
+                t["test"] == "leaklab::whole-binary"
+                    && t["binary"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with(&format!("{stem}-"))
+            })
+            .unwrap_or_else(|| panic!("no record of {stem}: {report}"))
+    };
+    // The printing one ran, measured: its 40 bytes are Rust's, lost.
+    assert_eq!(lost(whole("custom"), "rust"), (1, 40), "{report}");
+    assert_eq!(whole("silent")["ending"], "passed");
+    // The unit tests still ran.
+    assert_eq!(lost(test(&report, "leaks_a_malloc"), "c"), (1, 64));
+    let empty = report["empty_binaries"].as_array().unwrap();
+    assert_eq!(empty.len(), 1, "{report}");
+    assert!(empty[0].as_str().unwrap().starts_with("empty-"), "{report}");
+    assert_eq!(report["doctests"]["not_run"], 1, "{report}");
+
+    let table = krate.leaklab_test(&[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.lines().any(
+            |l| l.contains("custom (harness = false, run whole)") && l.contains("1 blk / 40 B")
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("doctests: 1 not run (nextest does not run doctests; run `cargo test --doc` under your detector)"),
+        "{text}"
+    );
+    assert!(text.contains("1 test binaries list no tests"), "{text}");
+}

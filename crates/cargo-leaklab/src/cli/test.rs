@@ -47,6 +47,8 @@ pub fn run(a: TestArgs) -> Result<i32, Failure> {
             tests: &run.records,
             not_run: report::unseen(&run),
             ignored: report::ignored(&run),
+            empty_binaries: report::empty_binaries(&run),
+            doctests: report::DoctestsJson::of(&run),
         };
         let text =
             serde_json::to_string_pretty(&json).map_err(|e| Failure::usage(e.to_string()))?;

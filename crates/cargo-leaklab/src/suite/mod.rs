@@ -138,6 +138,101 @@ pub struct SuiteRun {
     pub listings: Vec<Listing>,
     /// nextest's own exit code.
     pub nextest_code: i32,
+    /// The crate's doctests, which nextest does not run.
+    pub doctests: Doctests,
+}
+
+/// The doctests nextest leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Doctests {
+    /// This many, by `cargo test --doc -- --list`.
+    Counted(usize),
+    /// They could not be listed: why.
+    Unknown(String),
+}
+
+/// Counts the doctests of the packages the nextest arguments select:
+/// `cargo test --doc ARGS -- --list --format terse` (rustdoc lists them
+/// without running them), with the arguments that select and build
+/// packages passed on.
+pub fn count_doctests(nextest_args: &[OsString]) -> Doctests {
+    let mut cmd = cargo(None);
+    cmd.args(["test", "--doc"])
+        .args(doc_args(nextest_args))
+        .args(["--", "--list", "--format", "terse"])
+        .stdin(Stdio::null());
+    let out = match cmd.output() {
+        Ok(out) => out,
+        Err(e) => return Doctests::Unknown(format!("cannot run cargo test --doc: {e}")),
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if err.contains("no library targets found") {
+            return Doctests::Counted(0);
+        }
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("cargo test --doc -- --list failed");
+        return Doctests::Unknown(line.trim().to_owned());
+    }
+    Doctests::Counted(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .count(),
+    )
+}
+
+/// Of the nextest arguments, those `cargo test --doc` takes as they are:
+/// the packages, features, profile, target and manifest.
+fn doc_args(args: &[OsString]) -> Vec<OsString> {
+    const WITH_VALUE: [&str; 8] = [
+        "-p",
+        "--package",
+        "--exclude",
+        "--manifest-path",
+        "-F",
+        "--features",
+        "--target-dir",
+        "--target",
+    ];
+    const FLAGS: [&str; 9] = [
+        "--workspace",
+        "--all",
+        "--all-features",
+        "--no-default-features",
+        "--release",
+        "--frozen",
+        "--locked",
+        "--offline",
+        "-r",
+    ];
+    let mut out = Vec::new();
+    let mut iter = args.iter().take_while(|a| *a != "--");
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        if FLAGS.contains(&text.as_ref()) {
+            out.push(arg.clone());
+        } else if WITH_VALUE.contains(&text.as_ref()) {
+            if let Some(value) = iter.next() {
+                out.extend([arg.clone(), value.clone()]);
+            }
+        } else if text == "--cargo-profile" {
+            if let Some(value) = iter.next() {
+                out.extend([OsString::from("--profile"), value.clone()]);
+            }
+        } else if let Some(value) = text.strip_prefix("--cargo-profile=") {
+            out.push(format!("--profile={value}").into());
+        } else if WITH_VALUE.iter().any(|name| {
+            text.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('=') || (name.len() == 2 && !rest.is_empty()))
+        }) {
+            // --features=x, -pname, -Fx
+            out.push(arg.clone());
+        }
+    }
+    out
 }
 
 /// nextest's exit codes this tells apart (nextest-metadata's
@@ -311,11 +406,18 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         .status()
         .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
     let (records, listings) = record::read_dir(dir.path())?;
+    let nextest_code = status.code().unwrap_or(nextest_code::TEST_RUN_FAILED);
+    let doctests = if nextest_code == nextest_code::BUILD_FAILED && records.is_empty() {
+        Doctests::Unknown("the crate did not build".into())
+    } else {
+        count_doctests(&opts.nextest_args)
+    };
     Ok(SuiteRun {
         detector: opts.detector,
         records,
         listings,
-        nextest_code: status.code().unwrap_or(nextest_code::TEST_RUN_FAILED),
+        nextest_code,
+        doctests,
     })
 }
 
@@ -441,6 +543,37 @@ mod tests {
         assert_eq!(get(&["--", "--manifest-path", "c"]), None);
         assert_eq!(get(&["--manifest-path-not"]), None);
         assert_eq!(get(&["--manifest-path"]), None);
+    }
+
+    #[test]
+    fn cargo_test_doc_gets_the_package_feature_and_profile_arguments_only() {
+        assert_eq!(
+            doc_args(&args(&[
+                "-p",
+                "a",
+                "-pb",
+                "--features=x",
+                "--release",
+                "--cargo-profile",
+                "ci",
+                "-E",
+                "test(foo)",
+                "some_filter",
+                "--partition",
+                "count:1/2",
+                "--",
+                "--workspace",
+            ])),
+            args(&[
+                "-p",
+                "a",
+                "-pb",
+                "--features=x",
+                "--release",
+                "--profile",
+                "ci"
+            ])
+        );
     }
 
     #[test]

@@ -133,6 +133,10 @@ pub struct Listing {
     pub binary: String,
     pub tests: Vec<String>,
     pub ignored: Vec<String>,
+    /// Not libtest's listing (a `harness = false` target): listed to
+    /// nextest as one test, [`super::runner::WHOLE_BINARY`], run whole.
+    #[serde(default)]
+    pub whole: bool,
 }
 
 /// Every record and listing in `dir`, in name order.

@@ -147,6 +147,42 @@ pub fn unseen(run: &SuiteRun) -> Vec<String> {
     out
 }
 
+/// A binary's name without cargo's hash: `custom` of `custom-0123abcd`.
+fn stem(binary: &str) -> &str {
+    match binary.rsplit_once('-') {
+        Some((stem, hash)) if hash.len() == 16 && hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+            stem
+        }
+        _ => binary,
+    }
+}
+
+/// The test's name as the table shows it: a `harness = false` binary run
+/// whole is named by its binary.
+pub fn shown_name(r: &TestRecord) -> String {
+    if r.test == super::runner::WHOLE_BINARY {
+        format!("{} (harness = false, run whole)", stem(&r.binary))
+    } else {
+        r.test.clone()
+    }
+}
+
+/// Test binaries whose listing named no test at all (a test target with
+/// no tests): nothing of them ran.
+pub fn empty_binaries(run: &SuiteRun) -> Vec<String> {
+    let mut with_tests = std::collections::BTreeSet::new();
+    let mut all = std::collections::BTreeSet::new();
+    for l in &run.listings {
+        all.insert(l.binary.as_str());
+        if l.whole || !l.tests.is_empty() || !l.ignored.is_empty() {
+            with_tests.insert(l.binary.as_str());
+        }
+    }
+    all.difference(&with_tests)
+        .map(|b| (*b).to_owned())
+        .collect()
+}
+
 /// Tests marked `#[ignore]`, which nextest skips by default.
 pub fn ignored(run: &SuiteRun) -> Vec<String> {
     let mut out: Vec<String> = run
@@ -215,7 +251,7 @@ pub fn table(run: &SuiteRun, fail_on: FailOn) -> String {
             (r.c.lost.to_string(), r.rust.lost.to_string())
         };
         let mut row = vec![
-            r.test.clone(),
+            shown_name(r),
             result_text(r),
             c,
             rust,
@@ -303,7 +339,7 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     for r in run.records.iter().filter(|r| r.note.is_some()) {
         lines.push(format!(
             "  {}: {}",
-            r.test,
+            shown_name(r),
             r.note.as_deref().unwrap_or_default()
         ));
     }
@@ -317,7 +353,10 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
             };
             lines.push(format!(
                 "  {}: memory error: {} ({}x): {}{frames}",
-                r.test, e.kind, e.count, e.what
+                shown_name(r),
+                e.kind,
+                e.count,
+                e.what
             ));
         }
     }
@@ -328,6 +367,23 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
             unseen.len()
         ));
         lines.extend(unseen.iter().map(|t| format!("  {t}")));
+    }
+    match &run.doctests {
+        super::Doctests::Counted(0) => {}
+        super::Doctests::Counted(n) => {
+            lines.push(format!("doctests: {n} not run ({DOCTESTS_WHY})"))
+        }
+        super::Doctests::Unknown(why) => lines.push(format!(
+            "doctests: not run, and not counted ({why}): {DOCTESTS_WHY}"
+        )),
+    }
+    let empty = empty_binaries(run);
+    if !empty.is_empty() {
+        lines.push(format!(
+            "{} test binaries list no tests, so nothing of them ran: {}",
+            empty.len(),
+            empty.join(", ")
+        ));
     }
     let ignored = ignored(run);
     if !ignored.is_empty() {
@@ -340,6 +396,33 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     lines
 }
 
+/// Why the doctests are not run.
+pub const DOCTESTS_WHY: &str =
+    "nextest does not run doctests; run `cargo test --doc` under your detector";
+
+/// The doctests' line of the JSON.
+#[derive(Serialize)]
+pub struct DoctestsJson {
+    /// How many were not run; `None` when they could not be counted.
+    pub not_run: Option<usize>,
+    pub why: String,
+}
+
+impl DoctestsJson {
+    pub fn of(run: &SuiteRun) -> DoctestsJson {
+        match &run.doctests {
+            super::Doctests::Counted(n) => DoctestsJson {
+                not_run: Some(*n),
+                why: DOCTESTS_WHY.into(),
+            },
+            super::Doctests::Unknown(why) => DoctestsJson {
+                not_run: None,
+                why: format!("not counted ({why}); {DOCTESTS_WHY}"),
+            },
+        }
+    }
+}
+
 /// The whole run as JSON.
 #[derive(Serialize)]
 pub struct Json<'a> {
@@ -348,4 +431,7 @@ pub struct Json<'a> {
     pub tests: &'a [TestRecord],
     pub not_run: Vec<String>,
     pub ignored: Vec<String>,
+    /// Test binaries that list no tests.
+    pub empty_binaries: Vec<String>,
+    pub doctests: DoctestsJson,
 }

@@ -42,14 +42,22 @@ pub fn main(binary: PathBuf, args: Vec<OsString>) -> i32 {
             || "(whole binary)".to_owned(),
             |t| t.to_string_lossy().into_owned(),
         );
+    let whole: Vec<OsString>;
+    let args = if test == WHOLE_BINARY {
+        // Not libtest: nextest's --exact and --nocapture mean nothing to it.
+        whole = Vec::new();
+        &whole
+    } else {
+        &args
+    };
     let detector = std::env::var(env::DETECTOR)
         .ok()
         .and_then(|d| Detector::from_name(&d))
         .unwrap_or(Detector::Counters);
     let (code, record) = match detector {
-        Detector::Valgrind => under_valgrind(&dir, &binary, &args, &test),
-        Detector::Counters => with_counters(&dir, &binary, &args, &test),
-        Detector::Lsan => under_lsan(&dir, &binary, &args, &test),
+        Detector::Valgrind => under_valgrind(&dir, &binary, args, &test),
+        Detector::Counters => with_counters(&dir, &binary, args, &test),
+        Detector::Lsan => under_lsan(&dir, &binary, args, &test),
     };
     if let Err(e) = record::write(&dir, "test", &record) {
         eprintln!("leaklab __test-runner: cannot write the record of {test}: {e}");
@@ -70,24 +78,74 @@ fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
         }
     };
     use std::io::Write;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let ignored = args.iter().any(|a| a == "--ignored");
+    // libtest's `--format terse`: "NAME: test" (or ": benchmark") per line.
+    let libtest = output.status.success()
+        && stdout
+            .lines()
+            .all(|l| l.ends_with(": test") || l.ends_with(": benchmark"))
+        && (!stdout.trim().is_empty() || lists_nothing(binary));
+    if !libtest {
+        // Not libtest's listing (a `harness = false` target, printing or
+        // silent): one unit, run whole, so nextest's listing holds and the
+        // binary is measured like any test.
+        let _ = std::io::stderr().write_all(&output.stdout);
+        let _ = std::io::stderr().write_all(&output.stderr);
+        let listing = Listing {
+            binary: file_name(binary),
+            tests: if ignored {
+                Vec::new()
+            } else {
+                vec![WHOLE_BINARY.to_owned()]
+            },
+            ignored: Vec::new(),
+            whole: true,
+        };
+        let prefix = if ignored { "list-ignored" } else { "list-all" };
+        let _ = record::write(dir, prefix, &listing);
+        if !ignored {
+            println!("{WHOLE_BINARY}: test");
+        }
+        return 0;
+    }
     let _ = std::io::stdout().write_all(&output.stdout);
     let _ = std::io::stderr().write_all(&output.stderr);
-    // `--format terse`: "NAME: test" per line.
-    let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+    let names: Vec<String> = stdout
         .lines()
         .filter_map(|l| l.strip_suffix(": test"))
         .map(str::to_owned)
         .collect();
-    let ignored = args.iter().any(|a| a == "--ignored");
     let listing = Listing {
         binary: file_name(binary),
         tests: if ignored { Vec::new() } else { names.clone() },
         ignored: if ignored { names } else { Vec::new() },
+        whole: false,
     };
     let prefix = if ignored { "list-ignored" } else { "list-all" };
     let _ = record::write(dir, prefix, &listing);
     output.status.code().unwrap_or(101)
 }
+
+/// Whether a binary whose terse listing was empty is libtest's with no
+/// tests: its plain `--list` ends with "0 tests, 0 benchmarks". A
+/// `harness = false` binary that prints nothing says no such thing.
+fn lists_nothing(binary: &Path) -> bool {
+    Command::new(binary)
+        .arg("--list")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "0 tests, 0 benchmarks")
+        })
+}
+
+/// The one test nextest is told a binary has when it is not libtest's (a
+/// `harness = false` target): run as one unit, with no arguments.
+pub const WHOLE_BINARY: &str = "leaklab::whole-binary";
 
 /// The first frame with a source file outside Rust's standard library
 /// (its sources are under /rustc/, or under a toolchain's rust-src, where
