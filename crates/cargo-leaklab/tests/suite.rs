@@ -496,3 +496,25 @@ fn harness_false_targets_run_whole_and_nothing_is_skipped_silently() {
     );
     assert!(text.contains("1 test binaries list no tests"), "{text}");
 }
+
+#[test]
+fn leaklab_s_options_are_its_own_anywhere_and_nextest_s_refusals_are_exit_2() {
+    nextest();
+    let krate = Crate::new("", "");
+    // After a nextest argument, --json and --timeout are still leaklab's.
+    let out = krate.leaklab_test(&["--release", "--json", "--timeout", "60"]);
+    assert_exit(&out, 1);
+    assert_eq!(lost(test(&json(&out), "leaks_a_malloc"), "c"), (1, 64));
+    // A flag nextest does not know: its refusal, exit 2, not "a test failed".
+    let out = krate.leaklab_test(&["--release", "--no-such-flag"]);
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    assert!(err.contains("cargo nextest refused"), "{err}");
+    // A bad value of leaklab's own option after nextest's: clap's one line.
+    let out = krate.leaklab_test(&["--release", "--detector", "helgrind"]);
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("helgrind"), "{err}");
+}

@@ -159,6 +159,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// line on stderr naming what is wrong, and exit code 2.
 pub fn parse<C: Parser>(argv: Vec<OsString>) -> Result<C, i32> {
     let name = C::command().get_name().to_owned();
+    let argv = if argv.get(1).is_some_and(|a| a == "test") {
+        hoist_test_options(argv)
+    } else {
+        argv
+    };
     match C::try_parse_from(argv) {
         Ok(cli) => Ok(cli),
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
@@ -182,6 +187,56 @@ pub fn parse<C: Parser>(argv: Vec<OsString>) -> Result<C, i32> {
     }
 }
 
+/// `leaklab test`'s own options, and whether each takes a value.
+const TEST_OPTIONS: [(&str, bool); 8] = [
+    ("--detector", true),
+    ("--fail-on", true),
+    ("--jobs", true),
+    ("-j", true),
+    ("--gen-suppressions", true),
+    ("--suppressions", true),
+    ("--json", false),
+    ("--timeout", true),
+];
+
+/// `leaklab test ARGS` with leaklab's own options moved before the first
+/// argument that is not one of them, so that they are leaklab's wherever
+/// they are on the line (`--release --detector valgrind`, `-p beta
+/// --json`), never handed to cargo-nextest, which would refuse them. After
+/// a lone `--` the arguments are the test binaries' and stay where they
+/// are.
+pub fn hoist_test_options(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut head: Vec<OsString> = argv.iter().take(2).cloned().collect();
+    let mut ours = Vec::new();
+    let mut rest = Vec::new();
+    let mut args = argv.into_iter().skip(2);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            rest.push(arg);
+            rest.extend(args.by_ref());
+            break;
+        }
+        let text = arg.to_string_lossy().into_owned();
+        let found = TEST_OPTIONS.iter().find(|(name, _)| {
+            text == *name
+                || (name.starts_with("--") && text.starts_with(&format!("{name}=")))
+                // -j4
+                || (*name == "-j" && text.len() > 2 && text.starts_with("-j"))
+        });
+        match found {
+            Some((name, true)) if text == *name => {
+                ours.push(arg);
+                ours.extend(args.next());
+            }
+            Some(_) => ours.push(arg),
+            None => rest.push(arg),
+        }
+    }
+    head.extend(ours);
+    head.extend(rest);
+    head
+}
+
 /// clap's error as one line: its first line, and when that line ends in
 /// ':' (a list of missing arguments follows), the listed items after it.
 fn one_line(rendered: &str) -> String {
@@ -196,4 +251,49 @@ fn one_line(rendered: &str) -> String {
         .map(str::trim)
         .collect();
     format!("{first} {}", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn leaklab_s_test_options_are_moved_before_nextest_s_but_not_past_the_separator() {
+        assert_eq!(
+            hoist_test_options(args(&[
+                "leaklab",
+                "test",
+                "--release",
+                "--detector",
+                "valgrind",
+                "-p",
+                "beta",
+                "--json",
+                "--fail-on=possible",
+                "-j4",
+                "--",
+                "--json",
+            ])),
+            args(&[
+                "leaklab",
+                "test",
+                "--detector",
+                "valgrind",
+                "--json",
+                "--fail-on=possible",
+                "-j4",
+                "--release",
+                "-p",
+                "beta",
+                "--",
+                "--json",
+            ])
+        );
+        let plain = args(&["leaklab", "test", "--json", "-E", "test(x)"]);
+        assert_eq!(hoist_test_options(plain.clone()), plain);
+    }
 }

@@ -36,6 +36,12 @@ pub fn run(a: TestArgs) -> Result<i32, Failure> {
             code,
         });
     }
+    if code == report::code::NEXTEST_REFUSED {
+        return Err(Failure {
+            message: "cargo nextest refused the arguments passed to it (its message is above); nothing ran".into(),
+            code,
+        });
+    }
     if let Some(path) = &a.gen_suppressions {
         let n = suite::write_suppressions(path, &run.records).map_err(Failure::usage)?;
         eprintln!("leaklab: {n} suppressions written to {}", path.display());

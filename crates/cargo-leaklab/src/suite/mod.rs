@@ -241,6 +241,9 @@ pub mod nextest_code {
     pub const TEST_RUN_FAILED: i32 = 100;
     pub const BUILD_FAILED: i32 = 101;
     pub const NO_TESTS_RUN: i32 = 4;
+    /// Its arguments refused: clap's usage error (2), an invalid filter
+    /// expression (94), a setup error (96).
+    pub const REFUSED: [i32; 3] = [2, 94, 96];
 }
 
 /// Ok if `cargo nextest` runs here; else how to install it.
@@ -407,8 +410,11 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
     let (records, listings) = record::read_dir(dir.path())?;
     let nextest_code = status.code().unwrap_or(nextest_code::TEST_RUN_FAILED);
-    let doctests = if nextest_code == nextest_code::BUILD_FAILED && records.is_empty() {
-        Doctests::Unknown("the crate did not build".into())
+    let doctests = if records.is_empty()
+        && (nextest_code == nextest_code::BUILD_FAILED
+            || nextest_code::REFUSED.contains(&nextest_code))
+    {
+        Doctests::Unknown("nothing ran".into())
     } else {
         count_doctests(&opts.nextest_args)
     };

@@ -69,8 +69,8 @@ impl FailOn {
     }
 }
 
-/// Exit codes of `cargo leaklab test`, checked in this order: 5, 6, 4, 1,
-/// 0 (the first that applies; the table shows the rest).
+/// Exit codes of `cargo leaklab test`, checked in this order: 5, 2, 6, 4,
+/// 1, 0 (the first that applies; the table shows the rest).
 pub mod code {
     /// Every test passed and none lost memory.
     pub const CLEAN: i32 = 0;
@@ -81,6 +81,10 @@ pub mod code {
     pub const TEST_FAILED: i32 = 4;
     /// The crate did not build: nothing ran.
     pub const BUILD_FAILED: i32 = 5;
+    /// cargo-nextest refused its arguments (an unknown flag, a bad filter
+    /// expression, a setup error) and nothing ran: bad input, as leaklab's
+    /// own (its message is printed above).
+    pub const NEXTEST_REFUSED: i32 = 2;
     /// A test made a memory error: memcheck saw an invalid read or write,
     /// an invalid or double free, a jump on an uninitialised value (any
     /// error of its that is not a leak), under `--detector valgrind` or in
@@ -100,6 +104,12 @@ pub fn has_memory_error(record: &TestRecord) -> bool {
 pub fn exit_code(run: &SuiteRun, fail_on: FailOn) -> i32 {
     if run.nextest_code == super::nextest_code::BUILD_FAILED && run.records.is_empty() {
         return code::BUILD_FAILED;
+    }
+    if run.records.is_empty()
+        && run.listings.is_empty()
+        && super::nextest_code::REFUSED.contains(&run.nextest_code)
+    {
+        return code::NEXTEST_REFUSED;
     }
     if !fail_on.ignore_errors && run.records.iter().any(has_memory_error) {
         return code::MEMORY_ERROR;
