@@ -404,11 +404,30 @@ fn a_hanging_test_is_stopped_at_the_time_limit_and_fails() {
     }
 "#;
     let krate = Crate::new(hangs, "");
+    // A harness = false target that hangs whatever its arguments, --list
+    // included.
+    let manifest = krate.path().join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest).unwrap();
+    toml.push_str("\n[[test]]\nname = \"stuck\"\nharness = false\n");
+    std::fs::write(&manifest, toml).unwrap();
+    std::fs::create_dir(krate.path().join("tests")).unwrap();
+    std::fs::write(
+        krate.path().join("tests/stuck.rs"),
+        "fn main() {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
+    )
+    .unwrap();
     let start = std::time::Instant::now();
     let out = krate.leaklab_test(&["--timeout", "3", "--json"]);
     assert_exit(&out, 4);
     let report = json(&out);
     assert_eq!(test(&report, "hangs")["ending"]["timed-out"], 3, "{report}");
+    let stuck = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["binary"].as_str().unwrap().starts_with("stuck-"))
+        .unwrap_or_else(|| panic!("no record of the stuck binary: {report}"));
+    assert_eq!(stuck["ending"]["timed-out"], 3, "{report}");
     // The other tests ran and were measured.
     assert_eq!(lost(test(&report, "leaks_a_malloc"), "c"), (1, 64));
 
@@ -420,8 +439,8 @@ fn a_hanging_test_is_stopped_at_the_time_limit_and_fails() {
         .find(|l| l.contains("tests::hangs"))
         .unwrap_or_else(|| panic!("no row: {text}"));
     assert!(row.contains("TIMED OUT (after 3 s)"), "{row}");
-    assert!(text.contains("1 failed (1 timed out)"), "{text}");
-    // Two runs of five tests, each stopped at 3 s, not hung.
+    assert!(text.contains("2 failed (2 timed out)"), "{text}");
+    // Two runs of six tests, each stopped at 3 s, not hung.
     assert!(start.elapsed().as_secs() < 120, "{:?}", start.elapsed());
 }
 

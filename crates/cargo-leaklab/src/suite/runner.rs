@@ -67,8 +67,15 @@ pub fn main(binary: PathBuf, args: Vec<OsString>) -> i32 {
 }
 
 fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
-    let output = match Command::new(binary).args(args).output() {
-        Ok(output) => output,
+    let output = match output_limited(Command::new(binary).args(args), limit(false)) {
+        Ok(Some(output)) => output,
+        // Still running at the limit: libtest lists at once, so this is
+        // not libtest; its run (whole) will show the hang.
+        Ok(None) => std::process::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(libc::SIGKILL),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        },
         Err(e) => {
             eprintln!(
                 "leaklab __test-runner: cannot run {}: {e}",
@@ -131,16 +138,17 @@ fn list(dir: &Path, binary: &Path, args: &[OsString]) -> i32 {
 /// tests: its plain `--list` ends with "0 tests, 0 benchmarks". A
 /// `harness = false` binary that prints nothing says no such thing.
 fn lists_nothing(binary: &Path) -> bool {
-    Command::new(binary)
-        .arg("--list")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| {
+    output_limited(
+        Command::new(binary).arg("--list").stdin(Stdio::null()),
+        limit(false),
+    )
+    .is_ok_and(|o| {
+        o.is_some_and(|o| {
             String::from_utf8_lossy(&o.stdout)
                 .lines()
                 .any(|l| l.trim() == "0 tests, 0 benchmarks")
         })
+    })
 }
 
 /// The one test nextest is told a binary has when it is not libtest's (a
@@ -270,6 +278,25 @@ fn run_limited(
         });
     }
     let pid = child.id();
+    let (status, timed_out) = wait_limited(&mut child, limit)?;
+    // A grandchild may hold the pipe open: do not wait on it for long.
+    let text = text_rx
+        .recv_timeout(Duration::from_secs(1))
+        .unwrap_or_default();
+    match (timed_out, limit) {
+        (true, Some(limit)) => Ok((Finished::TimedOut(limit), text, pid)),
+        _ => Ok((Finished::Exited(status), text, pid)),
+    }
+}
+
+/// Waits for `child` to end, or kills it (SIGKILL) when `limit` runs out;
+/// its status and whether it was killed so.
+fn wait_limited(
+    child: &mut std::process::Child,
+    limit: Option<Duration>,
+) -> std::io::Result<(ExitStatus, bool)> {
+    use std::sync::mpsc;
+    let pid = child.id();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let watcher = limit.map(|limit| {
         std::thread::spawn(move || {
@@ -306,14 +333,52 @@ fn run_limited(
     let _ = done_tx.send(());
     let timed_out = watcher.is_some_and(|w| w.join().unwrap_or(false));
     let status = child.wait()?;
-    // A grandchild may hold the pipe open: do not wait on it for long.
-    let text = text_rx
-        .recv_timeout(Duration::from_secs(1))
-        .unwrap_or_default();
-    match (timed_out, limit) {
-        (true, Some(limit)) => Ok((Finished::TimedOut(limit), text, pid)),
-        _ => Ok((Finished::Exited(status), text, pid)),
+    Ok((status, timed_out))
+}
+
+/// Runs `cmd` to its end, its stdout and stderr kept whole; `None` when it
+/// was still running at `limit` (it was killed).
+fn output_limited(
+    cmd: &mut Command,
+    limit: Option<Duration>,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    use std::sync::mpsc;
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    let read = |pipe: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                let _ = pipe.read_to_end(&mut all);
+                let _ = tx.send(all);
+            });
+        }
+        rx
+    };
+    let out = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let (status, timed_out) = wait_limited(&mut child, limit)?;
+    if timed_out {
+        return Ok(None);
     }
+    let wait = Duration::from_secs(1);
+    Ok(Some(std::process::Output {
+        status,
+        stdout: out.recv_timeout(wait).unwrap_or_default(),
+        stderr: err.recv_timeout(wait).unwrap_or_default(),
+    }))
 }
 
 fn finished_ending(finished: &Finished) -> Ending {
