@@ -445,3 +445,86 @@ pub struct Json<'a> {
     pub empty_binaries: Vec<String>,
     pub doctests: DoctestsJson,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::record::{Kinds, MemoryError};
+
+    fn record(ending: Ending, lost: i64, error: bool) -> TestRecord {
+        TestRecord {
+            binary: "b-0123456789abcdef".into(),
+            test: "t".into(),
+            ending,
+            detector: "valgrind".into(),
+            c: Kinds {
+                lost: Amount {
+                    blocks: lost,
+                    bytes: lost * 8,
+                },
+                ..Kinds::default()
+            },
+            rust: Kinds::default(),
+            heap_at_exit: None,
+            top_frame: None,
+            errors: Vec::new(),
+            memory_errors: if error {
+                vec![MemoryError {
+                    kind: "InvalidRead".into(),
+                    what: "Invalid read of size 8".into(),
+                    count: 1,
+                    at: Some("f (src/lib.rs:3)".into()),
+                    allocated_at: None,
+                    freed_at: None,
+                }]
+            } else {
+                Vec::new()
+            },
+            suppressions: Vec::new(),
+            note: None,
+        }
+    }
+
+    fn run(records: Vec<TestRecord>, nextest_code: i32) -> SuiteRun {
+        SuiteRun {
+            detector: super::super::Detector::Valgrind,
+            records,
+            listings: Vec::new(),
+            nextest_code,
+            doctests: super::super::Doctests::Counted(0),
+        }
+    }
+
+    #[test]
+    fn memory_errors_come_before_failures_and_leaks_unless_narrowed_away() {
+        let all = FailOn::default();
+        let errors = run(
+            vec![
+                record(Ending::Passed, 0, true),
+                record(Ending::Failed(101), 0, false),
+                record(Ending::Passed, 1, false),
+            ],
+            100,
+        );
+        assert_eq!(exit_code(&errors, all), code::MEMORY_ERROR);
+        let narrowed = FailOn::parse("lost,no-errors").unwrap();
+        assert_eq!(exit_code(&errors, narrowed), code::TEST_FAILED);
+        let timed_out = run(vec![record(Ending::TimedOut(3), 0, false)], 100);
+        assert_eq!(exit_code(&timed_out, all), code::TEST_FAILED);
+        assert_eq!(
+            exit_code(&run(vec![record(Ending::Passed, 1, false)], 0), all),
+            code::LEAKED
+        );
+        assert_eq!(exit_code(&run(Vec::new(), 2), all), code::NEXTEST_REFUSED);
+        assert!(FailOn::parse("lost,sometimes").is_err());
+        assert!(!FailOn::parse("possible,errors").unwrap().ignore_errors);
+    }
+
+    #[test]
+    fn a_whole_binary_is_named_by_its_target() {
+        let mut r = record(Ending::Passed, 0, false);
+        r.test = super::super::runner::WHOLE_BINARY.into();
+        assert_eq!(shown_name(&r), "b (harness = false, run whole)");
+        assert_eq!(stem("name-with-dash"), "name-with-dash");
+    }
+}

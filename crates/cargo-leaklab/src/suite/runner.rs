@@ -778,3 +778,62 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
         .and_then(|l| top_frame(&l.stack));
     (exit_code(&record.ending), record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_s_abort_messages_are_memory_errors_only_with_sigabrt() {
+        let abrt = Ending::Signal(libc::SIGABRT);
+        let stderr = "running 1 test\nfree(): double free detected in tcache 2\n";
+        let e = glibc_abort(&abrt, stderr).expect("a memory error");
+        assert_eq!(e.kind, "double free");
+        assert!(e.what.contains("tcache 2"), "{}", e.what);
+        assert_eq!(
+            glibc_abort(&abrt, "munmap_chunk(): invalid pointer").map(|e| e.kind),
+            Some("invalid free".into())
+        );
+        assert_eq!(
+            glibc_abort(&abrt, "corrupted size vs. prev_size").map(|e| e.kind),
+            Some("heap corruption".into())
+        );
+        // A panic's abort, or the message without the abort, is not one.
+        assert_eq!(
+            glibc_abort(&abrt, "thread panicked: free(x) failed\n"),
+            None
+        );
+        assert_eq!(glibc_abort(&Ending::Failed(101), stderr), None);
+    }
+
+    #[test]
+    fn memcheck_s_auxiliary_stacks_are_read_as_freed_and_allocated() {
+        let frame = |f: &str, line: u32| {
+            format!(
+                "<frame><fn>{f}</fn><dir>/src</dir><file>lib.rs</file><line>{line}</line></frame>"
+            )
+        };
+        let xml = format!(
+            "<valgrindoutput><error><unique>0x1</unique><kind>InvalidRead</kind>\
+             <what>Invalid read of size 8</what><stack>{}</stack>\
+             <auxwhat>Address 0x0 is 0 bytes inside a block of size 8 free'd</auxwhat>\
+             <stack><frame><fn>free</fn><obj>/usr/libexec/valgrind/vgpreload_memcheck-amd64-linux.so</obj></frame>{}</stack>\
+             <auxwhat>Block was alloc'd at</auxwhat><stack>{}</stack></error>\
+             <errorcounts><pair><count>3</count><unique>0x1</unique></pair></errorcounts></valgrindoutput>",
+            frame("reader", 14),
+            frame("dropper", 12),
+            frame("maker", 10)
+        );
+        let parsed = xml::parse(&xml).unwrap();
+        let errors = memory_errors(&xml, &parsed.errors);
+        assert_eq!(errors.len(), 1);
+        let e = &errors[0];
+        assert_eq!((e.kind.as_str(), e.count), ("InvalidRead", 3));
+        assert!(e.at.as_deref().unwrap().contains("reader"), "{e:?}");
+        assert!(e.freed_at.as_deref().unwrap().contains("dropper"), "{e:?}");
+        assert!(
+            e.allocated_at.as_deref().unwrap().contains("maker"),
+            "{e:?}"
+        );
+    }
+}
