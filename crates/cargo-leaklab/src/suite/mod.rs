@@ -49,6 +49,8 @@ pub mod env {
     pub const TIMEOUT: &str = "LEAKLAB_SUITE_TIMEOUT";
     /// Per-test time limit in seconds of a run under memcheck (0: none).
     pub const TIMEOUT_MEMCHECK: &str = "LEAKLAB_SUITE_TIMEOUT_MEMCHECK";
+    /// Set on `cargo test --doc`: the runner's process is a doctest's.
+    pub const DOCTESTS: &str = "LEAKLAB_SUITE_DOCTESTS";
 }
 
 /// Which detector measures each test.
@@ -145,10 +147,64 @@ pub struct SuiteRun {
 /// The doctests nextest leaves out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Doctests {
-    /// This many, by `cargo test --doc -- --list`.
+    /// Run by `cargo test --doc` through the same runner (cargo gives
+    /// rustdoc the target runner): this many doctest processes (edition
+    /// 2024 merges a crate's doctests into one), and cargo's exit code.
+    Ran { processes: usize, code: i32 },
+    /// Not run (`--detector lsan`: rustdoc does not build them with the
+    /// sanitizer): this many, by `cargo test --doc -- --list`.
     Counted(usize),
     /// They could not be listed: why.
     Unknown(String),
+}
+
+/// Runs the doctests of the packages the nextest arguments select, with
+/// `cargo test --doc`, in the environment nextest had (the target runner,
+/// which cargo hands rustdoc, and the runner's settings): each doctest
+/// process is measured and leaves a record, as a test does. `before`: the
+/// records nextest's run left.
+fn run_doctests(
+    nextest: &Command,
+    nextest_args: &[OsString],
+    dir: &Path,
+    before: usize,
+) -> Result<Doctests, String> {
+    let mut cmd = cargo(None);
+    cmd.args(["test", "--doc"])
+        .args(doc_args(nextest_args))
+        .stdin(Stdio::null());
+    for (key, value) in nextest.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.env(env::DOCTESTS, "1");
+    // Line tables, so a doctest's frames name its file and line.
+    let mut flags = std::env::var("RUSTDOCFLAGS").unwrap_or_default();
+    flags.push_str(" -C debuginfo=line-tables-only");
+    cmd.env("RUSTDOCFLAGS", flags.trim());
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run cargo test --doc: {e}"))?;
+    // Its output is the run's, like nextest's: to stderr.
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(&out.stdout);
+    let _ = std::io::stderr().write_all(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && err.contains("no library targets found") {
+        return Ok(Doctests::Counted(0));
+    }
+    let processes = record::read_dir(dir)?.0.len().saturating_sub(before);
+    let code = out.status.code().unwrap_or(101);
+    if processes == 0 && code != 0 {
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("cargo test --doc failed");
+        return Ok(Doctests::Unknown(line.trim().to_owned()));
+    }
+    Ok(Doctests::Ran { processes, code })
 }
 
 /// Counts the doctests of the packages the nextest arguments select:
@@ -408,16 +464,19 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
-    let (records, listings) = record::read_dir(dir.path())?;
     let nextest_code = status.code().unwrap_or(nextest_code::TEST_RUN_FAILED);
-    let doctests = if records.is_empty()
+    let ran = record::read_dir(dir.path())?.0.len();
+    let doctests = if ran == 0
         && (nextest_code == nextest_code::BUILD_FAILED
             || nextest_code::REFUSED.contains(&nextest_code))
     {
         Doctests::Unknown("nothing ran".into())
-    } else {
+    } else if opts.detector == Detector::Lsan {
         count_doctests(&opts.nextest_args)
+    } else {
+        run_doctests(&cmd, &opts.nextest_args, dir.path(), ran)?
     };
+    let (records, listings) = record::read_dir(dir.path())?;
     Ok(SuiteRun {
         detector: opts.detector,
         records,

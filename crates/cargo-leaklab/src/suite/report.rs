@@ -114,7 +114,9 @@ pub fn exit_code(run: &SuiteRun, fail_on: FailOn) -> i32 {
     if !fail_on.ignore_errors && run.records.iter().any(has_memory_error) {
         return code::MEMORY_ERROR;
     }
-    let failed = run.records.iter().any(|r| r.ending != Ending::Passed)
+    let doctests_failed = matches!(run.doctests, super::Doctests::Ran { code, .. } if code != 0);
+    let failed = doctests_failed
+        || run.records.iter().any(|r| r.ending != Ending::Passed)
         || (run.nextest_code != 0
             && run.nextest_code != super::nextest_code::NO_TESTS_RUN
             && run.records.iter().all(|r| r.ending == Ending::Passed));
@@ -379,6 +381,21 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
         lines.extend(unseen.iter().map(|t| format!("  {t}")));
     }
     match &run.doctests {
+        // No doctests: nothing to say.
+        super::Doctests::Ran {
+            processes: 0,
+            code: 0,
+        } => {}
+        super::Doctests::Ran { processes, code } => lines.push(format!(
+            "doctests: run under {} by `cargo test --doc`, rows \"doctest\" ({processes} process{}: edition 2024 runs a crate's doctests in one){}",
+            run.detector.name(),
+            if *processes == 1 { "" } else { "es" },
+            if *code == 0 {
+                String::new()
+            } else {
+                format!("; it exited with {code}")
+            }
+        )),
         super::Doctests::Counted(0) => {}
         super::Doctests::Counted(n) => {
             lines.push(format!("doctests: {n} not run ({DOCTESTS_WHY})"))
@@ -406,9 +423,8 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     lines
 }
 
-/// Why the doctests are not run.
-pub const DOCTESTS_WHY: &str =
-    "nextest does not run doctests; run `cargo test --doc` under your detector";
+/// Why the doctests are not run (under `--detector lsan`).
+pub const DOCTESTS_WHY: &str = "nextest does not run doctests, and rustdoc does not build them with the leak sanitizer; run `cargo test --doc` under your detector";
 
 /// The doctests' line of the JSON.
 #[derive(Serialize)]
@@ -421,6 +437,12 @@ pub struct DoctestsJson {
 impl DoctestsJson {
     pub fn of(run: &SuiteRun) -> DoctestsJson {
         match &run.doctests {
+            super::Doctests::Ran { code, .. } => DoctestsJson {
+                not_run: Some(0),
+                why: format!(
+                    "run under the detector by `cargo test --doc` (exit {code}); their rows are the tests named \"doctest\""
+                ),
+            },
             super::Doctests::Counted(n) => DoctestsJson {
                 not_run: Some(*n),
                 why: DOCTESTS_WHY.into(),

@@ -42,6 +42,9 @@ pub fn main(binary: PathBuf, args: Vec<OsString>) -> i32 {
             || "(whole binary)".to_owned(),
             |t| t.to_string_lossy().into_owned(),
         );
+    // rustdoc names no doctest to its runner: the top frame does.
+    let doctest = std::env::var_os(env::DOCTESTS).is_some();
+    let test = if doctest { "doctest".to_owned() } else { test };
     let whole: Vec<OsString>;
     let args = if test == WHOLE_BINARY {
         // Not libtest: nextest's --exact and --nocapture mean nothing to it.
@@ -54,11 +57,14 @@ pub fn main(binary: PathBuf, args: Vec<OsString>) -> i32 {
         .ok()
         .and_then(|d| Detector::from_name(&d))
         .unwrap_or(Detector::Counters);
-    let (code, record) = match detector {
+    let (code, mut record) = match detector {
         Detector::Valgrind => under_valgrind(&dir, &binary, args, &test),
         Detector::Counters => with_counters(&dir, &binary, args, &test),
         Detector::Lsan => under_lsan(&dir, &binary, args, &test),
     };
+    if doctest {
+        record.binary = "doctests".into();
+    }
     if let Err(e) = record::write(&dir, "test", &record) {
         eprintln!("leaklab __test-runner: cannot write the record of {test}: {e}");
         return crate::cli::EXIT_USAGE;
