@@ -543,6 +543,15 @@ fn harness_false_targets_run_whole_and_nothing_is_skipped_silently() {
         "{text}"
     );
     assert!(text.contains("1 test binaries list no tests"), "{text}");
+
+    // Left out on request, they are still counted and named.
+    let skipped = krate.leaklab_test(&["--no-doctests"]);
+    let text = String::from_utf8_lossy(&skipped.stdout);
+    assert!(
+        text.contains("doctests: 1 not run (--no-doctests)"),
+        "{text}"
+    );
+    assert!(!text.contains("| doctest "), "{text}");
 }
 
 #[test]

@@ -88,6 +88,10 @@ pub struct TestArgs {
     /// re-run under memcheck gets 5 times the limit).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Do not run the doctests (`cargo test --doc` under the detector,
+    /// after nextest's run); they are counted and named as not run.
+    #[arg(long)]
+    pub no_doctests: bool,
     /// Passed to `cargo nextest run`: -p, --features, --release, test
     /// filters, --partition, and `-- ARGS` for the test binaries.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
@@ -188,7 +192,8 @@ pub fn parse<C: Parser>(argv: Vec<OsString>) -> Result<C, i32> {
 }
 
 /// `leaklab test`'s own options, and whether each takes a value.
-const TEST_OPTIONS: [(&str, bool); 8] = [
+const TEST_OPTIONS: [(&str, bool); 9] = [
+    ("--no-doctests", false),
     ("--detector", true),
     ("--fail-on", true),
     ("--jobs", true),

@@ -13,6 +13,7 @@ pub fn run(a: TestArgs) -> Result<i32, Failure> {
         suppressions: a.suppressions,
         gen_suppressions: a.gen_suppressions.is_some(),
         timeout: a.timeout,
+        no_doctests: a.no_doctests,
     };
     if a.gen_suppressions.is_some() && a.detector == suite::Detector::Lsan {
         return Err(Failure::usage(

@@ -110,6 +110,8 @@ pub struct Options {
     /// ([`DEFAULT_TIMEOUT`], times [`MEMCHECK_SLOWDOWN`] under memcheck);
     /// `Some(0)`: none.
     pub timeout: Option<u64>,
+    /// `--no-doctests`: the doctests are counted, not run.
+    pub no_doctests: bool,
 }
 
 /// The per-test time limit of a native run, in seconds, when `--timeout`
@@ -471,7 +473,7 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
             || nextest_code::REFUSED.contains(&nextest_code))
     {
         Doctests::Unknown("nothing ran".into())
-    } else if opts.detector == Detector::Lsan {
+    } else if opts.detector == Detector::Lsan || opts.no_doctests {
         count_doctests(&opts.nextest_args)
     } else {
         run_doctests(&cmd, &opts.nextest_args, dir.path(), ran)?

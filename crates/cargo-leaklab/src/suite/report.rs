@@ -398,10 +398,13 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
         )),
         super::Doctests::Counted(0) => {}
         super::Doctests::Counted(n) => {
-            lines.push(format!("doctests: {n} not run ({DOCTESTS_WHY})"))
+            lines.push(format!(
+            "doctests: {n} not run ({})",
+            doctests_why(run.detector)
+        ))
         }
         super::Doctests::Unknown(why) => lines.push(format!(
-            "doctests: not run, and not counted ({why}): {DOCTESTS_WHY}"
+            "doctests: not run, and not counted: {why}"
         )),
     }
     let empty = empty_binaries(run);
@@ -423,8 +426,15 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     lines
 }
 
-/// Why the doctests are not run (under `--detector lsan`).
-pub const DOCTESTS_WHY: &str = "nextest does not run doctests, and rustdoc does not build them with the leak sanitizer; run `cargo test --doc` under your detector";
+/// Why the doctests were not run: `--detector lsan`, or `--no-doctests`.
+pub fn doctests_why(detector: super::Detector) -> &'static str {
+    match detector {
+        super::Detector::Lsan => {
+            "nextest does not run doctests, and rustdoc does not build them with the leak sanitizer; run `cargo test --doc` under another detector"
+        }
+        _ => "--no-doctests",
+    }
+}
 
 /// The doctests' line of the JSON.
 #[derive(Serialize)]
@@ -445,11 +455,11 @@ impl DoctestsJson {
             },
             super::Doctests::Counted(n) => DoctestsJson {
                 not_run: Some(*n),
-                why: DOCTESTS_WHY.into(),
+                why: doctests_why(run.detector).into(),
             },
             super::Doctests::Unknown(why) => DoctestsJson {
                 not_run: None,
-                why: format!("not counted ({why}); {DOCTESTS_WHY}"),
+                why: format!("not counted: {why}"),
             },
         }
     }
