@@ -7,6 +7,7 @@
 // symbolizing half has no caller there.
 #![cfg_attr(miri, allow(dead_code))]
 
+#[cfg(not(miri))]
 use std::collections::HashMap;
 use std::fmt;
 
@@ -156,6 +157,7 @@ fn is_yours(function: &str, file: Option<&str>) -> bool {
 }
 
 /// The frames of a symbol, as the reader sees them.
+#[cfg(not(miri))]
 fn frame((function, file, line): super::symbols::Symbol) -> Frame {
     let file = file.map(relative);
     Frame {
