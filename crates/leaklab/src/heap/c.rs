@@ -3,7 +3,7 @@
 //! allocator ([`super::interpose`]); and fault injection at that allocator.
 //!
 //! Under Miri, which runs no C, a C library is modelled in Rust and its
-//! model allocates through [`super::modelled`], which counts; in a build without the interposer (the
+//! model allocates through `super::modelled` (Miri builds only), which counts; in a build without the interposer (the
 //! `uncounted` baseline, a sanitizer build) nothing is counted and
 //! [`is_counted`] says so, so a zero is never mistaken for "clean".
 
@@ -37,6 +37,14 @@ pub fn thread_live() -> Live {
 /// handed out (another allocator's memory given to `free`), so far.
 pub fn thread_foreign_frees() -> u64 {
     counters::thread_foreign_frees()
+}
+
+/// This thread's C blocks handed out without being recorded, so far (a
+/// signal handler's allocation while the thread was inside the
+/// interposer, a side table that could not grow, a fork that held it too
+/// long): while this moves, this thread's C figures are not exact.
+pub fn thread_untracked() -> u64 {
+    counters::thread_untracked()
 }
 
 /// All the counters.
@@ -73,6 +81,7 @@ pub fn fail_pending() -> u64 {
 mod counters {
     pub use super::source::{
         Stats, fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
+        thread_untracked,
     };
 }
 
@@ -99,6 +108,9 @@ mod counters {
         Live::default()
     }
     pub fn thread_foreign_frees() -> u64 {
+        0
+    }
+    pub fn thread_untracked() -> u64 {
         0
     }
     pub fn is_active() -> bool {
