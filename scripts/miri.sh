@@ -92,8 +92,8 @@ clean_suite miri
 clean_suite miri -Zmiri-tree-borrows
 clean_suite miri_leaks
 
-rust_heap='leaklab::heap::rust::Counting'
-model_heap='leaklab::heap::modelled::lab_malloc'
+rust_heap='heap::rust::Counting'
+model_heap='heap::modelled::lab_malloc'
 # Two Rc<Person> boxes and the two names, on the Rust heap.
 expect_leak rc_cycle_leaky 4 "$rust_heap" 'scenarios::rc_cycle::leaky' "!$model_heap"
 # The CString's buffer: the query and its NUL (43 + 1 bytes).
