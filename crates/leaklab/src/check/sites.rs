@@ -156,9 +156,9 @@ fn is_yours(function: &str, file: Option<&str>) -> bool {
         || function.starts_with("<alloc::"))
 }
 
-/// The frames of a symbol, as the reader sees them.
-#[cfg(not(miri))]
-fn frame((function, file, line): super::symbols::Symbol) -> Frame {
+/// A frame as the reader sees it: its file relative to here, and whether
+/// it is the user's own.
+fn frame((function, file, line): (String, Option<String>, Option<u32>)) -> Frame {
     let file = file.map(relative);
     Frame {
         yours: is_yours(&function, file.as_deref()),
@@ -197,14 +197,7 @@ pub fn shown_frames(
     trim(
         stack
             .map(|(function, file, line)| {
-                let function = function.unwrap_or_else(|| "???".into());
-                let file = file.map(relative);
-                Frame {
-                    yours: is_yours(&function, file.as_deref()),
-                    function,
-                    file,
-                    line,
-                }
+                frame((function.unwrap_or_else(|| "???".into()), file, line))
             })
             .collect(),
     )

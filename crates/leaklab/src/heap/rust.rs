@@ -175,13 +175,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
             None => unsafe { forward(|| self.inner.alloc(layout)) },
         };
-        if ptr.is_null() {
-            report_failure(layout.size());
-        } else {
-            record(1, layout.size() as i64);
-            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
-        }
-        ptr
+        counted(ptr, layout.size())
     }
 
     /// # Safety
@@ -192,13 +186,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
             None => unsafe { forward(|| self.inner.alloc_zeroed(layout)) },
         };
-        if ptr.is_null() {
-            report_failure(layout.size());
-        } else {
-            record(1, layout.size() as i64);
-            on_alloc(ptr as usize, layout.size(), super::Side::Rust);
-        }
-        ptr
+        counted(ptr, layout.size())
     }
 
     /// # Safety
@@ -253,6 +241,19 @@ thread_local! {
 /// Whether anyone asked for per-thread counts ([`thread_live`]): off by
 /// default, so a plain run pays for the two global adds only.
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
+
+/// A new block of `size` bytes (or a failure, for NULL): counted and shown
+/// to the stack recorder.
+#[inline]
+fn counted(ptr: *mut u8, size: usize) -> *mut u8 {
+    if ptr.is_null() {
+        report_failure(size);
+    } else {
+        record(1, size as i64);
+        on_alloc(ptr as usize, size, super::Side::Rust);
+    }
+    ptr
+}
 
 #[inline]
 fn record(blocks: i64, bytes: i64) {
