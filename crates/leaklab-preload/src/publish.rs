@@ -15,7 +15,8 @@
 //! fork: the publisher takes every shard's lock in turn; a fork while it
 //! holds one would leave that lock held forever in the child. A
 //! `pthread_atfork` handler keeps the publisher out of the table across
-//! every fork.
+//! every fork; it is registered after the interposer's own (which take
+//! every shard), so that it runs before them.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,6 +88,11 @@ unsafe fn start() {
         leaklab::heap::interpose::scrub_freed();
         return;
     }
+    // The interposer's fork handlers first: prepare handlers run in
+    // reverse order of registration, so this one then runs before the
+    // interposer's takes every shard of the table, while the publisher
+    // (which holds BUSY across a sum of the shards) can still finish.
+    leaklab::heap::interpose::fork::register_once();
     // SAFETY: the handlers are plain functions that only touch atomics.
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
     let mut thread: libc::pthread_t = 0;

@@ -355,6 +355,14 @@ pub enum CheckError {
         /// The panic's message.
         message: String,
     },
+    /// C blocks this thread allocated during the measured calls were not
+    /// recorded (the interposer's side table could not grow, or a signal
+    /// handler allocated while the thread was inside the allocator), so the
+    /// C figures would not be exact: no verdict, rather than a wrong one.
+    Untracked {
+        /// Blocks handed out unrecorded during the measured calls.
+        blocks: u64,
+    },
 }
 
 impl fmt::Display for CheckError {
@@ -367,6 +375,12 @@ impl fmt::Display for CheckError {
             CheckError::Panicked { call, message } => {
                 write!(f, "the closure panicked in call {call}: {message}")
             }
+            CheckError::Untracked { blocks } => write!(
+                f,
+                "{blocks} C blocks untracked during the measured calls (the C allocator's side \
+                 table could not record them: it could not grow, or a signal handler allocated \
+                 inside the allocator): the C figures would not be exact"
+            ),
         }
     }
 }
@@ -422,6 +436,7 @@ struct ThreadSnapshot {
     c: Live,
     rust: Live,
     foreign: u64,
+    untracked: u64,
 }
 
 fn snapshot() -> ThreadSnapshot {
@@ -429,6 +444,7 @@ fn snapshot() -> ThreadSnapshot {
         c: heap::c::thread_live(),
         rust: heap::rust::thread_live(),
         foreign: heap::c::thread_foreign_frees(),
+        untracked: heap::c::thread_untracked(),
     }
 }
 
@@ -511,6 +527,10 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
     let before = snapshot();
     calls_from(1..=calls)?;
     let after = snapshot();
+    let untracked = after.untracked - before.untracked;
+    if untracked != 0 {
+        return Err(CheckError::Untracked { blocks: untracked });
+    }
     let mut m = Measurement {
         c: kept(after.c, before.c, calls),
         rust: kept(after.rust, before.rust, calls),

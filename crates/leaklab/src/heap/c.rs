@@ -29,7 +29,8 @@ pub struct Stats {
     pub failed_allocs: u64,
     /// Frees of pointers no C allocation handed out.
     pub foreign_frees: u64,
-    /// Blocks handed out but not recorded (not counted).
+    /// Blocks handed out but not recorded, process-wide, ever (see
+    /// [`thread_untracked`]): while this moves, the counts are not exact.
     pub untracked: u64,
 }
 
@@ -53,6 +54,14 @@ pub fn thread_live() -> Live {
 /// handed out (another allocator's memory given to `free`), so far.
 pub fn thread_foreign_frees() -> u64 {
     counters::thread_foreign_frees()
+}
+
+/// This thread's C blocks handed out without being recorded, so far (a
+/// signal handler's allocation while the thread was inside the
+/// interposer, a side table that could not grow, a fork that held it too
+/// long): while this moves, this thread's C figures are not exact.
+pub fn thread_untracked() -> u64 {
+    counters::thread_untracked()
 }
 
 /// All the counters.
@@ -89,6 +98,7 @@ pub fn fail_pending() -> u64 {
 mod counters {
     pub use super::source::{
         fail_nth, fail_pending, is_active, stats, thread_foreign_frees, thread_live,
+        thread_untracked,
     };
 }
 
@@ -105,6 +115,9 @@ mod counters {
         Live::default()
     }
     pub fn thread_foreign_frees() -> u64 {
+        0
+    }
+    pub fn thread_untracked() -> u64 {
         0
     }
     pub fn is_active() -> bool {

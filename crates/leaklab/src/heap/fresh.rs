@@ -72,24 +72,50 @@ pub fn exhausted() -> bool {
 }
 
 /// A zeroed block of `size` bytes aligned to `align` (a power of two), or
-/// NULL when the region is used up. Called by the recording thread only.
+/// NULL when the region is used up or the request could never fit in it
+/// (every size is checked: `malloc(SIZE_MAX)` is NULL, not a wrapped
+/// size). Called by the recording thread only, but a signal handler on it
+/// may call it too in the middle of a call: the bump is a single
+/// compare-and-swap, so the two never get the same bytes.
 pub fn alloc(size: usize, align: usize) -> *mut u8 {
     let base = BASE.load(Relaxed);
-    let align = align.max(HEADER);
-    let next = NEXT.load(Relaxed);
-    let Some(start) = (base + next + HEADER).checked_next_multiple_of(align) else {
-        return ptr::null_mut();
-    };
-    let chunk = (size.max(1) + HEADER).next_multiple_of(HEADER);
-    let end = start - HEADER + chunk;
-    if base == 0 || end > base + SIZE {
-        EXHAUSTED.store(true, Relaxed);
+    if base == 0 || !align.is_power_of_two() {
         return ptr::null_mut();
     }
-    NEXT.store(end - base, Relaxed);
-    // SAFETY: `start - 8` is inside the region and ours (below `start`).
-    unsafe { ((start - 8) as *mut usize).write((end - (start - HEADER)) | IS_MMAPPED) };
-    start as *mut u8
+    let align = align.max(HEADER);
+    // The chunk: header and block, rounded to whole headers.
+    let Some(chunk) = size
+        .max(1)
+        .checked_add(HEADER)
+        .and_then(|c| c.checked_next_multiple_of(HEADER))
+    else {
+        return ptr::null_mut();
+    };
+    if chunk > SIZE {
+        return ptr::null_mut(); // would never fit: not "used up"
+    }
+    let mut next = NEXT.load(Relaxed);
+    loop {
+        // `next` is at most SIZE past `base`, a mapped address: no overflow
+        // but in the alignment, which is checked.
+        let Some(start) = (base + next + HEADER).checked_next_multiple_of(align) else {
+            return ptr::null_mut();
+        };
+        let end = start - HEADER - base + chunk; // an offset, like `next`
+        if end > SIZE {
+            EXHAUSTED.store(true, Relaxed);
+            return ptr::null_mut();
+        }
+        match NEXT.compare_exchange_weak(next, end, Relaxed, Relaxed) {
+            Ok(_) => {
+                // SAFETY: `start - 8` is inside the region and ours (below
+                // `start`, at or above the previous block's end).
+                unsafe { ((start - 8) as *mut usize).write(chunk | IS_MMAPPED) };
+                return start as *mut u8;
+            }
+            Err(now) => next = now,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,19 +33,39 @@
 //! which replaces the allocator of the main executable too when asked
 //! (`--soname-synonyms=somalloc=NONE`, as the valgrind detector does), these
 //! functions never run and [`is_active`] says so.
+//!
+//! Never hanging: fork and signal handlers.
+//! - fork: `pthread_atfork` handlers take every shard of the side table
+//!   before a fork and release them after it, in parent and child
+//!   ([`fork`]), as glibc does for its own arenas;
+//! - a call that re-enters the interposer on a thread already inside it (a
+//!   signal handler's `malloc` or `free`) never waits on a lock: it updates
+//!   the side table where its shard is free, and where it is held (by the
+//!   very frame the signal interrupted, say) an allocation is forwarded
+//!   and recorded as untracked (counted in [`Stats::untracked`]; its later
+//!   free is known, neither foreign nor a phantom), a free is put off until
+//!   the thread leaves the interposer (`guard`, `untracked`);
+//! - no lock is held across a call into glibc.
+//!
+//! `realloc` resizes in place (glibc's `__libc_realloc`, the table entry
+//! moved to the new address) except where the block must move by hand:
+//! a fresh block or a recording thread's ([`super::fresh`]), and, while
+//! freed memory is scrubbed ([`scrub_freed`]), a heap block that must grow
+//! past its chunk (glibc would leave an unscrubbed copy behind in the old
+//! one): that move over-allocates by half, so growth stays linear.
 
-// The path is spelled out because preload/ compiles this file by
-// `#[path]` too, and a module file loaded that way looks for its children
-// beside it (src/heap/table.rs) instead of under src/heap/interpose/.
-#[path = "interpose/table.rs"]
+pub mod fork;
+mod guard;
 pub mod table;
+mod untracked;
 
-use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 
 use super::Live;
+use guard::{Fault, Inside, Thread};
+use table::{Inserted, Removed, Wait};
 
 unsafe extern "C" {
     fn __libc_malloc(size: usize) -> *mut c_void;
@@ -58,7 +78,9 @@ unsafe extern "C" {
 static FAILED_ALLOCS: AtomicU64 = AtomicU64::new(0);
 /// `free`/`realloc` of a pointer this interposer never handed out.
 static FOREIGN_FREES: AtomicU64 = AtomicU64::new(0);
-/// Blocks handed out but not recorded (the side table could not grow).
+/// Blocks handed out but not recorded (the side table could not grow, a
+/// re-entered call, a fork that held the table too long), and frees that
+/// could be neither made nor put off (the block then stays allocated).
 static UNTRACKED: AtomicU64 = AtomicU64::new(0);
 /// Set by the first call that reached these functions.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -68,34 +90,15 @@ static SCRUB_FREED: AtomicBool = AtomicBool::new(false);
 
 /// From now on, zero every block as it is freed: a scan of the whole heap
 /// at exit then finds no stale pointer in free memory (the preload shim
-/// under `cargo leaklab test`; it costs a memset per free).
+/// under `cargo leaklab test`; it costs a memset per free). `realloc`
+/// zeroes what a shrink gives up and never leaves a copy behind when it
+/// moves a block.
 pub fn scrub_freed() {
     SCRUB_FREED.store(true, Relaxed);
 }
 
 /// Whether per-thread C counts were asked for ([`thread_live`]).
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
-
-thread_local! {
-    /// Inside the Rust global allocator: forward, do not count as C.
-    static IN_RUST: Cell<bool> = const { Cell::new(false) };
-    /// This thread's C blocks and bytes, allocated minus freed.
-    static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
-    /// This thread's armed fault: allocations to go (0: none armed), keep
-    /// failing once fired, fired and stuck. Per thread, so the other
-    /// threads of a test harness (spawning threads, sweeping their own
-    /// closures) never take or move the failure meant for this one.
-    static FAULT: Cell<Fault> = const { Cell::new(Fault { countdown: 0, persistent: false, stuck: false }) };
-    /// This thread's frees of pointers the interposer never handed out.
-    static THREAD_FOREIGN: Cell<u64> = const { Cell::new(0) };
-}
-
-#[derive(Clone, Copy)]
-struct Fault {
-    countdown: u64,
-    persistent: bool,
-    stuck: bool,
-}
 
 pub use super::c::Stats;
 
@@ -120,14 +123,22 @@ pub fn is_active() -> bool {
 /// This thread's C blocks and bytes since per-thread counting began.
 pub fn thread_live() -> Live {
     PER_THREAD.store(true, Relaxed);
-    let (blocks, bytes) = THREAD.with(Cell::get);
+    let (blocks, bytes) = Thread::current().counts().get();
     Live { blocks, bytes }
 }
 
 /// This thread's frees (and reallocs) of pointers the interposer never
 /// handed out: memory of another allocator passed to `free`.
 pub fn thread_foreign_frees() -> u64 {
-    THREAD_FOREIGN.with(Cell::get)
+    Thread::current().foreign()
+}
+
+/// This thread's C blocks handed out without being recorded (a signal
+/// handler's allocation while the thread was inside the interposer, a side
+/// table that could not grow, a fork that held it too long), and frees it
+/// could not make: a measurement during which this moved is not exact.
+pub fn thread_untracked() -> u64 {
+    Thread::current().untracked()
 }
 
 /// Runs `f` (a call into the system allocator on the Rust allocator's
@@ -139,64 +150,60 @@ pub fn thread_foreign_frees() -> u64 {
 /// the call), so that the interposer never saw it.
 #[inline]
 pub fn as_rust<R>(f: impl FnOnce() -> R) -> R {
-    IN_RUST.with(|flag| {
-        let slot = flag.as_ptr();
-        // SAFETY: `slot` points at this thread's live flag; volatile, as above.
-        let outer = unsafe { slot.read_volatile() };
-        // SAFETY: as above.
-        unsafe { slot.write_volatile(true) };
-        let out = f();
-        // SAFETY: as above.
-        unsafe { slot.write_volatile(outer) };
-        out
-    })
+    let slot = Thread::current().in_rust().as_ptr();
+    // SAFETY: `slot` points at this thread's live flag; volatile, as above.
+    let outer = unsafe { slot.read_volatile() };
+    // SAFETY: as above.
+    unsafe { slot.write_volatile(true) };
+    let out = f();
+    // SAFETY: as above.
+    unsafe { slot.write_volatile(outer) };
+    out
 }
 
+/// Whether this thread is inside the Rust global allocator.
 #[inline]
-fn in_rust() -> bool {
+fn in_rust(thread: Thread) -> bool {
     // SAFETY: this thread's live flag; volatile, as in `as_rust`.
-    IN_RUST.with(|flag| unsafe { flag.as_ptr().read_volatile() })
+    unsafe { thread.in_rust().as_ptr().read_volatile() }
 }
 
 /// Arms fault injection: the `nth` C allocation attempt of the calling
 /// thread from now fails (1 = the next), and every later one of that
 /// thread too if `persistent`; 0 disarms.
 pub fn fail_nth(nth: u64, persistent: bool) {
-    FAULT.with(|f| {
-        f.set(Fault {
-            countdown: nth,
-            persistent,
-            stuck: false,
-        })
+    Thread::current().fault().set(Fault {
+        countdown: nth,
+        persistent,
+        stuck: false,
     });
 }
 
 /// This thread's attempts still to go before its armed failure (0: none
 /// armed or it fired).
 pub fn fail_pending() -> u64 {
-    FAULT.with(|f| f.get().countdown)
+    Thread::current().fault().get().countdown
 }
 
-/// One C allocation attempt of this thread: true if fault injection
-/// refuses it.
-fn injected_failure() -> bool {
-    FAULT.with(|cell| {
-        let mut fault = cell.get();
-        let refuse = if fault.stuck {
-            true
-        } else if fault.countdown == 0 {
-            return false;
-        } else {
-            fault.countdown -= 1;
-            fault.stuck = fault.countdown == 0 && fault.persistent;
-            fault.countdown == 0
-        };
-        cell.set(fault);
-        if refuse {
-            FAILED_ALLOCS.fetch_add(1, Relaxed);
-        }
-        refuse
-    })
+/// One C allocation attempt of this thread (outermost calls only): true if
+/// fault injection refuses it.
+fn injected_failure(thread: Thread) -> bool {
+    let cell = thread.fault();
+    let mut fault = cell.get();
+    let refuse = if fault.stuck {
+        true
+    } else if fault.countdown == 0 {
+        return false;
+    } else {
+        fault.countdown -= 1;
+        fault.stuck = fault.countdown == 0 && fault.persistent;
+        fault.countdown == 0
+    };
+    cell.set(fault);
+    if refuse {
+        FAILED_ALLOCS.fetch_add(1, Relaxed);
+    }
+    refuse
 }
 
 fn set_errno(code: c_int) {
@@ -204,56 +211,315 @@ fn set_errno(code: c_int) {
     unsafe { *libc::__errno_location() = code };
 }
 
-/// This thread's share (the process-wide counts are kept by the table).
-fn count_for_thread(blocks: i64, bytes: i64) {
-    if PER_THREAD.load(Relaxed) {
-        THREAD.with(|t| {
-            let (b, n) = t.get();
-            t.set((b + blocks, n + bytes));
-        });
+/// Runs `f` as a signal handler runs when it interrupts the interposer in
+/// the middle of a side table update: the calling thread is inside the
+/// interposer and holds every shard of the table while `f` runs, so every
+/// `malloc` family call `f` makes is a re-entry that finds its shard held
+/// by its own thread (untracked allocations, frees put off). For tests of
+/// those paths; other threads' C allocations wait meanwhile.
+#[doc(hidden)]
+pub fn as_if_interrupted<R>(f: impl FnOnce() -> R) -> R {
+    /// Releases the shards even if `f` panics (other threads wait on them).
+    struct Held {
+        me: usize,
+        already: u64,
+        _inside: Option<Inside>,
     }
-}
-
-/// Records a block glibc just handed out (nothing for NULL).
-fn track(ptr: *mut c_void, size: usize) {
-    if ptr.is_null() {
-        return;
-    }
-    if table::insert(ptr as usize, size, true) {
-        count_for_thread(1, size as i64);
-        super::stacks::on_alloc(ptr as usize, size, super::Side::C);
-    } else {
-        UNTRACKED.fetch_add(1, Relaxed);
-    }
-}
-
-/// Forgets a block about to be freed or moved; its size if it was ours.
-fn untrack(ptr: *mut c_void) -> Option<usize> {
-    let size = table::remove(ptr as usize);
-    match size {
-        Some(size) => {
-            count_for_thread(-1, -(size as i64));
-            super::stacks::on_free(ptr as usize, size);
-        }
-        None => {
-            FOREIGN_FREES.fetch_add(1, Relaxed);
-            THREAD_FOREIGN.with(|n| n.set(n.get() + 1));
+    impl Drop for Held {
+        fn drop(&mut self) {
+            table::unlock_all(self.me, self.already);
+            // `_inside` is dropped next: leaving completes the frees `f`
+            // put off.
         }
     }
-    size
+    let inside = enter(Thread::current()).1;
+    let me = guard::me();
+    let _held = Held {
+        me,
+        already: table::lock_all(me),
+        _inside: inside,
+    };
+    f()
 }
 
-/// The common entry of every allocating function: Rust's calls pass
-/// straight through; C's may be refused, else are made and recorded.
-fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void {
+/// How deep a call is in the interposer on its thread.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// The outermost call: it may wait for a shard (never one it holds),
+    /// it alone touches the thread's count cells, fault injection, the
+    /// stack recorder and fresh blocks.
+    Outer,
+    /// A call made while the thread was inside the interposer already (a
+    /// signal handler's): it never waits for a shard, its counts go
+    /// through the thread's atomics, and it leaves the recorder alone.
+    Reentrant,
+}
+
+/// One call into the interposer: how deep it is, and its thread's state.
+#[derive(Clone, Copy)]
+struct Call {
+    depth: Depth,
+    thread: Thread,
+}
+
+impl Call {
+    fn outer(self) -> bool {
+        self.depth == Depth::Outer
+    }
+
+    fn wait(self) -> Wait {
+        match self.depth {
+            Depth::Outer => Wait::UnlessForking,
+            Depth::Reentrant => Wait::Never,
+        }
+    }
+
+    /// This thread's share (the process-wide counts are kept by the table).
+    fn count(self, blocks: i64, bytes: i64) {
+        if !PER_THREAD.load(Relaxed) {
+            return;
+        }
+        match self.depth {
+            Depth::Outer => {
+                let counts = self.thread.counts();
+                let (b, n) = counts.get();
+                counts.set((b.wrapping_add(blocks), n.wrapping_add(bytes)));
+            }
+            Depth::Reentrant => self.thread.add_delta(blocks, bytes),
+        }
+    }
+}
+
+#[inline]
+fn mark_active() {
     // A load first: a store on every call would bounce the line between cores.
     if !ACTIVE.load(Relaxed) {
         ACTIVE.store(true, Relaxed);
     }
-    if in_rust() {
+}
+
+/// Enters the interposer: an outermost call with its guard, or a re-entry;
+/// the first entry of the process registers the fork handlers.
+#[inline]
+fn enter(thread: Thread) -> (Call, Option<Inside>) {
+    match thread.enter() {
+        Some(inside) => {
+            fork::register_once();
+            let call = Call {
+                depth: Depth::Outer,
+                thread,
+            };
+            (call, Some(inside))
+        }
+        None => {
+            let call = Call {
+                depth: Depth::Reentrant,
+                thread,
+            };
+            (call, None)
+        }
+    }
+}
+
+/// What the outermost call does as it leaves: completes the frees put off
+/// and adds the re-entered calls' counts. False if the table was held by a
+/// fork, so some frees are left for the next call.
+fn leave(thread: Thread) -> bool {
+    let call = Call {
+        depth: Depth::Outer,
+        thread,
+    };
+    let (blocks, bytes) = thread.take_delta();
+    if blocks != 0 || bytes != 0 {
+        call.count(blocks, bytes);
+    }
+    while let Some(addr) = thread.pop_pending() {
+        // SAFETY: a block whose free was put off: live and unused.
+        if unsafe { release(addr as *mut c_void, call) }.is_err() {
+            defer(addr as *mut c_void, thread);
+            return false;
+        }
+    }
+    true
+}
+
+/// Counts a block handed out without a table entry, and remembers it so
+/// that its free is known.
+fn note_untracked(ptr: *mut c_void, thread: Thread) {
+    UNTRACKED.fetch_add(1, Relaxed);
+    thread.count_untracked();
+    untracked::remember(ptr as usize);
+}
+
+/// Records a block glibc just handed out (nothing for NULL).
+fn track(ptr: *mut c_void, size: usize, call: Call) {
+    if ptr.is_null() {
+        return;
+    }
+    match table::insert(ptr as usize, size, true, call.wait(), call.thread.id()) {
+        Inserted::Yes => {
+            call.count(1, size as i64);
+            if call.outer() {
+                super::stacks::on_alloc(ptr as usize, size, super::Side::C);
+            }
+        }
+        Inserted::NoRoom | Inserted::Busy => note_untracked(ptr, call.thread),
+    }
+}
+
+/// What the table knew of a block about to be freed or moved.
+#[derive(Clone, Copy)]
+enum Forgot {
+    /// Recorded with this size; now forgotten and uncounted.
+    Tracked(usize),
+    /// Handed out untracked; now forgotten.
+    Untracked,
+    /// Never handed out by the interposer (counted as a foreign free).
+    Foreign,
+    /// The table could not be entered: nothing done.
+    Busy,
+}
+
+/// Forgets a block about to be freed or moved.
+fn untrack(ptr: *mut c_void, call: Call) -> Forgot {
+    match table::remove(ptr as usize, call.wait(), call.thread.id()) {
+        Removed::Size(size) => {
+            call.count(-1, -(size as i64));
+            if call.outer() {
+                super::stacks::on_free(ptr as usize, size);
+            }
+            Forgot::Tracked(size)
+        }
+        // Never in the table, and found without a lock.
+        Removed::Missing | Removed::Busy if untracked::forget(ptr as usize) => Forgot::Untracked,
+        Removed::Missing => {
+            FOREIGN_FREES.fetch_add(1, Relaxed);
+            call.thread.count_foreign();
+            Forgot::Foreign
+        }
+        Removed::Busy => Forgot::Busy,
+    }
+}
+
+/// Records again a block whose move failed (it stays the caller's).
+fn retrack(ptr: *mut c_void, forgot: Forgot, call: Call) {
+    match forgot {
+        Forgot::Tracked(size) => {
+            match table::insert(ptr as usize, size, false, call.wait(), call.thread.id()) {
+                Inserted::Yes => call.count(1, size as i64),
+                Inserted::NoRoom | Inserted::Busy => note_untracked(ptr, call.thread),
+            }
+        }
+        Forgot::Untracked => {
+            untracked::remember(ptr as usize);
+        }
+        Forgot::Foreign | Forgot::Busy => {}
+    }
+}
+
+/// glibc's usable size of a block (of glibc's, or a fresh one, which
+/// carries the same size word).
+///
+/// # Safety
+/// `ptr` is a live block of glibc's or of [`super::fresh`].
+unsafe fn usable_size(ptr: *mut c_void) -> usize {
+    // SAFETY: a live block, per the caller; glibc's own answer.
+    unsafe { libc::malloc_usable_size(ptr) }
+}
+
+/// Whether glibc mapped this block by itself (`mmap`): the size word right
+/// before it has glibc's IS_MMAPPED bit (the word heap/fresh.rs writes for
+/// its blocks too). Such a block is resized by `mremap` and unmapped on
+/// free: glibc never leaves a copy of it in free heap memory.
+///
+/// # Safety
+/// `ptr` is a live block of glibc's.
+unsafe fn is_mmapped(ptr: *mut c_void) -> bool {
+    const IS_MMAPPED: usize = 2;
+    // SAFETY: every glibc chunk has its size word right before the block.
+    unsafe { ptr.cast::<usize>().sub(1).read() & IS_MMAPPED != 0 }
+}
+
+/// Zeroes `len` bytes at `ptr` if freed memory is scrubbed.
+///
+/// # Safety
+/// `ptr` is a live block of at least `len` bytes, about to be given up.
+unsafe fn scrub(ptr: *mut c_void, len: usize) {
+    if len != 0 && SCRUB_FREED.load(Relaxed) {
+        // SAFETY: `len` bytes of a live block, per the caller.
+        unsafe { ptr::write_bytes(ptr.cast::<u8>(), 0, len) };
+    }
+}
+
+/// How many bytes of a block being given up to zero: its recorded size, or
+/// for an untracked one glibc's usable size (nothing if not scrubbing).
+///
+/// # Safety
+/// `ptr` is a live block of glibc's or of [`super::fresh`].
+unsafe fn scrubbed_len(ptr: *mut c_void, forgot: Forgot) -> usize {
+    match forgot {
+        Forgot::Tracked(size) => size,
+        // SAFETY: a live block, per the caller.
+        Forgot::Untracked if SCRUB_FREED.load(Relaxed) => unsafe { usable_size(ptr) },
+        _ => 0,
+    }
+}
+
+/// Gives a block back to glibc (a fresh block is never reused: nothing).
+///
+/// # Safety
+/// `ptr` is a live block of glibc's or of [`super::fresh`], no longer used.
+unsafe fn hand_back(ptr: *mut c_void) {
+    if !super::fresh::contains(ptr as usize) {
+        // SAFETY: a live glibc block, per the caller.
+        unsafe { __libc_free(ptr) }
+    }
+}
+
+/// `free`'s work: forget, scrub, give back. Err if the table could not be
+/// entered (then nothing was done).
+///
+/// # Safety
+/// `ptr` is a live block of the C allocator, not used afterwards.
+unsafe fn release(ptr: *mut c_void, call: Call) -> Result<(), ()> {
+    let forgot = untrack(ptr, call);
+    if let Forgot::Busy = forgot {
+        return Err(());
+    }
+    // SAFETY: a live block of at least its recorded (or usable) size.
+    unsafe {
+        scrub(ptr, scrubbed_len(ptr, forgot));
+        hand_back(ptr);
+    }
+    Ok(())
+}
+
+/// Puts off the free of `ptr` until this thread leaves the interposer;
+/// with no room left, the block stays allocated (and recorded), counted
+/// as untracked so no measurement calls the figures exact.
+fn defer(ptr: *mut c_void, thread: Thread) {
+    if !thread.push_pending(ptr as usize) {
+        UNTRACKED.fetch_add(1, Relaxed);
+        thread.count_untracked();
+    }
+}
+
+/// The common entry of every allocating function: Rust's calls pass
+/// straight through; C's may be refused (outermost calls only), else are
+/// made and recorded.
+fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    mark_active();
+    let thread = Thread::current();
+    if in_rust(thread) {
         return make();
     }
-    if injected_failure() {
+    let (call, _inside) = enter(thread);
+    if !call.outer() {
+        let ptr = make();
+        track(ptr, size, call);
+        return ptr;
+    }
+    if injected_failure(call.thread) {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     }
@@ -263,7 +529,7 @@ fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -
         Some(block) => block.cast(),
         None => make(),
     };
-    track(ptr, size);
+    track(ptr, size, call);
     ptr
 }
 
@@ -283,8 +549,9 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
     let Some(total) = count.checked_mul(size) else {
-        // SAFETY: glibc refuses the overflow itself (NULL, ENOMEM).
-        return unsafe { __libc_calloc(count, size) };
+        // As glibc: the product does not fit, nothing is allocated.
+        set_errno(libc::ENOMEM);
+        return ptr::null_mut();
     };
     // SAFETY: forwarded as is.
     c_allocation(total, MALLOC_ALIGN, || unsafe {
@@ -296,25 +563,23 @@ pub unsafe extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
 /// The C standard's contract for `free`: `ptr` is NULL or a live block.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
+    // Before anything else, thread-local state included: glibc's own TLS
+    // set-up code calls free(NULL).
     if ptr.is_null() {
         return;
     }
+    let thread = Thread::current();
+    if in_rust(thread) {
+        // SAFETY: a live block of Rust's (fresh ones are not given to free).
+        return unsafe { hand_back(ptr) };
+    }
+    let (call, _inside) = enter(thread);
     // Forget before freeing: once freed, another thread may get the same
     // address and record it.
-    if !in_rust() {
-        let size = untrack(ptr);
-        if let Some(size) = size
-            && SCRUB_FREED.load(Relaxed)
-        {
-            // SAFETY: a live block of `size` bytes, per the caller.
-            unsafe { ptr::write_bytes(ptr.cast::<u8>(), 0, size) };
-        }
-    }
-    if super::fresh::contains(ptr as usize) {
-        return; // fresh addresses are never reused
-    }
     // SAFETY: a live block, per the caller.
-    unsafe { __libc_free(ptr) }
+    if unsafe { release(ptr, call) }.is_err() {
+        defer(ptr, call.thread);
+    }
 }
 
 /// # Safety
@@ -325,69 +590,169 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
         // SAFETY: realloc(NULL, n) is malloc(n).
         return unsafe { malloc(size) };
     }
-    if in_rust() {
+    mark_active();
+    let thread = Thread::current();
+    if in_rust(thread) {
         // SAFETY: forwarded as is (the Rust allocator moves its own fresh
         // blocks itself, heap/rust.rs).
         return unsafe { __libc_realloc(ptr, size) };
     }
+    let (call, _inside) = enter(thread);
     if size == 0 {
         // glibc frees the block and returns NULL: a free, not an attempt.
-        if super::fresh::contains(ptr as usize) {
-            untrack(ptr);
-            return ptr::null_mut();
+        // SAFETY: a live block, per the caller.
+        if unsafe { release(ptr, call) }.is_err() {
+            defer(ptr, call.thread);
         }
-        untrack(ptr);
-        // SAFETY: forwarded as is.
-        return unsafe { __libc_realloc(ptr, 0) };
+        return ptr::null_mut();
     }
-    if injected_failure() {
+    if call.outer() && injected_failure(call.thread) {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     }
-    if super::fresh::contains(ptr as usize) {
-        // Not glibc's block: moved by hand (size 0 was handled above).
-        let old = untrack(ptr).unwrap_or(0);
-        // SAFETY: malloc's contract; a fresh block is at least `old`
-        // bytes long and stays mapped.
-        unsafe {
-            let new = malloc(size);
-            if new.is_null() {
-                if table::insert(ptr as usize, old, false) {
-                    count_for_thread(1, old as i64);
-                }
-                return new;
-            }
-            ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old.min(size));
-            return new;
-        }
+    let recording = call.outer() && super::stacks::recording_here();
+    if super::fresh::contains(ptr as usize) || recording {
+        // Not glibc's block, or a recording thread's, whose blocks come
+        // from fresh addresses: moved by hand.
+        // SAFETY: a live block, per the caller.
+        return unsafe { move_by_hand(ptr, size, call) };
     }
-    if SCRUB_FREED.load(Relaxed) {
-        // Moved by hand, so the old copy is scrubbed by `free`.
-        // SAFETY: malloc's and free's contracts; `ptr` is a live glibc
-        // block (fresh ones were handled above) of `old` usable bytes.
-        let old = unsafe { libc::malloc_usable_size(ptr) };
-        unsafe {
-            let new = malloc(size);
-            if !new.is_null() {
-                ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old.min(size));
-                free(ptr);
-            }
-            return new;
-        }
-    }
-    let old = untrack(ptr);
-    // SAFETY: forwarded as is; the block is live per the caller.
-    let new = unsafe { __libc_realloc(ptr, size) };
+    let forgot = untrack(ptr, call);
+    let new = match forgot {
+        // SAFETY: a live block, per the caller.
+        Forgot::Busy => return unsafe { move_untracked(ptr, size, call.thread) },
+        // SAFETY: a live glibc block (fresh ones were moved above).
+        _ if SCRUB_FREED.load(Relaxed) => unsafe { scrubbing_realloc(ptr, size, forgot) },
+        // SAFETY: forwarded as is; the block is live per the caller.
+        _ => unsafe { __libc_realloc(ptr, size) },
+    };
     if new.is_null() {
-        // The old block stays the caller's: record it again.
-        if let Some(old) = old
-            && table::insert(ptr as usize, old, false)
-        {
-            count_for_thread(1, old as i64);
-        }
+        // The old block stays the caller's (errno is glibc's ENOMEM).
+        retrack(ptr, forgot, call);
         return new;
     }
-    track(new, size);
+    track(new, size, call);
+    new
+}
+
+/// `realloc` while freed memory is scrubbed, of a glibc block the table
+/// no longer holds: in place wherever glibc resizes in place, zeroing what
+/// a shrink gives up first (afterwards glibc's free-list words may be
+/// there); never leaving an unscrubbed copy behind.
+///
+/// # Safety
+/// `ptr` is a live glibc block, `size` is not 0.
+unsafe fn scrubbing_realloc(ptr: *mut c_void, size: usize, forgot: Forgot) -> *mut c_void {
+    // SAFETY: a live glibc block, per the caller.
+    let (usable, mmapped) = unsafe { (usable_size(ptr), is_mmapped(ptr)) };
+    let recorded = match forgot {
+        Forgot::Tracked(size) => size,
+        _ => usable,
+    };
+    if size <= usable {
+        // The bytes the caller gives up are zeroed first (if realloc failed
+        // they would be lost, but glibc never fails a shrink).
+        if recorded > size {
+            // SAFETY: inside the block's `recorded` bytes.
+            unsafe { ptr::write_bytes(ptr.cast::<u8>().add(size), 0, recorded - size) };
+        }
+        if !mmapped && size >= usable / 2 {
+            // It fits: the block stays as it is. glibc would split off the
+            // excess and free it, and the next step of a growing buffer
+            // would have to move (here: by hand, as below).
+            return ptr;
+        }
+        // glibc shrinks in place (an mmapped block may be remapped: no
+        // copy is left either way).
+        // SAFETY: forwarded as is.
+        return unsafe { __libc_realloc(ptr, size) };
+    }
+    if mmapped {
+        // mremap, or malloc-copy-munmap: nothing left in the heap.
+        // SAFETY: forwarded as is.
+        return unsafe { __libc_realloc(ptr, size) };
+    }
+    // A heap chunk that must grow: glibc might move it and free the old
+    // chunk unscrubbed, so it is moved here, with half again as much room,
+    // which keeps repeated growth linear (the next steps fit in place).
+    let roomy = size.checked_add(size / 2);
+    // SAFETY: plain allocations of glibc's.
+    let mut new = roomy.map_or(ptr::null_mut(), |r| unsafe { __libc_malloc(r) });
+    if new.is_null() {
+        // SAFETY: as above.
+        new = unsafe { __libc_malloc(size) };
+    }
+    if new.is_null() {
+        return new;
+    }
+    // SAFETY: `usable` bytes of the old block, into a block of at least
+    // `size` > `usable` bytes; then the old one is zeroed and freed.
+    unsafe {
+        ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), usable);
+        ptr::write_bytes(ptr.cast::<u8>(), 0, usable);
+        __libc_free(ptr);
+    }
+    new
+}
+
+/// Moves a block by hand: a fresh block, or a recording thread's (whose
+/// new block comes from fresh addresses too).
+///
+/// # Safety
+/// `ptr` is a live block of the C allocator, `size` is not 0.
+unsafe fn move_by_hand(ptr: *mut c_void, size: usize, call: Call) -> *mut c_void {
+    let forgot = untrack(ptr, call);
+    let old = match forgot {
+        Forgot::Tracked(size) => size,
+        // SAFETY: a live block, per the caller.
+        Forgot::Busy => return unsafe { move_untracked(ptr, size, call.thread) },
+        // SAFETY: a live block, per the caller.
+        Forgot::Untracked | Forgot::Foreign => unsafe { usable_size(ptr) },
+    };
+    let fresh = match call.depth {
+        Depth::Outer => super::stacks::fresh_block(size, MALLOC_ALIGN),
+        Depth::Reentrant => None,
+    };
+    let new: *mut c_void = match fresh {
+        Some(block) => block.cast(),
+        // SAFETY: a plain allocation of glibc's.
+        None => unsafe { __libc_malloc(size) },
+    };
+    if new.is_null() {
+        retrack(ptr, forgot, call);
+        set_errno(libc::ENOMEM);
+        return new;
+    }
+    track(new, size, call);
+    // SAFETY: `old` bytes of the live old block (its recorded or usable
+    // size), `size` of the new one; then the old one is given up.
+    unsafe {
+        ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old.min(size));
+        scrub(ptr, old);
+        hand_back(ptr);
+    }
+    new
+}
+
+/// Moves a block whose shard could not be entered: a new untracked block,
+/// the contents copied, the old block's free put off (it completes once
+/// this thread leaves the interposer).
+///
+/// # Safety
+/// `ptr` is a live block of the C allocator, `size` is not 0.
+unsafe fn move_untracked(ptr: *mut c_void, size: usize, thread: Thread) -> *mut c_void {
+    // SAFETY: a plain allocation of glibc's.
+    let new = unsafe { __libc_malloc(size) };
+    if new.is_null() {
+        return new;
+    }
+    note_untracked(new, thread);
+    // SAFETY: the old block's usable bytes (at most `size`) into the new.
+    unsafe {
+        let old = usable_size(ptr);
+        ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), old.min(size));
+    }
+    defer(ptr, thread);
     new
 }
 
@@ -405,11 +770,22 @@ pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, count: usize, size: usiz
     }
 }
 
+/// glibc's reading of a `memalign` alignment: a power of two at least
+/// `MALLOC_ALIGN`, anything else rounded up to one; None (EINVAL) past
+/// `SIZE_MAX / 2 + 1`.
+fn memalign_alignment(align: usize) -> Option<usize> {
+    align.max(MALLOC_ALIGN).checked_next_power_of_two()
+}
+
 /// # Safety
 /// glibc's contract for `memalign`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
-    // SAFETY: forwarded as is.
+    let Some(align) = memalign_alignment(align) else {
+        set_errno(libc::EINVAL);
+        return ptr::null_mut();
+    };
+    // SAFETY: forwarded with the alignment glibc would use itself.
     c_allocation(size, align, || unsafe { __libc_memalign(align, size) })
 }
 

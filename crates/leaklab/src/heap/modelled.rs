@@ -208,6 +208,11 @@ pub fn thread_foreign_frees() -> u64 {
     0
 }
 
+/// The model records every block.
+pub fn thread_untracked() -> u64 {
+    0
+}
+
 pub fn fail_nth(n: u64, persistent: bool) {
     FAIL_COUNTDOWN.store(0, SeqCst);
     FAIL_STUCK.store(false, SeqCst);

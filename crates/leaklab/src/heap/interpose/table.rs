@@ -5,13 +5,37 @@
 //! comes from `mmap`. Addresses spread over `SHARDS` independently locked
 //! open-addressing tables (linear probing, backward-shift deletion), each
 //! doubled by a fresh mapping at half load.
+//!
+//! A shard's lock word holds its owner (a per-thread id, `guard::me`)
+//! rather than a flag, so that a fork handler can tell a lock its own thread
+//! holds (a `fork` from a signal handler that interrupted this table) from
+//! one it must wait for. Nothing in here waits on a lock its own thread
+//! holds: a lock found held by the calling thread is reported as
+//! [`Inserted::Busy`] / [`Removed::Busy`], and a call that re-entered the
+//! interposer (a signal handler's) never waits at all ([`Wait::Never`]).
+//! Holders never wait for anything while they hold a shard.
+//!
+//! Fork: the `pthread_atfork` prepare handler takes every shard
+//! (`lock_all`), as glibc's `__malloc_fork_lock_parent` takes every arena,
+//! and the parent and child handlers release them (`unlock_all`), so a
+//! child never starts with a shard locked by a thread it does not have.
+//! While a fork is being prepared, a thread that has waited for a shard for
+//! [`FORK_WAIT_NS`] gives up instead ([`Inserted::Busy`]): glibc's `fork`
+//! takes its own locks (stdio's list, NSS) after the prepare handlers ran,
+//! and a thread holding one of those while it calls `malloc` must not wait
+//! for the forking thread forever. The caller then records the block as
+//! untracked (counted, reported), never deadlocks.
 
 use std::cell::UnsafeCell;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Release};
+use std::sync::atomic::{
+    AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 
 // Keys are disguised addresses: see HIDE.
 use crate::heap::HIDE;
+
+use super::guard;
 
 /// Independent tables: threads freeing and allocating at once rarely wait.
 const SHARDS: usize = 64;
@@ -38,7 +62,8 @@ struct Table {
 /// under the lock already taken, rather than in process-wide atomics: three
 /// fewer locked instructions per call.
 struct Shard {
-    locked: AtomicBool,
+    /// 0: free; else the id (`guard::me`) of the thread that holds it.
+    owner: AtomicUsize,
     table: UnsafeCell<Table>,
 }
 
@@ -51,12 +76,12 @@ pub struct Totals {
     pub allocations: u64,
 }
 
-// SAFETY: `table` is only touched while `locked` is held (`Shard::with`).
+// SAFETY: `table` is only touched while `owner` is held (`Shard::with`).
 unsafe impl Sync for Shard {}
 
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY_SHARD: Shard = Shard {
-    locked: AtomicBool::new(false),
+    owner: AtomicUsize::new(0),
     table: UnsafeCell::new(Table {
         slots: ptr::null_mut(),
         capacity: 0,
@@ -83,27 +108,111 @@ fn shard_of(addr: usize) -> &'static Shard {
     &TABLE[(hash(addr) >> 58) % SHARDS]
 }
 
+/// Forks being prepared right now (their prepare handler ran, their parent
+/// handler not yet): waiting threads then give up after [`FORK_WAIT_NS`].
+static FORKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a thread waits for a shard while a fork is being prepared
+/// before it gives up (records its block as untracked): far longer than
+/// any fork takes to copy a process, far shorter than a hang.
+pub const FORK_WAIT_NS: u64 = 200_000_000;
+
+/// Test hook: refuse to map more table memory, as when the address space
+/// is exhausted (`RLIMIT_AS`), so the "cannot grow" path can be exercised.
+static REFUSE_GROWTH: AtomicBool = AtomicBool::new(false);
+
+/// From now on the side table maps no more memory (true), or maps as
+/// usual (false): blocks that do not fit are then untracked, as when
+/// `mmap` fails. For tests of that path.
+#[doc(hidden)]
+pub fn refuse_growth(refuse: bool) {
+    REFUSE_GROWTH.store(refuse, Relaxed);
+}
+
+/// Whether a thread that finds a shard locked waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// The allocator path: wait, but give up after [`FORK_WAIT_NS`] while
+    /// a fork is being prepared.
+    UnlessForking,
+    /// A call that re-entered the interposer (a signal handler's): never
+    /// wait, as the holder may be the very frame the signal interrupted.
+    Never,
+    /// The fork handler and the readers (`totals`, `live_blocks`): wait.
+    Always,
+}
+
+/// Nanoseconds on the monotonic clock (vDSO: no system call, no lock).
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to write; CLOCK_MONOTONIC is always there.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
 impl Shard {
-    fn with<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
+    /// Takes the lock for `me`; false if it gave up (a lock `me` holds
+    /// already, one held at all for [`Wait::Never`], or one a fork held
+    /// for longer than [`FORK_WAIT_NS`]).
+    #[inline]
+    fn lock(&self, me: usize, wait: Wait) -> bool {
+        self.owner
+            .compare_exchange_weak(0, me, Acquire, Relaxed)
+            .is_ok()
+            || self.lock_contended(me, wait)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self, me: usize, wait: Wait) -> bool {
         let mut spins = 0u32;
-        while self
-            .locked
-            .compare_exchange_weak(false, true, Acquire, std::sync::atomic::Ordering::Relaxed)
-            .is_err()
-        {
-            spins += 1;
+        let mut forking_since = None;
+        loop {
+            match self.owner.compare_exchange_weak(0, me, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(owner) if owner == me => return false,
+                Err(owner) if owner != 0 && wait == Wait::Never => return false,
+                Err(_) => {}
+            }
+            spins = spins.saturating_add(1);
             if spins < 64 {
                 std::hint::spin_loop();
-            } else {
-                // SAFETY: sched_yield has no preconditions.
-                unsafe { libc::sched_yield() };
+                continue;
             }
+            if wait == Wait::UnlessForking && FORKS.load(Relaxed) != 0 {
+                let now = now_ns();
+                let since = *forking_since.get_or_insert(now);
+                if now.wrapping_sub(since) > FORK_WAIT_NS {
+                    return false;
+                }
+            }
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
         }
-        // SAFETY: the lock is held until the store below, so this is the
+    }
+
+    #[inline]
+    fn unlock(&self) {
+        self.owner.store(0, Release);
+    }
+
+    /// Runs `f` on the table under the lock, taken for `me`; None if the
+    /// lock was not taken ([`Shard::lock`]).
+    #[inline]
+    fn with<R>(&self, me: usize, wait: Wait, f: impl FnOnce(&mut Table) -> R) -> Option<R> {
+        if !self.lock(me, wait) {
+            return None;
+        }
+        // SAFETY: the lock is held until the unlock below, so this is the
         // only reference to the table.
         let out = f(unsafe { &mut *self.table.get() });
-        self.locked.store(false, Release);
-        out
+        self.unlock();
+        Some(out)
     }
 }
 
@@ -125,16 +234,18 @@ impl Table {
         unsafe { self.slots.add(i) }
     }
 
-    /// Inserts or replaces; false if no memory could be mapped for it.
-    fn insert(&mut self, addr: usize, size: usize) -> bool {
-        if (self.len + 1) * 2 > self.capacity && !self.grow() {
-            return false;
+    /// Inserts or replaces: None if no memory could be mapped for it, else
+    /// the size of the entry it replaced, if any.
+    fn insert(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
+        if (self.len + 1).saturating_mul(2) > self.capacity && !self.grow() {
+            return None;
         }
         let mut i = self.home(addr);
         loop {
             // SAFETY: `i` is masked into the mapped capacity.
             let slot = unsafe { &mut *self.slot(i) };
             if slot.key == 0 || slot.key == addr ^ HIDE {
+                let replaced = (slot.key != 0).then_some(slot.size);
                 if slot.key == 0 {
                     self.len += 1;
                 }
@@ -142,7 +253,7 @@ impl Table {
                     key: addr ^ HIDE,
                     size,
                 };
-                return true;
+                return Some(replaced);
             }
             i = (i + 1) & self.mask();
         }
@@ -200,8 +311,16 @@ impl Table {
 
     /// Doubles the capacity into a fresh mapping; false if mmap refused.
     fn grow(&mut self) -> bool {
-        let capacity = (self.capacity * 2).max(FIRST_CAPACITY);
-        let bytes = capacity * size_of::<Slot>();
+        if REFUSE_GROWTH.load(Relaxed) {
+            return false;
+        }
+        let Some(capacity) = self.capacity.checked_mul(2) else {
+            return false;
+        };
+        let capacity = capacity.max(FIRST_CAPACITY);
+        let Some(bytes) = capacity.checked_mul(size_of::<Slot>()) else {
+            return false;
+        };
         // SAFETY: an anonymous private mapping; no existing memory involved.
         let mapped = unsafe {
             libc::mmap(
@@ -241,38 +360,82 @@ impl Table {
     }
 }
 
-/// Records a live block and counts it (as a new allocation too if
-/// `allocation`); false if the table could not grow (the block is then not
-/// counted, and the caller says so).
-pub fn insert(addr: usize, size: usize, allocation: bool) -> bool {
-    shard_of(addr).with(|t| {
-        let inserted = t.insert(addr, size);
-        if inserted {
-            t.totals.live_blocks += 1;
-            t.totals.live_bytes += size as i64;
-            t.totals.allocations += u64::from(allocation);
-        }
-        inserted
-    })
+/// What [`insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Recorded and counted.
+    Yes,
+    /// The table could not grow (`mmap` refused): not recorded.
+    NoRoom,
+    /// The shard's lock could not be taken as `wait` allows (held by the
+    /// calling thread itself, held at all for [`Wait::Never`], or by a
+    /// fork for too long): not recorded.
+    Busy,
 }
 
-/// Forgets a block and uncounts it, returning its recorded size (None: not
-/// a block the interposer handed out).
-pub fn remove(addr: usize) -> Option<usize> {
-    shard_of(addr).with(|t| {
+/// What [`remove`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    /// The block was recorded with this size; it is forgotten and uncounted.
+    Size(usize),
+    /// Not a block the table knows.
+    Missing,
+    /// The shard's lock could not be taken (as for [`Inserted::Busy`]):
+    /// nothing was done.
+    Busy,
+}
+
+/// Records a live block and counts it (as a new allocation too if
+/// `allocation`). An entry already at `addr` is a block that was freed
+/// behind the interposer's back (a `free` found with `dlsym(RTLD_NEXT,
+/// ...)`) before glibc handed the address out again: it is uncounted as it
+/// is replaced, so it leaves no phantom block in the totals.
+/// The lock is taken for `me` (the calling thread's `guard::me`).
+pub fn insert(addr: usize, size: usize, allocation: bool, wait: Wait, me: usize) -> Inserted {
+    let outcome = shard_of(addr).with(me, wait, |t| {
+        let replaced = t.insert(addr, size)?;
+        let totals = &mut t.totals;
+        if let Some(stale) = replaced {
+            totals.live_blocks = totals.live_blocks.wrapping_sub(1);
+            totals.live_bytes = totals.live_bytes.wrapping_sub(stale as i64);
+        }
+        totals.live_blocks = totals.live_blocks.wrapping_add(1);
+        totals.live_bytes = totals.live_bytes.wrapping_add(size as i64);
+        totals.allocations = totals.allocations.wrapping_add(u64::from(allocation));
+        Some(())
+    });
+    match outcome {
+        Some(Some(())) => Inserted::Yes,
+        Some(None) => Inserted::NoRoom,
+        None => Inserted::Busy,
+    }
+}
+
+/// Forgets a block and uncounts it (the lock taken for `me`, as in
+/// [`insert`]).
+pub fn remove(addr: usize, wait: Wait, me: usize) -> Removed {
+    let outcome = shard_of(addr).with(me, wait, |t| {
         let size = t.remove(addr)?;
-        t.totals.live_blocks -= 1;
-        t.totals.live_bytes -= size as i64;
+        t.totals.live_blocks = t.totals.live_blocks.wrapping_sub(1);
+        t.totals.live_bytes = t.totals.live_bytes.wrapping_sub(size as i64);
         Some(size)
-    })
+    });
+    match outcome {
+        Some(Some(size)) => Removed::Size(size),
+        Some(None) => Removed::Missing,
+        None => Removed::Busy,
+    }
 }
 
 /// Appends `(address, size)` of live blocks to `out`, as many as fit in
 /// its spare capacity: nothing here allocates, as the shards' locks are
-/// held and an allocation would come back into this table.
+/// held and an allocation would come back into this table. A shard the
+/// calling thread holds itself (a signal handler that interrupted the
+/// interposer) is skipped.
 pub fn live_blocks(out: &mut Vec<(usize, usize)>) {
+    let me = guard::me();
     for shard in &TABLE {
-        shard.with(|t| {
+        shard.with(me, Wait::Always, |t| {
             for i in 0..t.capacity {
                 if out.len() == out.capacity() {
                     return;
@@ -287,17 +450,65 @@ pub fn live_blocks(out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// The counts of every shard, added up (each shard read under its lock).
+/// The counts of every shard, added up (each shard read under its lock;
+/// one the calling thread holds itself is skipped, as in [`live_blocks`]).
 pub fn totals() -> Totals {
+    let me = guard::me();
     TABLE.iter().fold(Totals::default(), |acc, shard| {
-        let t = shard.with(|t| t.totals);
+        let t = shard
+            .with(me, Wait::Always, |t| t.totals)
+            .unwrap_or_default();
         Totals {
-            live_blocks: acc.live_blocks + t.live_blocks,
-            live_bytes: acc.live_bytes + t.live_bytes,
-            allocations: acc.allocations + t.allocations,
+            live_blocks: acc.live_blocks.wrapping_add(t.live_blocks),
+            live_bytes: acc.live_bytes.wrapping_add(t.live_bytes),
+            allocations: acc.allocations.wrapping_add(t.allocations),
         }
     })
 }
+
+/// A fork is being prepared from now until [`fork_end`]: threads waiting
+/// for a shard on the allocator path give up after [`FORK_WAIT_NS`].
+pub(super) fn fork_begin() {
+    FORKS.fetch_add(1, Relaxed);
+}
+
+/// The fork was made: in the parent, one fork fewer being prepared; in the
+/// child, none (no other thread exists there).
+pub(super) fn fork_end(in_child: bool) {
+    if in_child {
+        FORKS.store(0, Relaxed);
+    } else {
+        FORKS.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Takes every shard for `me`, waiting for each (their holders never wait
+/// on anything while they hold one). Returns the shards `me` held already
+/// (a fork from a signal handler that interrupted the table), which it
+/// left alone: the interrupted frame resumes in both processes and
+/// releases them itself.
+pub(super) fn lock_all(me: usize) -> u64 {
+    let mut held_already = 0u64;
+    for (i, shard) in TABLE.iter().enumerate() {
+        if shard.owner.load(Relaxed) == me {
+            held_already |= 1 << i;
+        } else {
+            shard.lock(me, Wait::Always);
+        }
+    }
+    held_already
+}
+
+/// Releases what [`lock_all`] took.
+pub(super) fn unlock_all(me: usize, held_already: u64) {
+    for (i, shard) in TABLE.iter().enumerate() {
+        if held_already & (1 << i) == 0 && shard.owner.load(Relaxed) == me {
+            shard.unlock();
+        }
+    }
+}
+
+const _: () = assert!(SHARDS <= 64, "lock_all's mask has one bit per shard");
 
 #[cfg(test)]
 mod tests {
@@ -317,7 +528,7 @@ mod tests {
         let mut t = fresh();
         let addrs: Vec<usize> = (1..20_000).map(|i| i * 48).collect();
         for &a in &addrs {
-            assert!(t.insert(a, a / 3));
+            assert_eq!(t.insert(a, a / 3), Some(None));
         }
         assert_eq!(t.len, addrs.len());
         for &a in addrs.iter().step_by(2) {
@@ -335,8 +546,8 @@ mod tests {
     #[test]
     fn replacing_an_address_keeps_one_entry() {
         let mut t = fresh();
-        assert!(t.insert(4096, 1));
-        assert!(t.insert(4096, 2));
+        assert_eq!(t.insert(4096, 1), Some(None));
+        assert_eq!(t.insert(4096, 2), Some(Some(1)));
         assert_eq!(t.len, 1);
         assert_eq!(t.remove(4096), Some(2));
     }

@@ -1,0 +1,324 @@
+//! The preload shim under fork(): a program with the shim in `LD_PRELOAD`
+//! forks again and again while three of its threads allocate; no child may
+//! hang (before the interposer's fork handlers, 138 of 200 did).
+//!
+//! The program is this test binary itself, run again with the shim
+//! preloaded: it does not link `leaklab`, so its `malloc` is the shim's
+//! (checked with `dladdr`). Three ways, as the shim runs: with no watcher
+//! page; publishing every millisecond to a page (`leaklab watch`: the
+//! publisher thread, kept out of the table across a fork by the shim's own
+//! handler); and counting for the scan at exit (`cargo leaklab test`: freed
+//! memory scrubbed, a publisher-less page).
+//!
+//! Rounds and deadline per child: `LEAKLAB_FORK_ROUNDS` (200),
+//! `LEAKLAB_FORK_DEADLINE_MS` (10,000). The preloaded program itself runs
+//! under a deadline too (a fork that hangs in the parent, as a deadlock
+//! between fork handlers would, is killed and reported).
+
+use std::ffi::CStr;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+const TEST: &str = "fork_while_threads_allocate_under_the_shim_never_hangs";
+/// Set in the preloaded run: which way the shim runs.
+const ROLE: &str = "LEAKLAB_SHIM_FORK_STRESS";
+const RESULT: &str = "shim fork stress: ";
+
+/// The watcher page's layout (leaklab's watch_page.rs, `#[repr(C)]`): this
+/// binary must not link leaklab, whose interposer would then be its malloc.
+const MAGIC: u64 = 0x6c65_616b_6c61_6231; // "leaklab1"
+const PUBLISH_NS_AT: usize = 8;
+const ALLOCATIONS_AT: usize = 48;
+const EXITED_AT: usize = 56;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The shared object `malloc` resolves to in this process.
+fn malloc_comes_from() -> String {
+    // SAFETY: dladdr with a function address and a zeroed Dl_info; the
+    // name it reports is a C string owned by the loader.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let malloc = libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr());
+        if malloc.is_null() || libc::dladdr(malloc, &mut info) == 0 || info.dli_fname.is_null() {
+            return String::from("?");
+        }
+        CStr::from_ptr(info.dli_fname)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn allocate_until(stop: &AtomicBool, calls: &AtomicU64) {
+    const SIZES: [usize; 4] = [16, 40, 200, 1500];
+    let mut i = 0usize;
+    while !stop.load(Relaxed) {
+        let size = SIZES[i % SIZES.len()];
+        // SAFETY: plain C allocations, each freed once, written in bounds.
+        unsafe {
+            let p = libc::malloc(size).cast::<u8>();
+            assert!(!p.is_null());
+            p.write(1);
+            libc::free(p.cast());
+            if i.is_multiple_of(64) {
+                let q = libc::calloc(2, size);
+                let r = libc::realloc(libc::malloc(200_000), 300_000);
+                assert!(!q.is_null() && !r.is_null());
+                libc::free(q);
+                libc::free(r);
+                std::hint::black_box(vec![0u8; size]);
+            }
+        }
+        calls.fetch_add(1, Relaxed);
+        i = i.wrapping_add(1);
+    }
+}
+
+/// The child: allocate and free through the shim, then exit.
+fn child() -> ! {
+    // SAFETY: plain C allocations, each freed once; then an exit that runs
+    // none of the parent's handlers.
+    unsafe {
+        let p = libc::malloc(100);
+        let q = libc::calloc(10, 10);
+        let p = libc::realloc(p, 1000);
+        let ok = !p.is_null() && !q.is_null();
+        libc::free(p);
+        libc::free(q);
+        libc::_exit(if ok { 0 } else { 1 })
+    }
+}
+
+fn wait_with_deadline(pid: libc::pid_t, deadline: Duration) -> Option<libc::c_int> {
+    let start = Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: our own child; `status` is writable.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            return Some(status);
+        }
+        assert_eq!(reaped, 0, "waitpid failed");
+        if start.elapsed() > deadline {
+            // SAFETY: our own child, not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The preloaded program's work: returns "rounds hangs failed".
+fn stress() -> String {
+    let rounds = env_number("LEAKLAB_FORK_ROUNDS", 200);
+    let deadline = Duration::from_millis(env_number("LEAKLAB_FORK_DEADLINE_MS", 10_000));
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, calls) = (stop.clone(), calls.clone());
+            std::thread::spawn(move || allocate_until(&stop, &calls))
+        })
+        .collect();
+    while calls.load(Relaxed) < 3000 {
+        std::thread::yield_now();
+    }
+    let (mut hangs, mut failed) = (0u64, 0u64);
+    for _ in 0..rounds {
+        // SAFETY: the child runs `child` only, which never returns.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            child();
+        }
+        match wait_with_deadline(pid, deadline) {
+            None => hangs += 1,
+            Some(status) if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 => {}
+            Some(_) => failed += 1,
+        }
+    }
+    stop.store(true, Relaxed);
+    for t in threads {
+        t.join().expect("an allocating thread");
+    }
+    format!("{rounds} {hangs} {failed}")
+}
+
+/// Builds the shim for this test binary's profile and returns its path.
+fn shim() -> PathBuf {
+    let exe = std::env::current_exe().expect("this test binary's path");
+    // target/<profile>/deps/<test>: the shim lands in target/<profile>/.
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "leaklab-preload",
+            "--profile",
+            profile,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the preload shim builds");
+    let path = dir.join("libleaklab_preload.so");
+    assert!(path.is_file(), "{} after the build", path.display());
+    path
+}
+
+/// A watcher page asking for counts every `publish_ns` (0: at exit only).
+fn page(publish_ns: u64) -> (tempfile_path::TempPath, PathBuf) {
+    let file = tempfile_path::TempPath::new("leaklab-fork-stress-page");
+    let mut bytes = vec![0u8; 4096];
+    bytes[..8].copy_from_slice(&MAGIC.to_ne_bytes());
+    bytes[PUBLISH_NS_AT..PUBLISH_NS_AT + 8].copy_from_slice(&publish_ns.to_ne_bytes());
+    std::fs::write(file.path(), bytes).expect("the page is written");
+    let path = file.path().to_owned();
+    (file, path)
+}
+
+fn read_u64(page: &Path, at: usize) -> u64 {
+    let bytes = std::fs::read(page).expect("the page is readable");
+    u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// A temporary file path removed on drop (no dependency for one file).
+mod tempfile_path {
+    use std::path::{Path, PathBuf};
+
+    pub struct TempPath(PathBuf);
+
+    impl TempPath {
+        pub fn new(stem: &str) -> TempPath {
+            let n = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            TempPath(std::env::temp_dir().join(format!("{stem}-{}-{n}", std::process::id())))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempPath {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// Runs `command` (stdout and stderr piped), killing it past `deadline`:
+/// its status ("killed at the deadline" if so) and its output.
+fn run_with_deadline(mut command: Command, deadline: Duration) -> (String, String, String) {
+    let start = Instant::now();
+    let mut child = command.spawn().expect("the preloaded run starts");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped")));
+    let err = drain(Box::new(child.stderr.take().expect("piped")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status.to_string();
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break format!("killed at the deadline, {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status,
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn fork_while_threads_allocate_under_the_shim_never_hangs() {
+    if let Ok(role) = std::env::var(ROLE) {
+        let from = malloc_comes_from();
+        assert!(
+            from.contains("libleaklab_preload"),
+            "{role}: malloc comes from {from}, not the shim"
+        );
+        println!("\n{RESULT}{}", stress());
+        return;
+    }
+    let shim = shim();
+    let exe = std::env::current_exe().expect("this test binary's path");
+    let mut problems = Vec::new();
+    for (way, publish_ns) in [
+        ("no watcher", None),
+        ("watch", Some(1_000_000)),
+        ("at exit", Some(0)),
+    ] {
+        let page = publish_ns.map(page);
+        let mut command = Command::new(&exe);
+        command
+            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(ROLE, way)
+            .env("LD_PRELOAD", &shim)
+            .env_remove("LEAKLAB_WATCH_HEAP")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some((_, path)) = &page {
+            command.env("LEAKLAB_WATCH_HEAP", path);
+        }
+        let rounds = env_number("LEAKLAB_FORK_ROUNDS", 200);
+        let per_child = env_number("LEAKLAB_FORK_DEADLINE_MS", 10_000);
+        let deadline = Duration::from_millis(60_000 + rounds * per_child);
+        let (status, stdout, stderr) = run_with_deadline(command, deadline);
+        let Some(result) = stdout.lines().find_map(|l| l.strip_prefix(RESULT)) else {
+            problems.push(format!("{way}: no result ({status}):\n{stdout}\n{stderr}"));
+            continue;
+        };
+        let n: Vec<u64> = result
+            .split(' ')
+            .map(|x| x.parse().expect("a number"))
+            .collect();
+        eprintln!(
+            "shim fork stress, {way}: {} rounds, {} hangs, {} failed children",
+            n[0], n[1], n[2]
+        );
+        if n[1] != 0 || n[2] != 0 {
+            problems.push(format!(
+                "{way}: {} hangs, {} failed children in {} rounds",
+                n[1], n[2], n[0]
+            ));
+        }
+        if let Some((_, path)) = &page {
+            // The shim claimed the page and published its counts at exit.
+            if read_u64(path, EXITED_AT) != 1 || read_u64(path, ALLOCATIONS_AT) == 0 {
+                problems.push(format!("{way}: the shim did not publish at exit"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
