@@ -31,6 +31,10 @@ pub struct Frame {
     pub line: Option<u32>,
     /// The object file (executable or shared library).
     pub object: Option<String>,
+    /// The code address the tool printed (for a caller: its return
+    /// address less one, as memcheck prints it).
+    #[serde(skip)]
+    pub ip: Option<u64>,
 }
 
 impl Frame {
@@ -100,11 +104,99 @@ const RUST_ALLOCATOR_FILES: &[&str] = &[
 
 /// The side that allocated a block with this stack (innermost first): Rust
 /// if the Rust global allocator is on it, else C.
+///
+/// In order: a frame of the Rust allocator by name or file; then the call
+/// site right above the allocation function, read from the machine code
+/// (what it called: a Rust allocator entry or the C allocator, see
+/// [`super::call_site`]); then that caller's name (Rust's own library
+/// calls the C allocator only through the global allocator); else C.
 pub fn side_of(stack: &[Frame]) -> Side {
     if stack.iter().any(Frame::is_rust_allocator) {
-        Side::Rust
-    } else {
-        Side::C
+        return Side::Rust;
+    }
+    let Some(caller) = stack.iter().position(|f| !f.is_allocation_function()) else {
+        return Side::C;
+    };
+    if let Some(side) = side_from_call_site(stack, caller) {
+        return side;
+    }
+    if stack[caller].is_rust_library() {
+        return Side::Rust;
+    }
+    Side::C
+}
+
+/// What the call site at `stack[caller]` called, for memcheck's frames in
+/// a position-independent executable it loaded at its fixed base.
+fn side_from_call_site(stack: &[Frame], caller: usize) -> Option<Side> {
+    let frame = &stack[caller];
+    let (ip, object) = (frame.ip?, frame.object.as_deref()?);
+    // The inlined frames memcheck shows at the same address, outermost last.
+    let names: Vec<&str> = stack[caller..]
+        .iter()
+        .take_while(|f| f.ip == Some(ip))
+        .filter_map(|f| f.function.as_deref())
+        .collect();
+    super::call_site::side_called_from(
+        std::path::Path::new(object),
+        super::call_site::MEMCHECK_PIE_BASE,
+        ip + 1,
+        &names,
+    )
+}
+
+/// A collection instantiated for an allocator of the user's own
+/// (`RawVecInner<my::Arena>`, nightly's `allocator_api`), not the global
+/// one: what that allocator does is not Rust's global allocator.
+fn names_another_allocator(function: &str) -> bool {
+    function.match_indices("RawVecInner<").any(|(at, open)| {
+        let argument = &function[at + open.len()..];
+        !(argument.starts_with("A>") || argument.starts_with("alloc::alloc::Global>"))
+    })
+}
+
+/// Functions that allocate a block for their caller: the C allocator's
+/// entry points, and memcheck's replacements of them.
+const ALLOCATION_FUNCTIONS: &[&str] = &[
+    "malloc",
+    "calloc",
+    "realloc",
+    "reallocarray",
+    "memalign",
+    "posix_memalign",
+    "aligned_alloc",
+    "valloc",
+    "pvalloc",
+];
+
+impl Frame {
+    fn is_allocation_function(&self) -> bool {
+        self.object
+            .as_deref()
+            .is_some_and(|o| o.contains("vgpreload_memcheck"))
+            || self
+                .function
+                .as_deref()
+                .is_some_and(|f| ALLOCATION_FUNCTIONS.contains(&f))
+    }
+
+    /// A function of Rust's own libraries (alloc, std, core and the crates
+    /// std vendors, such as hashbrown), by name or by file.
+    fn is_rust_library(&self) -> bool {
+        let by_name = self.function.as_deref().is_some_and(|f| {
+            let f = f.trim_start_matches('<');
+            ["alloc::", "std::", "core::", "hashbrown::"]
+                .iter()
+                .any(|krate| f.starts_with(krate))
+                && !names_another_allocator(f)
+        });
+        let by_file = self.file.as_deref().is_some_and(|file| {
+            file.starts_with("/rustc/")
+                || file.starts_with("/rust/deps/")
+                || file.contains("library/alloc/")
+                || file.contains("library/std/")
+        });
+        by_name || by_file
     }
 }
 

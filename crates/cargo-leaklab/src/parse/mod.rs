@@ -3,5 +3,6 @@
 //! was allocated on.
 
 pub mod attribution;
+pub mod call_site;
 pub mod lsan;
 pub mod valgrind_xml;

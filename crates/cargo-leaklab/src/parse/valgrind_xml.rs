@@ -217,7 +217,8 @@ fn stack(error: roxmltree::Node<'_, '_>) -> Vec<Frame> {
     children(stack, "frame").map(frame).collect()
 }
 
-fn frame(node: roxmltree::Node<'_, '_>) -> Frame {
+/// One `<frame>` of a memcheck stack.
+pub(crate) fn frame(node: roxmltree::Node<'_, '_>) -> Frame {
     let file = text_of(node, "file").map(|file| match text_of(node, "dir") {
         Some(dir) if !file.starts_with('/') => format!("{dir}/{file}"),
         _ => file,
@@ -227,6 +228,8 @@ fn frame(node: roxmltree::Node<'_, '_>) -> Frame {
         file,
         line: text_of(node, "line").and_then(|l| l.parse().ok()),
         object: text_of(node, "obj"),
+        ip: text_of(node, "ip")
+            .and_then(|ip| u64::from_str_radix(ip.trim_start_matches("0x"), 16).ok()),
     }
 }
 

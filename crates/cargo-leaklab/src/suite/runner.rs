@@ -165,24 +165,16 @@ pub const WHOLE_BINARY: &str = "leaklab::whole-binary";
 /// (its sources are under /rustc/, or under a toolchain's rust-src, where
 /// a nightly with rust-src points them): the code a reader looks for, past
 /// the allocator and the collections; else the first frame.
+/// The frame a reader looks at first: the user's innermost frame, else the
+/// first one above the allocator (the order `check` shows stacks in).
 fn top_frame(stack: &[Frame]) -> Option<String> {
-    stack
-        .iter()
-        .find(|f| f.file.as_deref().is_some_and(|file| !is_std_source(file)))
-        .or(stack.first())
-        .map(|f| {
-            leaklab::check::shown_frames(std::iter::once((
-                f.function.clone(),
-                f.file.clone(),
-                f.line,
-            )))
-            .first()
-            .map_or_else(|| f.describe(), ToString::to_string)
-        })
-}
-
-fn is_std_source(file: &str) -> bool {
-    file.contains("/rustc/") || file.contains("/lib/rustlib/src/rust/")
+    leaklab::check::shown_frames(
+        stack
+            .iter()
+            .map(|f| (f.function.clone(), f.file.clone(), f.line)),
+    )
+    .first()
+    .map(ToString::to_string)
 }
 
 fn file_name(path: &Path) -> String {
@@ -557,18 +549,7 @@ fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryError> {
                     let frames: Vec<Frame> = child
                         .children()
                         .filter(|f| f.has_tag_name("frame"))
-                        .map(|f| {
-                            let file = named(f, "file").map(|file| match named(f, "dir") {
-                                Some(dir) if !file.starts_with('/') => format!("{dir}/{file}"),
-                                _ => file,
-                            });
-                            Frame {
-                                function: named(f, "fn"),
-                                file,
-                                line: named(f, "line").and_then(|l| l.parse().ok()),
-                                object: named(f, "obj"),
-                            }
-                        })
+                        .map(crate::parse::valgrind_xml::frame)
                         .filter(|f| !is_valgrind_replacement(f))
                         .collect();
                     let frame = top_frame(&frames);

@@ -143,17 +143,25 @@ fn is_the_check(function: &str) -> bool {
     .any(|p| function.starts_with(p))
 }
 
+/// Whether a frame is the user's code: a source file that is neither
+/// Rust's own (its library, the crates std vendors under `/rust/deps/`),
+/// a dependency's (shown after the user's frames, as the library between
+/// them and the allocation), a system library's (glibc's sources read "./string/strdup.c"), C built
+/// by a build script (`target/…/build/<crate>/out/`: a bundled library's,
+/// not its binding's), nor leaklab's.
 fn is_yours(function: &str, file: Option<&str>) -> bool {
     let Some(file) = file else { return false };
-    !(file.starts_with("/rustc/")
+    let rust_library = ["core::", "std::", "alloc::", "hashbrown::", "test::"]
+        .iter()
+        .any(|krate| function.trim_start_matches('<').starts_with(krate));
+    let not_yours = file.starts_with("/rustc/")
+        || file.starts_with("/rust/")
+        || file.starts_with("./")
         || file.contains("/.cargo/registry/")
         || file.contains("/.cargo/git/")
-        || function.starts_with("core::")
-        || function.starts_with("std::")
-        || function.starts_with("alloc::")
-        || function.starts_with("<core::")
-        || function.starts_with("<std::")
-        || function.starts_with("<alloc::"))
+        || (file.contains("/build/") && file.contains("/out/"))
+        || function.trim_start_matches('<').starts_with("leaklab::");
+    !(rust_library || not_yours)
 }
 
 /// A frame as the reader sees it: its file relative to here, and whether
@@ -306,4 +314,59 @@ pub fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt:
         write!(f, "\n  … {} more stacks", sites.len() - SHOWN_SITES)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(stack: &[(&str, Option<&str>)]) -> Vec<String> {
+        shown_frames(
+            stack
+                .iter()
+                .map(|(f, file)| (Some(f.to_string()), file.map(str::to_owned), Some(1))),
+        )
+        .iter()
+        .map(|f| f.function.clone())
+        .collect()
+    }
+
+    #[test]
+    fn a_bundled_c_library_is_not_yours_but_the_binding_that_called_it_is_shown() {
+        let frames = shown(&[
+            ("malloc", None),
+            (
+                "CRYPTO_zalloc",
+                Some("/t/target/debug/build/openssl-sys-1/out/openssl-build/crypto/mem.c"),
+            ),
+            (
+                "openssl::derive::Deriver::new",
+                Some("/h/.cargo/registry/src/index.crates.io-1/openssl-0.10.35/src/derive.rs"),
+            ),
+            ("my_crate::tests::derive", Some("src/lib.rs")),
+            (
+                "core::ops::function::FnOnce::call_once",
+                Some("/rustc/abc/library/core/src/ops/function.rs"),
+            ),
+        ]);
+        assert_eq!(frames[0], "my_crate::tests::derive");
+        assert!(frames.contains(&"openssl::derive::Deriver::new".to_string()));
+    }
+
+    #[test]
+    fn std_vendored_crates_and_leaklab_are_never_the_top_frame() {
+        let frames = shown(&[
+            ("malloc", None),
+            (
+                "do_alloc<alloc::alloc::Global>",
+                Some("/rust/deps/hashbrown-0.16.1/src/raw/alloc.rs"),
+            ),
+            (
+                "leaklab::watch_page::x",
+                Some("/w/crates/leaklab/src/watch_page.rs"),
+            ),
+            ("probe::tests::hashmap", Some("src/lib.rs")),
+        ]);
+        assert_eq!(frames[0], "probe::tests::hashmap");
+    }
 }
