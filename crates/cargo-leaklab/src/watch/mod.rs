@@ -316,6 +316,17 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             .wait()
             .map_err(|e| StartError(format!("cannot wait for the program: {e}")))?,
     };
+    // A process that ran out often exits within one publishing period of
+    // its first refusal: its final counts, published at its exit, say so.
+    if let Ok(ch) = &channel {
+        for &p in tracks.keys() {
+            if let Some(n) = ch.published(p).map(|p| p.refused).filter(|&n| n > 0)
+                && refused.is_none_or(|(_, most)| n > most)
+            {
+                refused = Some((p, n));
+            }
+        }
+    }
     let status = Status::of(status);
     let reaped: Vec<(u32, Status)> = tree
         .reaped
