@@ -329,4 +329,69 @@ mod tests {
             Verdict::TooShort
         );
     }
+
+    #[test]
+    fn a_teardown_drop_after_the_exit_mark_is_left_out() {
+        let mut samples = run(3.0, 8 << 20, 4_000_000.0, None);
+        let n = samples.len();
+        // The last two samples: the program freed everything as it exited.
+        for s in &mut samples[n - 2..] {
+            s.rss_bytes = 2 << 20;
+        }
+        let broken = judge(&samples, 0.5, 4096, &[], &Evidence::default());
+        assert_eq!(
+            broken.verdict,
+            Verdict::Flat,
+            "unmarked, the drop spoils R²"
+        );
+        for s in &mut samples[n - 2..] {
+            s.exiting = true;
+        }
+        let j = judge(&samples, 0.5, 4096, &[], &Evidence::default());
+        assert_eq!((j.verdict, j.teardown), (Verdict::Grows, 2), "{j:?}");
+    }
+
+    #[test]
+    fn out_of_memory_grows_and_a_crash_is_its_own_verdict() {
+        let flat = run(3.0, 8 << 20, 0.0, None);
+        let oom = Evidence {
+            out_of_memory: Some("malloc refused 1 allocation".into()),
+            crash: None,
+        };
+        assert_eq!(judge(&flat, 0.5, 4096, &[], &oom).verdict, Verdict::Grows);
+        assert_eq!(judge(&[], 0.5, 4096, &[], &oom).verdict, Verdict::Grows);
+        let crash = Evidence {
+            out_of_memory: None,
+            crash: Some("pid 1 crashed: signal 11 (SIGSEGV)".into()),
+        };
+        assert_eq!(
+            judge(&flat, 0.5, 4096, &[], &crash).verdict,
+            Verdict::Crashed
+        );
+        assert_eq!(judge(&[], 0.5, 4096, &[], &crash).verdict, Verdict::Crashed);
+        let growing = run(3.0, 8 << 20, 1_048_576.0, None);
+        assert_eq!(
+            judge(&growing, 0.5, 4096, &[], &crash).verdict,
+            Verdict::Grows
+        );
+    }
+
+    #[test]
+    fn the_process_that_grows_is_named_even_when_the_sum_is_noisy() {
+        let grower = ProcessSeries {
+            pid: 7,
+            command: "worker".into(),
+            samples: run(3.0, 8 << 20, 1_048_576.0, Some(1_048_576.0)),
+        };
+        let quiet = ProcessSeries {
+            pid: 8,
+            command: "parent".into(),
+            samples: run(3.0, 8 << 20, 0.0, Some(0.0)),
+        };
+        // A tree sum too short to fit: the worker alone still says grows.
+        let j = judge(&[], 0.5, 4096, &[quiet, grower], &Evidence::default());
+        assert_eq!(j.verdict, Verdict::Grows);
+        assert_eq!(j.growers.len(), 1);
+        assert_eq!((j.growers[0].pid, j.growers[0].heap_grows), (7, true));
+    }
 }
