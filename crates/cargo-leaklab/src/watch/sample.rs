@@ -49,6 +49,16 @@ pub fn parse_statm(statm: &str, page_size: u64) -> Option<u64> {
     (pages > 0).then(|| pages * page_size)
 }
 
+impl std::ops::Add for Heap {
+    type Output = Heap;
+    fn add(self, other: Heap) -> Heap {
+        Heap {
+            blocks: self.blocks.saturating_add(other.blocks),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,15 +82,5 @@ mod tests {
     fn this_process_has_resident_memory() {
         let rss = rss_bytes(std::process::id(), crate::fit::page_size());
         assert!(rss.is_some_and(|b| b > 0), "{rss:?}");
-    }
-}
-
-impl std::ops::Add for Heap {
-    type Output = Heap;
-    fn add(self, other: Heap) -> Heap {
-        Heap {
-            blocks: self.blocks.saturating_add(other.blocks),
-            bytes: self.bytes.saturating_add(other.bytes),
-        }
     }
 }
