@@ -86,10 +86,11 @@ fn print_summary(w: &Watch) -> std::io::Result<()> {
             ));
         }
         if !about.is_empty() {
-            outln!("        (RSS {})", about.join("; "))?;
+            outln!("        (RSS: {})", about.join("; "))?;
         }
     }
-    for g in &j.growers {
+    // One process: the lines above are its own.
+    for g in j.growers.iter().filter(|_| w.processes.len() > 1) {
         outln!(
             "  grows: pid {} ({}): RSS {}{}",
             g.pid,
@@ -108,8 +109,8 @@ fn print_summary(w: &Watch) -> std::io::Result<()> {
     match (j.heap, w.samples.iter().rev().find_map(|s| s.heap)) {
         (Some(heap), Some(last)) => {
             outln!(
-                "  heap  {} in {} live blocks at the end: {} (the process's malloc heap; \
-                 in a Rust program it includes Rust's own allocations)",
+                "  heap  {} in {} live blocks at the end: {} (the malloc heap of every \
+                 process the shim entered; in a Rust program it includes Rust's own allocations)",
                 bytes(last.bytes.max(0) as u64),
                 last.blocks,
                 fit_text(&heap)
