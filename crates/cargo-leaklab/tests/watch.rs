@@ -338,3 +338,251 @@ fn a_static_program_the_shim_cannot_enter_says_so() {
         "RSS is still sampled"
     );
 }
+
+/// Whether process `pid` has ended (gone, or a zombie awaiting its reaper).
+fn ended(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, tail)| tail.trim_start().starts_with('Z')),
+    }
+}
+
+/// Every process the watch saw in the tree has ended once it returns.
+fn assert_tree_ended(w: &Value) {
+    let pids: Vec<u64> = w["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(!pids.is_empty(), "{w:#}");
+    let running: Vec<u64> = pids.iter().copied().filter(|&p| !ended(p)).collect();
+    assert!(
+        running.is_empty(),
+        "still running after the watch: {running:?}"
+    );
+}
+
+/// A forked child keeps 100 KB strings (~10 MB/s) and ignores SIGTERM;
+/// its parent only sleeps.
+const FORKED_GROWER: &str = "
+import os, signal, time
+if os.fork() == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    kept = []
+    while True:
+        kept.append(' ' * 100000 + str(len(kept)))
+        time.sleep(0.01)
+while True:
+    time.sleep(0.1)
+";
+
+#[test]
+fn a_forked_child_that_grows_is_named_and_the_whole_tree_is_stopped() {
+    let (out, w) = python(FORKED_GROWER, &["--duration", "3s"]);
+    assert_eq!(w["judgement"]["verdict"], "grows", "{w:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let root = w["pid"].as_u64().unwrap();
+    let grower = &w["judgement"]["growers"][0];
+    let grower_pid = grower["pid"].as_u64().unwrap();
+    assert_ne!(grower_pid, root, "the child grows, not the parent: {w:#}");
+    // ~10 MB/s kept by the child.
+    let slope = grower["rss_slope"].as_f64().unwrap();
+    assert!(slope > 3_000_000.0 && slope < 30_000_000.0, "{grower}");
+    // Its own record on the page: its heap is seen, and climbs.
+    assert_eq!(grower["heap_grows"], true, "{grower}");
+    let child = w["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"].as_u64() == Some(grower_pid))
+        .unwrap();
+    assert!(child["samples"].as_array().unwrap().len() >= 20, "{child}");
+    // The child ignores SIGTERM: the tree needed SIGKILL.
+    assert_eq!(
+        w["ending"]["stopped"]["signals"],
+        serde_json::json!(["SIGTERM", "SIGKILL"]),
+        "{w:#}"
+    );
+    assert_tree_ended(&w);
+}
+
+#[test]
+fn a_grower_under_a_forking_shell_is_seen() {
+    // `; true` keeps sh from exec'ing python in its own place: python is
+    // sh's child.
+    let script = format!("{} -c \"{}\"; true", common::python3(), GROWING.trim());
+    let out = watch(&["--json", "--duration", "3s", "--", "/bin/sh", "-c", &script]);
+    let w = json_of(&out);
+    assert_eq!(w["judgement"]["verdict"], "grows", "{w:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let grower = &w["judgement"]["growers"][0];
+    assert_ne!(grower["pid"], w["pid"], "{w:#}");
+    assert!(
+        grower["command"].as_str().unwrap().contains("kept.append"),
+        "{grower}"
+    );
+    assert_eq!(w["heap"]["seen"], true);
+    assert_tree_ended(&w);
+}
+
+#[test]
+fn what_the_program_leaves_running_when_it_exits_is_stopped() {
+    let out = watch(&[
+        "--json",
+        "--",
+        "/bin/sh",
+        "-c",
+        "sleep 60 & sleep 1; exit 0",
+    ]);
+    let w = json_of(&out);
+    assert_eq!(
+        w["ending"]["status"],
+        serde_json::json!({"kind": "exited", "code": 0}),
+        "{w:#}"
+    );
+    let left = &w["ending"]["leftovers"];
+    assert_eq!(left["pids"].as_array().unwrap().len(), 1, "{w:#}");
+    assert_eq!(left["signals"][0], "SIGTERM");
+    let sleeper = left["pids"][0].as_u64().unwrap();
+    assert!(ended(sleeper), "sleep 60 outlived the watch");
+    assert_tree_ended(&w);
+}
+
+/// Keeps 1 MiB buffers, ~40 MiB a second, until an allocation fails.
+const UNTIL_MEMORY_ERROR: &str = "
+import time
+kept = []
+while True:
+    kept.append(bytearray(1 << 20))
+    time.sleep(0.025)
+";
+
+#[test]
+fn a_program_that_runs_out_under_mem_cap_grows() {
+    let (out, w) = python(UNTIL_MEMORY_ERROR, &["--mem-cap", "160M"]);
+    assert_eq!(w["judgement"]["verdict"], "grows", "{w:#}");
+    assert_eq!(out.status.code(), Some(1));
+    // Python's MemoryError: exit status 1, not a signal.
+    assert_eq!(
+        w["ending"]["status"],
+        serde_json::json!({"kind": "exited", "code": 1}),
+        "{w:#}"
+    );
+    let oom = w["judgement"]["out_of_memory"].as_str().unwrap();
+    assert!(oom.starts_with("malloc refused"), "{oom}");
+    assert!(oom.contains("--mem-cap 160.0 MiB"), "{oom}");
+    assert_eq!(w["mem_cap"], 160 << 20);
+    assert_tree_ended(&w);
+}
+
+#[test]
+fn a_program_that_caps_itself_and_runs_out_grows() {
+    let script = format!(
+        "import resource\nresource.setrlimit(resource.RLIMIT_AS, (160 << 20, 160 << 20))\n{UNTIL_MEMORY_ERROR}"
+    );
+    let (out, w) = python(&script, &[]);
+    assert_eq!(w["judgement"]["verdict"], "grows", "{w:#}");
+    assert_eq!(out.status.code(), Some(1));
+    let oom = w["judgement"]["out_of_memory"].as_str().unwrap();
+    assert!(oom.starts_with("malloc refused"), "{oom}");
+}
+
+#[test]
+fn a_tree_whose_rss_reaches_mem_cap_is_stopped_there() {
+    // Two processes of ~100 MiB each: neither reaches the address-space
+    // cap of 192 MiB alone, their sum reaches it as RSS.
+    let script = "
+import os, time
+os.fork()
+kept = []
+for _ in range(100):
+    kept.append(bytearray(1 << 20))
+    time.sleep(0.01)
+time.sleep(30)
+";
+    let (out, w) = python(script, &["--mem-cap", "192M"]);
+    assert_eq!(w["ending"]["stopped"]["reason"], "mem-cap", "{w:#}");
+    assert_eq!(w["judgement"]["verdict"], "grows");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        w["judgement"]["out_of_memory"]
+            .as_str()
+            .unwrap()
+            .contains("reached --mem-cap"),
+        "{w:#}"
+    );
+    assert_tree_ended(&w);
+}
+
+#[test]
+fn an_abort_is_a_crash_with_exit_4() {
+    let (out, w) = python("import os, time; time.sleep(1); os.abort()", &[]);
+    assert_eq!(w["judgement"]["verdict"], "crashed", "{w:#}");
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(w["ending"]["status"]["name"], "SIGABRT");
+    let crash = w["judgement"]["crash"].as_str().unwrap();
+    assert!(crash.contains("SIGABRT"), "{crash}");
+    let text = String::from_utf8(
+        watch(&[
+            "--",
+            common::python3(),
+            "-c",
+            "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("verdict: crashed"), "{text}");
+}
+
+/// C blocks of 24 bytes (32-byte chunks) leaked through ctypes: ~200,000
+/// a second, and the shim's side table grows with them.
+const C_LEAK: &str = "
+import ctypes, time
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+while True:
+    for _ in range(2000):
+        libc.malloc(24)
+    time.sleep(0.01)
+";
+
+#[test]
+fn rss_leaves_out_the_shims_own_side_table() {
+    let (_, w) = python(C_LEAK, &["--duration", "3s"]);
+    assert_eq!(w["judgement"]["verdict"], "grows", "{w:#}");
+    let fitted: Vec<&Value> = w["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["t"].as_f64().unwrap() >= 0.5)
+        .collect();
+    let (a, b) = (fitted[0], fitted[fitted.len() - 1]);
+    let blocks =
+        (b["heap"]["blocks"].as_i64().unwrap() - a["heap"]["blocks"].as_i64().unwrap()) as f64;
+    assert!(blocks > 50_000.0, "{blocks} blocks leaked");
+    let rss = |s: &Value| s["rss_bytes"].as_f64().unwrap();
+    let shim = |s: &Value| s["shim_bytes"].as_f64().unwrap();
+    let per_block = (rss(b) - rss(a)) / blocks;
+    let with_shim = (rss(b) + shim(b) - rss(a) - shim(a)) / blocks;
+    // glibc's 32-byte chunk per block, and the table's 16-byte slot at a
+    // load of 1/4 to 1/2 on top when counted.
+    assert!((24.0..48.0).contains(&per_block), "{per_block} B a block");
+    assert!(with_shim >= per_block + 16.0, "{with_shim} vs {per_block}");
+    let text = String::from_utf8(
+        watch(&[
+            "--duration",
+            "1500ms",
+            "--",
+            common::python3(),
+            "-c",
+            C_LEAK,
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(text.contains("the shim's own side table"), "{text}");
+}

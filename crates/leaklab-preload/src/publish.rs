@@ -2,11 +2,13 @@
 //!
 //! At load time (an `.init_array` constructor) the shim maps the file
 //! named by `LEAKLAB_WATCH_HEAP`, checks the watcher's magic, and claims
-//! the page for this process: the first process to load the shim (the
-//! watched program), or the same pid again after an `exec`. A process it
-//! forks, or any later one that inherits `LD_PRELOAD`, counts but does not
-//! publish. The claiming process starts one thread that sums the side
-//! table's shards every `publish_ns` and writes the counts.
+//! a record of the page for this process by its pid (the same record again
+//! after an `exec`). A process the program forks claims its own record in
+//! a `pthread_atfork` child handler, and a program it execs (which
+//! inherits `LD_PRELOAD`) in its own constructor: the watcher finds every
+//! process of the tree by pid. Each publishing process runs one thread
+//! that sums the side table's shards every `publish_ns` and writes the
+//! counts into its record.
 //!
 //! Nothing here allocates through Rust: the constructor runs before the
 //! program's `main`, and any allocation here would be counted by the very
@@ -19,10 +21,10 @@
 //! every shard), so that it runs before them.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use leaklab::heap::interpose::table;
-use leaklab::watch_page::{self as layout, Counts, MAGIC, Shared};
+use leaklab::watch_page::{self as layout, Counts, MAGIC, Record, Shared};
 
 /// The constructor, run by the dynamic loader when the shim is loaded.
 #[used]
@@ -34,9 +36,11 @@ static INIT: extern "C" fn() = init;
 #[unsafe(link_section = ".fini_array")]
 static FINI: extern "C" fn() = fini;
 
-/// The page this process claimed, for the destructor.
-static CLAIMED: std::sync::atomic::AtomicPtr<Shared> =
-    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+/// The watcher's page, once mapped (never unmapped), for a forked child.
+static PAGE: AtomicPtr<Shared> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This process's record (null: it publishes nothing).
+static CLAIMED: AtomicPtr<Record> = AtomicPtr::new(std::ptr::null_mut());
 
 /// The publisher is inside the side table (or a fork holds it out).
 static BUSY: AtomicBool = AtomicBool::new(false);
@@ -50,8 +54,14 @@ extern "C" fn init() {
     unsafe { start() };
 }
 
-/// Maps the shared page and starts the publisher, if this process is the
-/// one to publish.
+/// This process's pid.
+fn my_pid() -> u64 {
+    // SAFETY: getpid has no preconditions.
+    u64::try_from(unsafe { libc::getpid() }).unwrap_or(0)
+}
+
+/// Maps the shared page, claims this process's record and starts the
+/// publisher.
 ///
 /// # Safety
 /// Called once per process image, from the constructor.
@@ -68,20 +78,36 @@ unsafe fn start() {
     if fd < 0 {
         return;
     }
-    let map = layout::map_shared(fd, len);
+    // A file shorter than the page would fault (SIGBUS) past its end.
+    // SAFETY: a zeroed stat is a valid out-buffer for fstat on our fd.
+    let long_enough = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && usize::try_from(st.st_size).is_ok_and(|n| n >= len)
+    };
+    let map = if long_enough {
+        layout::map_shared(fd, len)
+    } else {
+        None
+    };
     // SAFETY: our descriptor; the mapping stays valid without it.
     unsafe { libc::close(fd) };
     let Some(map) = map else {
         return;
     };
-    // SAFETY: the watcher sized the file to a whole page, at least a
-    // `Shared`; every field is an atomic, so sharing it is sound; the
-    // mapping is never unmapped, so the reference is 'static.
+    // SAFETY: the file holds at least a `Shared` (checked above); every
+    // field is an atomic, so sharing it is sound; the mapping is never
+    // unmapped, so the reference is 'static.
     let shared: &'static Shared = unsafe { &*map };
-    if shared.magic.load(Ordering::Acquire) != MAGIC || !claim(shared) {
+    if shared.magic.load(Ordering::Acquire) != MAGIC {
         return;
     }
-    CLAIMED.store(std::ptr::from_ref(shared).cast_mut(), Ordering::Release);
+    let Some(record) = shared.claim(my_pid()) else {
+        return;
+    };
+    // Not exiting (a reused pid's record may say otherwise).
+    record.exiting.store(0, Ordering::Release);
+    PAGE.store(map, Ordering::Release);
+    CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
         // Counts wanted at exit only, with the scan: no publisher thread,
         // and freed memory zeroed so it holds no stale pointer.
@@ -91,40 +117,36 @@ unsafe fn start() {
     // The interposer's fork handlers first: prepare handlers run in
     // reverse order of registration, so this one then runs before the
     // interposer's takes every shard of the table, while the publisher
-    // (which holds BUSY across a sum of the shards) can still finish.
+    // (which holds BUSY across a sum of the shards) can still finish;
+    // child handlers run in order, so the child's claim and publisher come
+    // after the interposer released the table.
     leaklab::heap::interpose::fork::register_once();
-    // SAFETY: the handlers are plain functions that only touch atomics.
-    unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(after_fork)) };
+    // SAFETY: the handlers are plain functions that only touch atomics,
+    // but for the child's, which starts the child's publisher.
+    unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child)) };
+    spawn_publisher(record);
+}
+
+/// Starts the publishing thread for `record` (of the 'static page).
+fn spawn_publisher(record: &'static Record) {
     let mut thread: libc::pthread_t = 0;
-    // SAFETY: `publisher` takes the 'static page as its argument and never
-    // returns; default attributes; the thread is detached at once.
+    // SAFETY: `publisher` takes the 'static record as its argument and
+    // never returns; default attributes; the thread is detached at once.
     unsafe {
-        let arg = std::ptr::from_ref(shared).cast_mut().cast::<c_void>();
+        let arg = std::ptr::from_ref(record).cast_mut().cast::<c_void>();
         if libc::pthread_create(&mut thread, std::ptr::null(), publisher, arg) == 0 {
             libc::pthread_detach(thread);
         }
     }
 }
 
-/// Claims the page for this process: free, or already this pid's (an exec
-/// of the watched program reloads the shim under the same pid).
-fn claim(shared: &Shared) -> bool {
-    // SAFETY: getpid has no preconditions.
-    let me = u64::try_from(unsafe { libc::getpid() }).unwrap_or(0);
-    match shared
-        .owner_pid
-        .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-    {
-        Ok(_) => true,
-        Err(owner) => owner == me,
-    }
-}
-
 /// The publishing thread: sum, write, sleep, for the life of the process.
 extern "C" fn publisher(arg: *mut c_void) -> *mut c_void {
-    // SAFETY: `start` passes the 'static shared page.
-    let shared: &Shared = unsafe { &*arg.cast::<Shared>() };
-    let ns = shared
+    // SAFETY: `spawn_publisher` passes a record of the 'static page.
+    let record: &Record = unsafe { &*arg.cast::<Record>() };
+    let page = PAGE.load(Ordering::Acquire);
+    // SAFETY: set before any publisher starts, to the 'static page.
+    let ns = unsafe { &*page }
         .publish_ns
         .load(Ordering::Relaxed)
         .max(MIN_PUBLISH_NS);
@@ -134,43 +156,61 @@ extern "C" fn publisher(arg: *mut c_void) -> *mut c_void {
     };
     loop {
         if enter() {
-            let totals = table::totals();
+            let counts = counts();
             BUSY.store(false, Ordering::Release);
-            shared.publish(Counts {
-                live_blocks: totals.live_blocks,
-                live_bytes: totals.live_bytes,
-                allocations: totals.allocations,
-            });
+            record.publish(counts);
         }
         // SAFETY: a valid timespec; an interrupted sleep just ends early.
         unsafe { libc::nanosleep(&period, std::ptr::null_mut()) };
     }
 }
 
-/// At exit: the last counts, marked final. Other threads may still run
-/// (exit does not stop them), so the publisher is kept out as for a fork.
-extern "C" fn fini() {
-    let shared = CLAIMED.load(Ordering::Acquire);
-    if shared.is_null() {
-        return;
-    }
-    // SAFETY: set by `start` to the 'static page this process claimed.
-    let shared: &Shared = unsafe { &*shared };
-    // The scan allocates (through this very interposer): before the
-    // publisher is held out, and the block list sized first.
-    let (lost, possible) = scan_at_exit();
-    before_fork();
+/// The counts to publish now (the caller keeps other sums out).
+fn counts() -> Counts {
     let totals = table::totals();
-    shared.publish(Counts {
+    Counts {
         live_blocks: totals.live_blocks,
         live_bytes: totals.live_bytes,
         allocations: totals.allocations,
-    });
-    shared.lost_blocks.store(lost.0, Ordering::Relaxed);
-    shared.lost_bytes.store(lost.1, Ordering::Relaxed);
-    shared.possible_blocks.store(possible.0, Ordering::Relaxed);
-    shared.possible_bytes.store(possible.1, Ordering::Relaxed);
-    shared.exited.store(1, Ordering::Release);
+        refused: leaklab::heap::interpose::refused_allocations(),
+        shim_bytes: table::mapped_bytes() as u64,
+    }
+}
+
+/// At exit: first the mark that the process is exiting (what the watcher
+/// samples from now on is teardown), then the last counts, marked final.
+/// Other threads may still run (exit does not stop them), so the publisher
+/// is kept out as for a fork.
+extern "C" fn fini() {
+    let record = CLAIMED.load(Ordering::Acquire);
+    if record.is_null() {
+        return;
+    }
+    // SAFETY: set by `start` (or a fork's child) to a record of the
+    // 'static page this process claimed.
+    let record: &Record = unsafe { &*record };
+    record.exiting.store(1, Ordering::Release);
+    // SAFETY: PAGE is set whenever CLAIMED is, to the 'static page.
+    let watched = unsafe { &*PAGE.load(Ordering::Acquire) }
+        .publish_ns
+        .load(Ordering::Relaxed)
+        != 0;
+    // The scan is for `cargo leaklab test` (counts at exit only); a
+    // watcher reads no scan, and it would only lengthen the exit. It
+    // allocates (through this very interposer): before the publisher is
+    // held out, and the block list sized first.
+    let (lost, possible) = if watched {
+        ((0, 0), (0, 0))
+    } else {
+        scan_at_exit()
+    };
+    before_fork();
+    record.publish(counts());
+    record.lost_blocks.store(lost.0, Ordering::Relaxed);
+    record.lost_bytes.store(lost.1, Ordering::Relaxed);
+    record.possible_blocks.store(possible.0, Ordering::Relaxed);
+    record.possible_bytes.store(possible.1, Ordering::Relaxed);
+    record.exited.store(1, Ordering::Release);
 }
 
 /// Every live block classed by a scan of the process's memory: (blocks,
@@ -227,8 +267,30 @@ extern "C" fn before_fork() {
     }
 }
 
-/// After a fork, in parent and child: the publisher may go on (there is
-/// none in the child).
+/// After a fork, in the parent: the publisher may go on.
 extern "C" fn after_fork() {
     BUSY.store(false, Ordering::Release);
+}
+
+/// After a fork, in the child: a process of its own, so a record of its
+/// own (its parent's stays the parent's) and a publisher for it (threads
+/// do not survive a fork). With no record free it publishes nothing.
+extern "C" fn in_child() {
+    BUSY.store(false, Ordering::Release);
+    let page = PAGE.load(Ordering::Acquire);
+    if page.is_null() {
+        CLAIMED.store(std::ptr::null_mut(), Ordering::Release);
+        return;
+    }
+    // SAFETY: the 'static page, mapped by `start` before the fork.
+    let shared: &'static Shared = unsafe { &*page };
+    match shared.claim(my_pid()) {
+        Some(record) => {
+            record.exiting.store(0, Ordering::Release);
+            CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
+            record.publish(counts());
+            spawn_publisher(record);
+        }
+        None => CLAIMED.store(std::ptr::null_mut(), Ordering::Release),
+    }
 }

@@ -45,6 +45,12 @@ pub struct WatchArgs {
     /// (start-up is a step, not a trend).
     #[arg(long, default_value = "500ms", value_parser = parse_duration_or_zero)]
     pub warmup: Duration,
+    /// Cap the program's memory, e.g. 512M, 2G: each process's address
+    /// space (RLIMIT_AS, so an allocation past it fails) and the tree's RSS
+    /// (the watch stops it there). Reaching it, or running out of memory,
+    /// is growth.
+    #[arg(long, value_name = "SIZE", value_parser = parse_watch_mem_cap)]
+    pub mem_cap: Option<u64>,
     /// Draw memory over time into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -155,6 +161,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .checked_mul(multiplier)
         .filter(|&v| v > 0)
         .ok_or_else(|| format!("'{text}' is out of range"))
+}
+
+/// The smallest `--mem-cap` for `watch`: the address space a dynamically
+/// linked program needs to start at all (with the shim's publisher thread
+/// and its 8 MiB stack), with room to spare.
+pub const MIN_WATCH_MEM_CAP: u64 = 64 << 20;
+
+/// A size for `watch --mem-cap`, refused below [`MIN_WATCH_MEM_CAP`].
+pub fn parse_watch_mem_cap(text: &str) -> Result<u64, String> {
+    let cap = parse_size(text)?;
+    if cap < MIN_WATCH_MEM_CAP {
+        return Err(format!(
+            "--mem-cap {text}: a program needs at least {}M of address space to start",
+            MIN_WATCH_MEM_CAP >> 20
+        ));
+    }
+    Ok(cap)
 }
 
 /// Parses the process arguments. Help and version print as usual (exit 0;

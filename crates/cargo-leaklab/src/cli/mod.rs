@@ -6,7 +6,7 @@
 //! memory grows (for `test`, see [`crate::suite::report::code`]); 2 bad
 //! input (an unknown flag or number, a program `watch` cannot start) or a
 //! check that cannot run here; 3 standard output could not be written (a
-//! full device, an I/O error). A closed pipe is not an error: the rest of
+//! full device, an I/O error); 4 for `watch`, the program crashed. A closed pipe is not an error: the rest of
 //! the output is dropped and the exit code is the command's own.
 //!
 //! Every command prints through `outln!` / [`write_out`], which return
@@ -34,6 +34,9 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_MISMATCH: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_OUTPUT: i32 = 3;
+/// `watch`: the program (or a process of its tree) crashed, and its memory
+/// was not seen to grow (as `test`'s 4: a test crashed).
+pub const EXIT_CRASHED: i32 = 4;
 
 /// Set once stdout turned out to be a closed pipe: later output is dropped.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);

@@ -3,7 +3,7 @@
 //! watched program (the watching itself is [`crate::watch`]).
 
 use super::args::WatchArgs;
-use super::{EXIT_MISMATCH, EXIT_OK, Failure};
+use super::{EXIT_CRASHED, EXIT_MISMATCH, EXIT_OK, Failure};
 use crate::fit::Fit;
 use crate::units::bytes;
 use crate::watch::judge::Verdict;
@@ -16,6 +16,7 @@ pub fn run(args: WatchArgs) -> Result<i32, Failure> {
         duration: args.duration,
         warmup: args.warmup,
         stdout_to_stderr: args.json,
+        mem_cap: args.mem_cap,
     };
     let w = watch::watch(&opts).map_err(|e| Failure::usage(e.0))?;
     if let Some(path) = &args.plot {
@@ -32,6 +33,7 @@ pub fn run(args: WatchArgs) -> Result<i32, Failure> {
     }
     Ok(match w.judgement.verdict {
         Verdict::Grows => EXIT_MISMATCH,
+        Verdict::Crashed => EXIT_CRASHED,
         Verdict::Flat | Verdict::TooShort => EXIT_OK,
     })
 }
@@ -50,20 +52,65 @@ fn print_summary(w: &Watch) -> std::io::Result<()> {
     let (first, last) = (w.samples.first(), w.samples.last());
     let peak = w.samples.iter().map(|s| s.rss_bytes).max();
     if let (Some(first), Some(last), Some(peak)) = (first, last, peak) {
+        let teardown = if j.teardown > 0 {
+            format!(
+                " ({} sample{} taken as it exited left out)",
+                j.teardown,
+                if j.teardown == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         outln!(
-            "  RSS   {} -> {} (peak {}); fitted after {}: {}",
+            "  RSS   {} -> {} (peak {}); fitted after {}: {}{}",
             bytes(first.rss_bytes),
             bytes(last.rss_bytes),
             bytes(peak),
             seconds(w.warmup_secs),
-            fit_text(&j.rss)
+            fit_text(&j.rss),
+            teardown
         )?;
+        let most = w.samples.iter().map(|s| s.processes).max().unwrap_or(1);
+        let shim = w.samples.iter().map(|s| s.shim_bytes).max().unwrap_or(0);
+        let mut about = Vec::new();
+        if most > 1 || w.processes.len() > 1 {
+            about.push(format!(
+                "summed over the program's tree: {} processes seen, at most {most} at once",
+                w.processes.len()
+            ));
+        }
+        if shim > 0 {
+            about.push(format!(
+                "the shim's own side table (up to {}) left out",
+                bytes(shim)
+            ));
+        }
+        if !about.is_empty() {
+            outln!("        (RSS: {})", about.join("; "))?;
+        }
+    }
+    // One process: the lines above are its own.
+    for g in j.growers.iter().filter(|_| w.processes.len() > 1) {
+        outln!(
+            "  grows: pid {} ({}): RSS {}{}",
+            g.pid,
+            command_text(&g.command),
+            rate(g.rss_slope),
+            g.heap_slope
+                .map_or(String::new(), |h| format!(", heap {}", rate(h)))
+        )?;
+    }
+    if let Some(oom) = &j.out_of_memory {
+        outln!("  out of memory: {oom}")?;
+    }
+    if let Some(crash) = &j.crash {
+        outln!("  crash: {crash}")?;
     }
     match (j.heap, w.samples.iter().rev().find_map(|s| s.heap)) {
         (Some(heap), Some(last)) => {
             outln!(
-                "  heap  {} in {} live blocks at the end: {} (the process's malloc heap; \
-                 in a Rust program it includes Rust's own allocations)",
+                "  heap  {} in {} live blocks at the end: {} (the malloc heap of every \
+                 process the shim entered; in a Rust program it includes Rust's own allocations)",
                 bytes(last.bytes.max(0) as u64),
                 last.blocks,
                 fit_text(&heap)
@@ -97,6 +144,16 @@ fn command_line(program: &[String]) -> String {
     }
 }
 
+/// A process's command line (words joined by spaces), cut as
+/// [`command_line`] cuts.
+fn command_text(command: &str) -> String {
+    let line = command.replace('\n', "\\n");
+    match line.char_indices().nth(COMMAND_CHARS) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
+    }
+}
+
 /// The longest command line the summary shows.
 const COMMAND_CHARS: usize = 60;
 
@@ -110,8 +167,15 @@ fn reason(w: &Watch) -> String {
             seconds(w.warmup_secs),
             watch::judge::MIN_POINTS
         ),
+        Verdict::Crashed => format!(
+            "{}; no growth seen before it",
+            j.crash.as_deref().unwrap_or("a crash")
+        ),
         Verdict::Grows => {
             let mut why = Vec::new();
+            if let Some(oom) = &j.out_of_memory {
+                why.push(format!("out of memory: {oom}"));
+            }
             if j.rss_grows {
                 why.push(format!(
                     "RSS climbs {} over {:.1} s (the bar: {})",
@@ -124,6 +188,11 @@ fn reason(w: &Watch) -> String {
                 && let Some(h) = j.heap
             {
                 why.push(format!("the heap climbs {}", rate(h.slope)));
+            }
+            if let Some(g) = j.growers.first()
+                && (why.is_empty() || w.processes.len() > 1)
+            {
+                why.push(format!("pid {} grows", g.pid));
             }
             why.join("; ")
         }

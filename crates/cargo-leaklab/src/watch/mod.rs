@@ -13,10 +13,12 @@ pub mod judge;
 pub mod preload;
 pub mod sample;
 pub mod stop;
+pub mod tree;
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -38,6 +40,9 @@ pub struct Options {
     /// Send the program's standard output to leaklab's standard error (so
     /// leaklab's own standard output stays one JSON object).
     pub stdout_to_stderr: bool,
+    /// Cap on the program's address space (RLIMIT_AS, each process) and
+    /// on its tree's RSS (the watch stops the tree there), in bytes.
+    pub mem_cap: Option<u64>,
 }
 
 /// A finished watch.
@@ -51,6 +56,8 @@ pub struct Watch {
     pub interval_secs: f64,
     /// `--duration`, in seconds.
     pub duration_secs: Option<f64>,
+    /// `--mem-cap`, in bytes.
+    pub mem_cap: Option<u64>,
     /// Samples before this many seconds are not fitted.
     pub warmup_secs: f64,
     /// Seconds from start to end of the program.
@@ -61,8 +68,10 @@ pub struct Watch {
     pub heap: HeapSeen,
     /// The fits and the verdict.
     pub judgement: Judgement,
-    /// Every sample, in time order.
+    /// Every sample of the tree (its processes summed), in time order.
     pub samples: Vec<Sample>,
+    /// Every process seen in the tree, with its own samples.
+    pub processes: Vec<judge::ProcessSeries>,
 }
 
 /// Whether the heap series is there.
@@ -81,6 +90,18 @@ pub struct Ending {
     pub status: Status,
     /// Set when the watch stopped it.
     pub stopped: Option<Stopped>,
+    /// Set when the program ended by itself but left processes running:
+    /// the watch stopped them.
+    pub leftovers: Option<Leftovers>,
+}
+
+/// Processes the program left running when it ended, stopped by the watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Leftovers {
+    /// Their pids.
+    pub pids: Vec<u32>,
+    /// The signals sent to them.
+    pub signals: Vec<String>,
 }
 
 /// A process's exit status.
@@ -120,6 +141,8 @@ pub enum StopReason {
     Duration,
     /// leaklab got SIGINT (Ctrl-C) or SIGTERM.
     Interrupt,
+    /// The tree's RSS reached `--mem-cap`.
+    MemCap,
 }
 
 impl Status {
@@ -154,12 +177,13 @@ impl Ending {
     /// The ending in a few words.
     pub fn text(&self) -> String {
         let status = self.status.text();
-        match &self.stopped {
+        let mut text = match &self.stopped {
             None => status,
             Some(s) => {
                 let why = match s.reason {
                     StopReason::Duration => "stopped when --duration ended",
                     StopReason::Interrupt => "interrupted",
+                    StopReason::MemCap => "stopped at --mem-cap",
                 };
                 if s.signals.is_empty() {
                     format!("{why}, as it {status}")
@@ -167,13 +191,25 @@ impl Ending {
                     format!("{why} ({} sent): {status}", s.signals.join(", then "))
                 }
             }
+        };
+        if let Some(left) = &self.leftovers {
+            let n = left.pids.len();
+            text.push_str(&format!(
+                "; {n} process{} it left running stopped ({} sent)",
+                if n == 1 { "" } else { "es" },
+                left.signals.join(", then ")
+            ));
         }
+        text
     }
 }
 
 /// The program could not be started: one line for the user.
 #[derive(Debug)]
 pub struct StartError(pub String);
+
+/// Per-process series kept while watching, by pid.
+type Tracks = std::collections::BTreeMap<u32, judge::ProcessSeries>;
 
 /// Runs and samples the program until it ends (see the module doc).
 pub fn watch(opts: &Options) -> Result<Watch, StartError> {
@@ -194,35 +230,51 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     if let Ok(ch) = &channel {
         ch.configure(&mut cmd);
     }
+    if let Some(cap) = opts.mem_cap {
+        cap_address_space(&mut cmd, cap);
+    }
     stop::catch_interrupts().map_err(|e| StartError(format!("cannot catch Ctrl-C: {e}")))?;
+    // Orphans of the tree come back to leaklab, to be sampled and stopped.
+    tree::become_subreaper();
+    let oom_kills_before = tree::oom_kills();
     let mut child = cmd
         .spawn()
         .map_err(|e| StartError(format!("cannot start {}: {e}", name.to_string_lossy())))?;
     let start = Instant::now();
     let pid = child.id();
+    let me = std::process::id();
     let page = crate::fit::page_size();
     let mut samples = Vec::new();
+    let mut tracks = Tracks::new();
+    let mut refused: Option<(u32, u64)> = None;
     let mut next = start;
     let slice = opts.interval.min(Duration::from_millis(20));
-    let (status, stopped) = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break (status, None),
-            Ok(None) => {}
-            Err(e) => return Err(StartError(format!("cannot wait for the program: {e}"))),
+    let mut tree = stop::Tree {
+        child: &mut child,
+        status: None,
+        reaped: Vec::new(),
+    };
+    let mut capped = false;
+    let stopped = loop {
+        tree.reap()
+            .map_err(|e| StartError(format!("cannot wait for the program: {e}")))?;
+        if tree.status.is_some() {
+            break None;
         }
         let now = Instant::now();
         if now >= next {
-            if let Some(rss_bytes) = sample::rss_bytes(pid, page) {
-                samples.push(Sample {
-                    t: now.duration_since(start).as_secs_f64(),
-                    rss_bytes,
-                    heap: channel.as_ref().ok().and_then(|ch| ch.read(pid)),
-                });
+            let t = now.duration_since(start).as_secs_f64();
+            let at = sample_tree(me, pid, t, page, &channel, &mut tracks, &mut refused);
+            if let Some((sample, raw_rss)) = at {
+                capped = opts.mem_cap.is_some_and(|cap| raw_rss >= cap);
+                samples.push(sample);
             }
             next += opts.interval;
         }
         let reason = if stop::interrupted() {
             Some((StopReason::Interrupt, libc::SIGINT))
+        } else if capped {
+            Some((StopReason::MemCap, libc::SIGKILL))
         } else if opts
             .duration
             .is_some_and(|d| now.duration_since(start) >= d)
@@ -232,9 +284,10 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             None
         };
         if let Some((reason, signal)) = reason {
-            let (status, signals) = stop::stop(&mut child, signal)
+            let signals = tree
+                .stop(signal)
                 .map_err(|e| StartError(format!("cannot stop the program: {e}")))?;
-            break (status, Some(Stopped { reason, signals }));
+            break Some(Stopped { reason, signals });
         }
         std::thread::sleep(
             slice
@@ -243,8 +296,56 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         );
     };
     let elapsed_secs = start.elapsed().as_secs_f64();
+    // The program ended by itself: what it left running is stopped too.
+    let left_running = tree.alive();
+    let leftovers = if stopped.is_none() && !left_running.is_empty() {
+        let signals = tree
+            .stop(libc::SIGTERM)
+            .map_err(|e| StartError(format!("cannot stop what the program left: {e}")))?;
+        Some(Leftovers {
+            pids: left_running,
+            signals,
+        })
+    } else {
+        None
+    };
+    let status = match tree.status {
+        Some(status) => status,
+        None => tree
+            .child
+            .wait()
+            .map_err(|e| StartError(format!("cannot wait for the program: {e}")))?,
+    };
+    // A process that ran out often exits within one publishing period of
+    // its first refusal: its final counts, published at its exit, say so.
+    if let Ok(ch) = &channel {
+        for &p in tracks.keys() {
+            if let Some(n) = ch.published(p).map(|p| p.refused).filter(|&n| n > 0)
+                && refused.is_none_or(|(_, most)| n > most)
+            {
+                refused = Some((p, n));
+            }
+        }
+    }
+    let status = Status::of(status);
+    let reaped: Vec<(u32, Status)> = tree
+        .reaped
+        .iter()
+        .map(|(p, s)| (*p, Status::of(*s)))
+        .collect();
+    let evidence = evidence(
+        pid,
+        &status,
+        stopped.as_ref(),
+        &reaped,
+        refused,
+        &tracks,
+        oom_kills_before,
+        opts.mem_cap,
+    );
     let heap = heap_seen(&channel, pid, &samples);
     let warmup_secs = opts.warmup.as_secs_f64();
+    let processes: Vec<judge::ProcessSeries> = tracks.into_values().collect();
     Ok(Watch {
         program: opts
             .program
@@ -254,16 +355,176 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         pid,
         interval_secs: opts.interval.as_secs_f64(),
         duration_secs: opts.duration.map(|d| d.as_secs_f64()),
+        mem_cap: opts.mem_cap,
         warmup_secs,
         elapsed_secs,
         ending: Ending {
-            status: Status::of(status),
+            status,
             stopped,
+            leftovers,
         },
         heap,
-        judgement: judge::judge(&samples, warmup_secs, page),
+        judgement: judge::judge(&samples, warmup_secs, page, &processes, &evidence),
         samples,
+        processes,
     })
+}
+
+/// Caps the program's address space (RLIMIT_AS, inherited by everything
+/// it starts), as the lab's `run --mem-cap` does: an allocation past it
+/// fails (malloc returns NULL, Python raises MemoryError).
+fn cap_address_space(cmd: &mut Command, cap: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls
+    // setrlimit, which is async-signal-safe, on a stack value.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: cap,
+                rlim_max: cap,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// One sample of every live process below leaklab: the tree's sum (None
+/// once the program itself is gone) and its RSS with the shim's own
+/// memory included, for `--mem-cap`. Each process's own sample goes to
+/// `tracks`; the most allocations glibc refused one process, to `refused`.
+fn sample_tree(
+    me: u32,
+    root: u32,
+    t: f64,
+    page: u64,
+    channel: &Result<preload::Channel, String>,
+    tracks: &mut Tracks,
+    refused: &mut Option<(u32, u64)>,
+) -> Option<(Sample, u64)> {
+    let mut sum = Sample {
+        t,
+        ..Sample::default()
+    };
+    let mut raw = 0;
+    let mut root_seen = false;
+    for p in tree::below(me).into_iter().filter(|p| !p.zombie) {
+        let Some(rss) = sample::rss_bytes(p.pid, page) else {
+            continue;
+        };
+        let published = channel.as_ref().ok().and_then(|ch| ch.published(p.pid));
+        let shim = published.map_or(0, |p| p.shim_bytes).min(rss);
+        let own = Sample {
+            t,
+            rss_bytes: rss - shim,
+            heap: published.and_then(|p| p.heap),
+            shim_bytes: shim,
+            processes: 1,
+            exiting: published.is_some_and(|p| p.exiting),
+        };
+        if let Some(n) = published.map(|p| p.refused).filter(|&n| n > 0)
+            && refused.is_none_or(|(_, most)| n > most)
+        {
+            *refused = Some((p.pid, n));
+        }
+        raw += rss;
+        sum.rss_bytes += own.rss_bytes;
+        sum.shim_bytes += shim;
+        sum.processes += 1;
+        sum.heap = match (sum.heap, own.heap) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        if p.pid == root {
+            root_seen = true;
+            sum.exiting = own.exiting;
+        }
+        let track = tracks.entry(p.pid).or_insert_with(|| judge::ProcessSeries {
+            pid: p.pid,
+            command: String::new(),
+            samples: Vec::new(),
+        });
+        // Re-read each time: a fork that execs changes it.
+        if let Some(command) = tree::command_of(p.pid) {
+            track.command = command;
+        }
+        track.samples.push(own);
+    }
+    root_seen.then_some((sum, raw))
+}
+
+/// What the ending says besides the samples: out of memory (glibc refused
+/// an allocation, `--mem-cap` reached, or the kernel's OOM killer), or a
+/// crash of the program or of a descendant leaklab reaped.
+#[allow(clippy::too_many_arguments)]
+fn evidence(
+    root: u32,
+    status: &Status,
+    stopped: Option<&Stopped>,
+    reaped: &[(u32, Status)],
+    refused: Option<(u32, u64)>,
+    tracks: &Tracks,
+    oom_kills_before: Option<u64>,
+    mem_cap: Option<u64>,
+) -> judge::Evidence {
+    let name = |pid: u32| {
+        let command = tracks.get(&pid).map_or("", |t| t.command.as_str());
+        format!("pid {pid} ({})", short(command))
+    };
+    let ours: Vec<(u32, &Status)> = std::iter::once((root, status))
+        .chain(reaped.iter().map(|(p, s)| (*p, s)))
+        .collect();
+    // Only what the tree did by itself: not the signals the watch sent.
+    let by_itself = stopped.is_none();
+    let killed = ours.iter().find(|(_, s)| {
+        by_itself && matches!(s, Status::Signalled { signal, .. } if *signal == libc::SIGKILL)
+    });
+    let oom_killed = killed.is_some()
+        && oom_kills_before
+            .zip(tree::oom_kills())
+            .is_some_and(|(before, after)| after > before);
+    let out_of_memory = if let Some((pid, n)) = refused {
+        Some(format!(
+            "malloc refused {n} allocation{} in {}{}",
+            if n == 1 { "" } else { "s" },
+            name(pid),
+            mem_cap.map_or(String::new(), |c| format!(
+                " (--mem-cap {})",
+                crate::units::bytes(c)
+            ))
+        ))
+    } else if stopped.is_some_and(|s| s.reason == StopReason::MemCap) {
+        mem_cap.map(|c| {
+            format!(
+                "the tree's RSS reached --mem-cap {}",
+                crate::units::bytes(c)
+            )
+        })
+    } else if oom_killed {
+        killed.map(|(pid, _)| format!("{} was killed by the kernel's OOM killer", name(*pid)))
+    } else {
+        None
+    };
+    let crash = ours.iter().find_map(|(pid, s)| match s {
+        Status::Signalled { crash: true, .. } if by_itself => {
+            Some(format!("{} {}", name(*pid), s.text()))
+        }
+        _ => None,
+    });
+    judge::Evidence {
+        out_of_memory,
+        crash,
+    }
+}
+
+/// A command line cut to 40 characters.
+fn short(command: &str) -> String {
+    match command.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &command[..cut]),
+        None => command.to_owned(),
+    }
 }
 
 /// The shim's channel, publishing twice per sample (at most every 5 ms).

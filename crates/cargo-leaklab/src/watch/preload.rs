@@ -106,25 +106,46 @@ impl Channel {
         cmd.env(layout::PATH_VAR, self.file.path());
     }
 
-    /// Whether the shim was loaded into process `pid` (it claimed the page).
+    /// Whether the shim was loaded into process `pid` (it claimed a record).
     pub fn loaded_in(&self, pid: u32) -> bool {
-        let owner = self
-            .shared()
-            .owner_pid
-            .load(std::sync::atomic::Ordering::Acquire);
-        owner == u64::from(pid)
+        self.shared().find(u64::from(pid)).is_some()
     }
 
     /// The heap of process `pid` as last published, if the shim runs there.
     pub fn read(&self, pid: u32) -> Option<Heap> {
-        if !self.loaded_in(pid) {
-            return None;
-        }
-        self.shared().read().map(|c| Heap {
-            blocks: c.live_blocks,
-            bytes: c.live_bytes,
+        self.published(pid).and_then(|p| p.heap)
+    }
+
+    /// What process `pid`'s shim published, if it runs there.
+    pub fn published(&self, pid: u32) -> Option<Published> {
+        let record = self.shared().find(u64::from(pid))?;
+        // Read before the counts: a sample whose counts may be teardown's
+        // is marked so.
+        let exiting = record.is_exiting();
+        let counts = record.read();
+        Some(Published {
+            heap: counts.map(|c| Heap {
+                blocks: c.live_blocks,
+                bytes: c.live_bytes,
+            }),
+            refused: counts.map_or(0, |c| c.refused),
+            shim_bytes: counts.map_or(0, |c| c.shim_bytes),
+            exiting,
         })
     }
+}
+
+/// What one process's shim published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// Its malloc heap (None before the first publication).
+    pub heap: Option<Heap>,
+    /// Allocations glibc refused it: out of memory, or a cap.
+    pub refused: u64,
+    /// The shim's own mapped bytes in it.
+    pub shim_bytes: u64,
+    /// It began to exit.
+    pub exiting: bool,
 }
 
 /// What the shim found at a process's exit.
@@ -148,7 +169,7 @@ impl Channel {
     /// process ended through `exit`.
     pub fn read_at_exit(&self, pid: u32) -> Option<AtExit> {
         use std::sync::atomic::Ordering::{Acquire, Relaxed};
-        let shared = self.shared();
+        let shared = self.shared().find(u64::from(pid))?;
         if shared.exited.load(Acquire) != 1 {
             return None;
         }
@@ -203,14 +224,15 @@ mod tests {
         assert!(!channel.loaded_in(me));
         assert_eq!(channel.read(me), None);
         let shared = channel.shared();
-        shared
-            .owner_pid
-            .store(u64::from(me), std::sync::atomic::Ordering::Release);
+        let record = shared.claim(u64::from(me)).expect("a free record");
+        assert!(channel.loaded_in(me));
         assert_eq!(channel.read(me), None, "claimed but not yet published");
-        shared.publish(layout::Counts {
+        record.publish(layout::Counts {
             live_blocks: 3,
             live_bytes: 300,
             allocations: 7,
+            refused: 2,
+            shim_bytes: 4096,
         });
         assert_eq!(
             channel.read(me),
@@ -224,17 +246,23 @@ mod tests {
             None,
             "another pid's counts are not read"
         );
+        let published = channel.published(me).unwrap();
+        assert_eq!((published.refused, published.shim_bytes), (2, 4096));
+        assert!(!published.exiting);
+        // A second process gets a record of its own.
+        let other = shared.claim(u64::from(me) + 1).unwrap();
+        assert!(!std::ptr::eq(other, record));
+        assert!(std::ptr::eq(shared.claim(u64::from(me)).unwrap(), record));
+        other.exiting.store(1, std::sync::atomic::Ordering::Release);
+        assert!(channel.published(me + 1).unwrap().exiting);
     }
 
     #[test]
     fn a_torn_publication_reads_as_nothing_instead_of_hanging() {
         let channel = Channel::open(PathBuf::from("/x.so"), Duration::from_millis(10)).unwrap();
         let me = std::process::id();
-        let shared = channel.shared();
-        shared
-            .owner_pid
-            .store(u64::from(me), std::sync::atomic::Ordering::Release);
-        shared.seq.store(1, std::sync::atomic::Ordering::Release);
+        let record = channel.shared().claim(u64::from(me)).unwrap();
+        record.seq.store(1, std::sync::atomic::Ordering::Release);
         assert_eq!(channel.read(me), None);
     }
 

@@ -1,21 +1,33 @@
-//! One sample of a watched process: its resident set size, read from
-//! `/proc/<pid>/statm`, and its malloc heap where the shim publishes it.
+//! One sample of a watched program: its processes' resident set sizes,
+//! read from `/proc/<pid>/statm`, and their malloc heaps where the shim
+//! publishes them.
 
 use serde::Serialize;
 
-/// Memory of the watched process at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Memory of the watched program's tree (or of one of its processes) at
+/// one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct Sample {
     /// Seconds since the program started.
     pub t: f64,
-    /// Resident set size in bytes.
+    /// Resident set size in bytes, summed over the processes, the shim's
+    /// own memory ([`Sample::shim_bytes`]) left out.
     pub rss_bytes: u64,
-    /// Live blocks and bytes of its malloc heap, where the shim is loaded.
+    /// Live blocks and bytes of the malloc heap, summed over the processes
+    /// where the shim is loaded.
     pub heap: Option<Heap>,
+    /// Bytes the shim mapped for itself (its side table), taken out of
+    /// `rss_bytes`.
+    pub shim_bytes: u64,
+    /// Processes sampled.
+    pub processes: usize,
+    /// The program (for a process's own sample: that process) had begun
+    /// to exit: teardown, left out of the fit.
+    pub exiting: bool,
 }
 
 /// The malloc heap's live blocks and bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Heap {
     /// Live blocks.
     pub blocks: i64,
@@ -35,6 +47,16 @@ pub fn rss_bytes(pid: u32, page_size: u64) -> Option<u64> {
 pub fn parse_statm(statm: &str, page_size: u64) -> Option<u64> {
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     (pages > 0).then(|| pages * page_size)
+}
+
+impl std::ops::Add for Heap {
+    type Output = Heap;
+    fn add(self, other: Heap) -> Heap {
+        Heap {
+            blocks: self.blocks.saturating_add(other.blocks),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
 }
 
 #[cfg(test)]

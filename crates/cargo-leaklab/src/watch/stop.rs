@@ -1,6 +1,7 @@
 //! Ending a watch: Ctrl-C (SIGINT) and SIGTERM sent to leaklab are caught,
-//! so the watch can stop the program and still print its summary; and a
-//! program is stopped politely first, then killed.
+//! so the watch can stop the program and still print its summary; and the
+//! program's whole tree (every descendant, [`super::tree`]) is stopped
+//! politely first, then killed, so nothing it started outlives the watch.
 
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,36 +44,104 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Sends `first` to the program, waits up to [`GRACE`] for it to exit,
-/// then sends SIGKILL; returns its status and the signals sent, by name.
-pub fn stop(child: &mut Child, first: libc::c_int) -> std::io::Result<(ExitStatus, Vec<String>)> {
-    let mut sent = Vec::new();
-    if let Some(status) = child.try_wait()? {
-        return Ok((status, sent));
-    }
-    send(child, first);
-    sent.push(signal_name(first).to_owned());
-    let deadline = Instant::now() + GRACE;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait()? {
-            return Ok((status, sent));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    if let Some(status) = child.try_wait()? {
-        return Ok((status, sent));
-    }
-    child.kill()?;
-    sent.push(signal_name(libc::SIGKILL).to_owned());
-    Ok((child.wait()?, sent))
+/// The processes of the tree and what became of the ones leaklab reaped.
+pub struct Tree<'a> {
+    /// The program itself.
+    pub child: &'a mut Child,
+    /// Its status, once reaped.
+    pub status: Option<ExitStatus>,
+    /// Descendants reparented to leaklab (the subreaper) and reaped by it:
+    /// pid and status.
+    pub reaped: Vec<(u32, ExitStatus)>,
 }
 
-fn send(child: &Child, signal: libc::c_int) {
-    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
+impl Tree<'_> {
+    /// Reaps the program if it ended, and every zombie reparented to
+    /// leaklab (by pid: never `waitpid(-1)`, which would take the program's
+    /// status from `Child`).
+    pub fn reap(&mut self) -> std::io::Result<()> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?;
+        }
+        let me = std::process::id();
+        let root = self.child.id();
+        for p in super::tree::below(me) {
+            if p.ppid != me || p.pid == root || !p.zombie {
+                continue;
+            }
+            let Ok(pid) = libc::pid_t::try_from(p.pid) else {
+                continue;
+            };
+            let mut raw = 0;
+            // SAFETY: a child of ours by pid; `raw` is a valid out-param.
+            if unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG) } == pid {
+                use std::os::unix::process::ExitStatusExt;
+                self.reaped.push((p.pid, ExitStatus::from_raw(raw)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Live processes of the tree (the program included while it runs).
+    pub fn alive(&self) -> Vec<u32> {
+        super::tree::below(std::process::id())
+            .into_iter()
+            .filter(|p| !p.zombie)
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Stops every process of the tree: `first`, up to [`GRACE`] for them to
+    /// end, then SIGKILL, sent again to whatever is still (or newly) there
+    /// until nothing is. Returns the signals sent, by name (none if nothing
+    /// was running).
+    pub fn stop(&mut self, first: libc::c_int) -> std::io::Result<Vec<String>> {
+        let mut sent = Vec::new();
+        self.reap()?;
+        let alive = self.alive();
+        if alive.is_empty() {
+            return Ok(sent);
+        }
+        alive.iter().for_each(|&pid| send(pid, first));
+        sent.push(signal_name(first).to_owned());
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            self.reap()?;
+            if self.alive().is_empty() {
+                return Ok(sent);
+            }
+        }
+        // A process that forks as fast as it is killed gets more rounds;
+        // 1000 rounds of 5 ms bound the wait.
+        for _ in 0..1000 {
+            self.reap()?;
+            let alive = self.alive();
+            if alive.is_empty() {
+                break;
+            }
+            if sent.last().map(String::as_str) != Some("SIGKILL") {
+                sent.push(signal_name(libc::SIGKILL).to_owned());
+            }
+            alive.iter().for_each(|&pid| send(pid, libc::SIGKILL));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.status.is_none() {
+            self.status = Some(self.child.wait()?);
+        }
+        self.reap()?;
+        Ok(sent)
+    }
+}
+
+fn send(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
     };
-    // SAFETY: kill has no memory preconditions; `pid` is our unreaped
-    // child, so it cannot name another process.
+    // SAFETY: kill has no memory preconditions. `pid` was found below
+    // leaklab a moment ago; one that ended since stays a zombie until its
+    // parent reaps it, so only a reap and a wrap of the pid space within
+    // those microseconds could make it name another process.
     unsafe { libc::kill(pid, signal) };
 }
 

@@ -84,7 +84,8 @@ pub fn shim() -> PathBuf {
 /// with the scan, as `cargo leaklab test` asks).
 pub fn page(publish_ns: u64) -> (TempPath, PathBuf) {
     let file = TempPath::new("leaklab-shim-page");
-    let mut bytes = vec![0u8; 4096];
+    // The whole page: the shim maps nothing from a shorter file.
+    let mut bytes = vec![0u8; 32 << 10];
     bytes[..8].copy_from_slice(&MAGIC.to_ne_bytes());
     bytes[PUBLISH_NS_AT..PUBLISH_NS_AT + 8].copy_from_slice(&publish_ns.to_ne_bytes());
     std::fs::write(file.path(), bytes).expect("the page is written");

@@ -76,6 +76,9 @@ unsafe extern "C" {
 }
 
 static FAILED_ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Allocations glibc itself refused (it returned NULL: out of memory, or
+/// an address-space cap), as opposed to failures injected here.
+static REFUSED: AtomicU64 = AtomicU64::new(0);
 /// `free`/`realloc` of a pointer this interposer never handed out.
 static FOREIGN_FREES: AtomicU64 = AtomicU64::new(0);
 /// Blocks handed out but not recorded (the side table could not grow, a
@@ -111,6 +114,19 @@ pub fn stats() -> Stats {
         failed_allocs: FAILED_ALLOCS.load(SeqCst),
         foreign_frees: FOREIGN_FREES.load(SeqCst),
         untracked: UNTRACKED.load(SeqCst),
+    }
+}
+
+/// C allocations glibc refused so far (NULL for a size above zero): the
+/// process ran out of memory, or into a cap on it.
+pub fn refused_allocations() -> u64 {
+    REFUSED.load(Relaxed)
+}
+
+/// Counts a NULL from glibc for a request of `size` bytes.
+fn note_refusal(ptr: *mut c_void, size: usize) {
+    if ptr.is_null() && size > 0 {
+        REFUSED.fetch_add(1, Relaxed);
     }
 }
 
@@ -516,6 +532,7 @@ fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -
     let (call, _inside) = enter(thread);
     if !call.outer() {
         let ptr = make();
+        note_refusal(ptr, size);
         track(ptr, size, call);
         return ptr;
     }
@@ -529,6 +546,7 @@ fn c_allocation(size: usize, align: usize, make: impl FnOnce() -> *mut c_void) -
         Some(block) => block.cast(),
         None => make(),
     };
+    note_refusal(ptr, size);
     track(ptr, size, call);
     ptr
 }
@@ -628,6 +646,7 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     };
     if new.is_null() {
         // The old block stays the caller's (errno is glibc's ENOMEM).
+        note_refusal(new, size);
         retrack(ptr, forgot, call);
         return new;
     }

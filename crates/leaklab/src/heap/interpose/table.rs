@@ -117,6 +117,15 @@ static FORKS: AtomicUsize = AtomicUsize::new(0);
 /// any fork takes to copy a process, far shorter than a hang.
 pub const FORK_WAIT_NS: u64 = 200_000_000;
 
+/// Bytes the table has mapped for itself now: the shim's own memory, which
+/// a watcher takes out of the process's resident size.
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes mapped by the side table (every shard's slots), now.
+pub fn mapped_bytes() -> usize {
+    MAPPED.load(Relaxed)
+}
+
 /// Test hook: refuse to map more table memory, as when the address space
 /// is exhausted (`RLIMIT_AS`), so the "cannot grow" path can be exercised.
 static REFUSE_GROWTH: AtomicBool = AtomicBool::new(false);
@@ -335,6 +344,7 @@ impl Table {
         if mapped == libc::MAP_FAILED {
             return false;
         }
+        MAPPED.fetch_add(bytes, Relaxed);
         let old = std::mem::replace(
             self,
             Table {
@@ -355,6 +365,7 @@ impl Table {
         if !old.slots.is_null() {
             // SAFETY: the old mapping, of exactly this size, is no longer used.
             unsafe { libc::munmap(old.slots.cast(), old.capacity * size_of::<Slot>()) };
+            MAPPED.fetch_sub(old.capacity * size_of::<Slot>(), Relaxed);
         }
         true
     }

@@ -1,0 +1,130 @@
+//! The watched program's process tree: every process below leaklab, found
+//! in `/proc` by parent pid. leaklab makes itself a child subreaper, so a
+//! process whose parent exits (a daemon's double fork, a server's worker
+//! left behind) is reparented to it rather than to init, and stays in the
+//! tree, to be sampled and, at the end, stopped.
+
+use std::collections::HashMap;
+
+/// One process of the tree, as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    /// Exited, not yet reaped: no memory to sample, nothing to stop.
+    pub zombie: bool,
+}
+
+/// Makes this process the subreaper of its descendants (Linux 3.4+); false
+/// if the kernel refused.
+pub fn become_subreaper() -> bool {
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// Every process below `ancestor` (not itself), parents before children.
+pub fn below(ancestor: u32) -> Vec<Proc> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut children: HashMap<u32, Vec<Proc>> = HashMap::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A process that ended since the listing has no stat: skipped.
+        if let Some(p) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| parse_stat(&s))
+        {
+            children.entry(p.ppid).or_default().push(p);
+        }
+    }
+    let mut out = Vec::new();
+    let mut queue = vec![ancestor];
+    while let Some(parent) = queue.pop() {
+        for p in children.remove(&parent).unwrap_or_default() {
+            queue.push(p.pid);
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Pid, state and parent pid of a `/proc/<pid>/stat` line. The command
+/// name (in parentheses) may hold spaces and parentheses: the fields are
+/// read after its last `)`.
+pub fn parse_stat(stat: &str) -> Option<Proc> {
+    let (head, tail) = stat.rsplit_once(')')?;
+    let pid = head.split_once(" (")?.0.trim().parse().ok()?;
+    let mut fields = tail.split_whitespace();
+    let state = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        zombie: state == "Z" || state == "X",
+    })
+}
+
+/// Process `pid`'s command line, its arguments joined by spaces (its
+/// command name for a kernel thread or one that cleared it); None if gone.
+pub fn command_of(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let words: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    if words.is_empty() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        return Some(format!("[{}]", comm.trim_end()));
+    }
+    Some(words.join(" "))
+}
+
+/// The kernel's count of processes its OOM killer killed (`oom_kill` in
+/// `/proc/vmstat`, Linux 4.13+).
+pub fn oom_kills() -> Option<u64> {
+    let vmstat = std::fs::read_to_string("/proc/vmstat").ok()?;
+    vmstat
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        assert_eq!(
+            parse_stat("42 (a) b (c)) S 7 42 42 0 -1 4194560 ..."),
+            Some(Proc {
+                pid: 42,
+                ppid: 7,
+                zombie: false
+            })
+        );
+        assert!(parse_stat("9 (python3) Z 8 9 9").unwrap().zombie);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn a_child_of_this_process_is_below_it() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let found = below(me)
+            .iter()
+            .any(|p| p.pid == child.id() && p.ppid == me);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(found);
+        assert!(command_of(me).is_some());
+    }
+}
