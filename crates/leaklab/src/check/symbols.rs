@@ -1,18 +1,22 @@
 //! Return addresses to functions and source lines, after the fact.
 //!
 //! Each address is placed in the loaded object that holds it (the
-//! executable or a shared library, from `dl_iterate_phdr`), and each
-//! object's addresses are resolved in one run of binutils' `addr2line`
-//! (present wherever Rust links with the system's `cc`; another tool of the
-//! same interface, e.g. `llvm-addr2line`, can be named in
-//! `LEAKLAB_ADDR2LINE`). Resolving this way keeps the DWARF reader out of
+//! executable or a shared library, from `dl_iterate_phdr`), and resolved
+//! by binutils' `addr2line` (present wherever Rust links with the system's
+//! `cc`; another tool of the same interface, e.g. `llvm-addr2line`, can be
+//! named in `LEAKLAB_ADDR2LINE`). One tool process per object serves the
+//! whole run, answering addresses on a pipe as they come (it reads its
+//! debug info once, the costly part), and each address is resolved once
+//! per process: a fault sweep's hundred stacks share most of their frames. Resolving this way keeps the DWARF reader out of
 //! the user crate, and so out of every user's build. Where the tool is
 //! missing, a frame names its object and offset instead, and says why.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_int, c_void};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Mutex;
 
 /// One frame of a resolved address: function (demangled), file, line.
 pub type Symbol = (String, Option<String>, Option<u32>);
@@ -101,18 +105,117 @@ fn tool_missing() -> Option<String> {
     }
 }
 
-/// `addr2line -a -f -i -C -e FILE OFFSETS…`, read back per offset.
-fn run_tool(path: &std::path::Path, offsets: &[usize]) -> HashMap<usize, Vec<Symbol>> {
-    let output = Command::new(tool())
-        .args(["-a", "-f", "-i", "-C", "-e"])
-        .arg(path)
-        .args(offsets.iter().map(|o| format!("{o:#x}")))
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    match output {
-        Ok(out) => parse(&String::from_utf8_lossy(&out.stdout)),
-        Err(_) => HashMap::new(),
+/// What was resolved so far, and the tool process serving each object.
+struct Resolver {
+    known: HashMap<(PathBuf, usize), Vec<Symbol>>,
+    servers: HashMap<PathBuf, Option<Server>>,
+}
+
+static RESOLVER: Mutex<Option<Resolver>> = Mutex::new(None);
+
+/// The symbols of `offsets` in the object at `path`: those seen before
+/// from memory, the others from the object's tool process.
+fn run_tool(path: &Path, offsets: &[usize]) -> HashMap<usize, Vec<Symbol>> {
+    let mut guard = RESOLVER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let resolver = guard.get_or_insert_with(|| Resolver {
+        known: HashMap::new(),
+        servers: HashMap::new(),
+    });
+    let mut new: Vec<usize> = offsets
+        .iter()
+        .copied()
+        .filter(|&o| !resolver.known.contains_key(&(path.to_path_buf(), o)))
+        .collect();
+    new.sort_unstable();
+    new.dedup();
+    if !new.is_empty() {
+        let server = resolver
+            .servers
+            .entry(path.to_path_buf())
+            .or_insert_with(|| Server::start(path));
+        let answered = server.as_mut().and_then(|s| s.ask(&new));
+        if answered.is_none() {
+            // A tool that died or cannot start: no second try this run.
+            *server = None;
+        }
+        let mut answered = answered.unwrap_or_default();
+        for offset in new {
+            let symbols = answered.remove(&offset).unwrap_or_default();
+            resolver.known.insert((path.to_path_buf(), offset), symbols);
+        }
+    }
+    offsets
+        .iter()
+        .map(|&o| (o, resolver.known[&(path.to_path_buf(), o)].clone()))
+        .collect()
+}
+
+/// `addr2line -a -f -i -C -e FILE`, reading offsets on its standard input
+/// and flushing each answer (binutils' server mode).
+struct Server {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+/// An address no object holds, asked after each batch: its echo marks the
+/// end of the batch's answers.
+const END: &str = "0xffffffffffffffff";
+
+impl Server {
+    fn start(path: &Path) -> Option<Server> {
+        let mut child = Command::new(tool())
+            .args(["-a", "-f", "-i", "-C", "-e"])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let input = child.stdin.take()?;
+        let output = BufReader::new(child.stdout.take()?);
+        Some(Server {
+            child,
+            input,
+            output,
+        })
+    }
+
+    /// The tool's answers for `offsets`, up to the end mark.
+    fn ask(&mut self, offsets: &[usize]) -> Option<HashMap<usize, Vec<Symbol>>> {
+        let mut question = String::new();
+        for offset in offsets {
+            question.push_str(&format!("{offset:#x}\n"));
+        }
+        question.push_str(END);
+        question.push('\n');
+        self.input.write_all(question.as_bytes()).ok()?;
+        self.input.flush().ok()?;
+        let mut text = String::new();
+        loop {
+            let mut line = String::new();
+            if self.output.read_line(&mut line).ok()? == 0 {
+                return None; // the tool ended
+            }
+            if line.trim() == END {
+                // Its two lines ("??", "??:0") end the batch.
+                for _ in 0..2 {
+                    line.clear();
+                    self.output.read_line(&mut line).ok()?;
+                }
+                return Some(parse(&text));
+            }
+            text.push_str(&line);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
