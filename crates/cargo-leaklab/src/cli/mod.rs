@@ -20,6 +20,7 @@ macro_rules! outln {
 }
 
 pub mod args;
+mod run;
 mod test;
 mod watch;
 
@@ -108,6 +109,7 @@ fn run_with(argv: Vec<OsString>) -> i32 {
     let outcome = match cli.command {
         Command::Watch(a) => watch::run(a),
         Command::Test(a) => test::run(a),
+        Command::Run(a) => run::run(a),
         Command::TestRunner(a) => Ok(crate::suite::runner::main(a.binary, a.args)),
     };
     match outcome {
