@@ -4,6 +4,8 @@
 //!   cargo-nextest, one process each, under a leak detector (the preload
 //!   shim's counters, valgrind memcheck, or LeakSanitizer), and a table of
 //!   what each test lost, on which side of the Rust/C boundary;
+//! - `cargo leaklab run` ([`run`]): a package's binary, built by cargo and
+//!   run once under the counters or memcheck, and what it lost at exit;
 //! - `leaklab watch` ([`watch`]): any program's memory over time, fitted,
 //!   and whether it grows.
 //!
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod fit;
 pub mod parse;
 pub mod plot;
+pub mod run;
 pub mod shim;
 pub mod suite;
 pub mod units;

@@ -1,4 +1,4 @@
-//! `leaklab watch ...` and `leaklab test ...`.
+//! `leaklab watch ...`, `leaklab test ...` and `leaklab run ...`.
 fn main() {
     std::process::exit(cargo_leaklab::cli::main());
 }

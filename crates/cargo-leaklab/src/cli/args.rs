@@ -29,6 +29,10 @@ pub enum Command {
     /// process under a leak detector: which test lost what, on which side.
     /// Installed as `cargo leaklab test`.
     Test(TestArgs),
+    /// Build a package's binary (or example) with cargo, run it once
+    /// under a leak detector, and tell what it lost at exit, on which
+    /// side. Installed as `cargo leaklab run`.
+    Run(RunArgs),
     #[command(name = "__test-runner", hide = true)]
     TestRunner(TestRunnerArgs),
 }
@@ -102,6 +106,54 @@ pub struct TestArgs {
     /// filters, --partition, and `-- ARGS` for the test binaries.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
     pub nextest_args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// counters (the preload shim's scan of the malloc heap at exit; a run
+    /// that lost memory is run again under memcheck, without its input
+    /// and output, for the sides and stacks) or valgrind (one run under
+    /// memcheck).
+    #[arg(long, value_enum, default_value = "counters")]
+    pub detector: crate::run::Detector,
+    /// The binary target to run (default: the package's only binary, or
+    /// its default-run).
+    #[arg(long, value_name = "NAME", conflicts_with = "example")]
+    pub bin: Option<String>,
+    /// The example to run.
+    #[arg(long, value_name = "NAME")]
+    pub example: Option<String>,
+    /// Package to build (cargo's -p).
+    #[arg(long, short = 'p', value_name = "SPEC")]
+    pub package: Option<String>,
+    /// Build with the release profile.
+    #[arg(long, short = 'r')]
+    pub release: bool,
+    /// Build with this profile.
+    #[arg(long, value_name = "NAME", conflicts_with = "release")]
+    pub profile: Option<String>,
+    /// Features to enable (cargo's --features); may be repeated.
+    #[arg(long, short = 'F', value_name = "FEATURES")]
+    pub features: Vec<String>,
+    #[arg(long)]
+    pub all_features: bool,
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// The package's Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// cargo's target directory.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Read these memcheck suppressions too; may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub suppressions: Vec<PathBuf>,
+    /// Print one JSON object (the program's own stdout goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// The program's arguments, after `--`.
+    #[arg(last = true, value_parser = clap::value_parser!(OsString))]
+    pub args: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! The command line of `leaklab` and `cargo leaklab`: `watch` (any
-//! program) and `test` (any crate's tests).
+//! program), `test` (any crate's tests) and `run` (one binary of a crate,
+//! see [`run::code`] for its exit codes).
 //!
 //! Exit codes: 0 success (for `watch`: the program was watched and its
 //! memory is flat, or it ran too briefly to judge); 1 a watched program's
@@ -20,6 +21,7 @@ macro_rules! outln {
 }
 
 pub mod args;
+pub mod run;
 mod test;
 mod watch;
 
@@ -108,6 +110,7 @@ fn run_with(argv: Vec<OsString>) -> i32 {
     let outcome = match cli.command {
         Command::Watch(a) => watch::run(a),
         Command::Test(a) => test::run(a),
+        Command::Run(a) => run::run(a),
         Command::TestRunner(a) => Ok(crate::suite::runner::main(a.binary, a.args)),
     };
     match outcome {

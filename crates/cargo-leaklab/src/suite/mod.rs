@@ -80,7 +80,7 @@ impl Detector {
 /// The lab's memcheck suppressions for Rust's runtime, libtest's and the
 /// bound C libraries' one-off allocations (still reachable at exit), built
 /// in, so they apply to any crate.
-const LAB_SUPPRESSIONS: [(&str, &str); 3] = [
+pub(crate) const LAB_SUPPRESSIONS: [(&str, &str); 3] = [
     (
         "rust-runtime.supp",
         include_str!("../../valgrind/rust-runtime.supp"),

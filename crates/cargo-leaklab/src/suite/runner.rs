@@ -182,7 +182,7 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
-fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
+pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
     TestRecord {
         binary: file_name(binary),
         test: test.to_owned(),
@@ -237,7 +237,7 @@ fn limit(under_memcheck: bool) -> Option<Duration> {
 }
 
 /// How a limited run ended.
-enum Finished {
+pub(crate) enum Finished {
     Exited(ExitStatus),
     /// Killed (SIGKILL) when its time ran out.
     TimedOut(Duration),
@@ -246,7 +246,7 @@ enum Finished {
 /// Runs `cmd` to its end or until `limit`, when it is killed. With
 /// `keep_stderr`, the child's stderr is passed through to this process's
 /// and a copy of its last 64 KiB returned.
-fn run_limited(
+pub(crate) fn run_limited(
     cmd: &mut Command,
     limit: Option<Duration>,
     keep_stderr: bool,
@@ -379,7 +379,7 @@ fn output_limited(
     }))
 }
 
-fn finished_ending(finished: &Finished) -> Ending {
+pub(crate) fn finished_ending(finished: &Finished) -> Ending {
     match finished {
         Finished::Exited(status) => ending(*status),
         Finished::TimedOut(limit) => Ending::TimedOut(limit.as_secs()),
@@ -389,7 +389,7 @@ fn finished_ending(finished: &Finished) -> Ending {
 /// glibc's own abort on a bad free or a corrupted heap
 /// (`malloc_printerr`): its message, when a process killed by SIGABRT
 /// wrote one on stderr.
-fn glibc_abort(ending: &Ending, stderr: &str) -> Option<MemoryError> {
+pub(crate) fn glibc_abort(ending: &Ending, stderr: &str) -> Option<MemoryError> {
     if *ending != Ending::Signal(libc::SIGABRT) {
         return None;
     }
@@ -477,7 +477,7 @@ fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<Finished, St
         .map_err(|e| format!("cannot run valgrind: {e}"))
 }
 
-fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
+pub(crate) fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
     let text = std::fs::read_to_string(xml)
         .map_err(|e| format!("memcheck's XML {}: {e}", xml.display()))?;
     let parsed = xml::parse(&text)?;

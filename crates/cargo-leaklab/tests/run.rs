@@ -1,0 +1,291 @@
+//! `cargo leaklab run` on a crate written here for the purpose, with one
+//! binary per case: one that loses a `malloc(40)` (C's) and a 24-byte
+//! `Box` (Rust's) before it exits, a clean one that echoes its arguments
+//! and input, one with an invalid read, one that exits with status 3. The
+//! sizes, sides and exit codes must be those, and the program's input,
+//! output and arguments its own.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const LEAKY: &str = r#"
+unsafe extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+}
+
+#[inline(never)]
+fn leak() {
+    // SAFETY: a plain allocation, never freed: the C leak under test.
+    let c = unsafe { malloc(40) };
+    std::hint::black_box(c);
+    std::hint::black_box(Box::into_raw(Box::new([7u8; 24])));
+}
+
+#[inline(never)]
+fn scrub() {
+    // Overwrites the stack leak() used: no stale copy of its pointers
+    // may keep the blocks reachable.
+    std::hint::black_box([0u8; 4096]);
+}
+
+fn main() {
+    leak();
+    scrub();
+    println!("leaky: done");
+}
+"#;
+
+const CLEAN: &str = r#"
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).unwrap();
+    println!("clean: args [{}], input [{}]", args.join("|"), input.trim());
+}
+"#;
+
+const BAD_READ: &str = r#"
+unsafe extern "C" {
+    fn malloc(size: usize) -> *mut u8;
+    fn free(p: *mut u8);
+}
+
+fn main() {
+    // SAFETY: not sound on purpose: reads the byte just past a 16-byte
+    // block, the memory error under test.
+    let v = unsafe {
+        let p = malloc(16);
+        let x = std::ptr::read_volatile(p.add(16));
+        free(p);
+        x
+    };
+    std::hint::black_box(v);
+}
+"#;
+
+const EXIT3: &str = r#"
+fn main() {
+    println!("exit3: giving up");
+    std::process::exit(3);
+}
+"#;
+
+/// The crate, written once under cargo's temporary directory (its target
+/// directory shared by every test here, so each builds nothing new).
+fn krate() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("run-demo");
+        std::fs::create_dir_all(dir.join("src/bin")).unwrap();
+        let files = [
+            (
+                "Cargo.toml",
+                "[package]\nname = \"run-demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+            ),
+            ("src/bin/leaky.rs", LEAKY),
+            ("src/bin/clean.rs", CLEAN),
+            ("src/bin/bad_read.rs", BAD_READ),
+            ("src/bin/exit3.rs", EXIT3),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            // Unchanged files keep their times: no rebuild.
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+                std::fs::write(&path, text).unwrap();
+            }
+        }
+        dir
+    })
+}
+
+/// `cargo leaklab run ARGS` in the crate, `input` on its stdin.
+fn leaklab_run(args: &[&str], input: &str) -> Output {
+    let mut child = common::command(env!("CARGO_BIN_EXE_cargo-leaklab"))
+        .args(["leaklab", "run"])
+        .args(args)
+        .current_dir(krate())
+        .env("CARGO_TARGET_DIR", krate().join("target"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cargo-leaklab runs");
+    let mut stdin = child.stdin.take().unwrap();
+    // The program may exit before reading: a closed pipe is no failure.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn valgrind() {
+    let ok = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "valgrind is not installed: apt-get install valgrind");
+}
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); exit {:?}; stderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn amount(v: &Value) -> (i64, i64) {
+    (
+        v["blocks"].as_i64().expect("blocks"),
+        v["bytes"].as_i64().expect("bytes"),
+    )
+}
+
+#[test]
+fn the_counters_find_the_malloc_on_c_s_side_and_the_box_on_rust_s() {
+    valgrind();
+    let out = leaklab_run(&["--bin", "leaky", "--json"], "");
+    assert_exit(&out, 1);
+    let report = json(&out);
+    assert_eq!(amount(&report["heap_at_exit"]["lost"]), (2, 64), "{report}");
+    assert_eq!(amount(&report["c"]["lost"]), (1, 40), "{report}");
+    assert_eq!(amount(&report["rust"]["lost"]), (1, 24), "{report}");
+    assert_eq!(report["status"], 0);
+    assert_eq!(report["detector"], "counters (sides: memcheck)");
+    assert!(
+        report["top_frame"]
+            .as_str()
+            .is_some_and(|f| f.contains("leaky.rs")),
+        "{report}"
+    );
+    // Under --json the program's output goes to stderr, once: memcheck's
+    // second run (for the sides) is not shown.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("leaky: done").count(), 1, "{stderr}");
+}
+
+#[test]
+fn memcheck_finds_the_same_sizes_and_sides() {
+    valgrind();
+    let out = leaklab_run(&["--detector", "valgrind", "--bin", "leaky", "--json"], "");
+    assert_exit(&out, 1);
+    let report = json(&out);
+    assert_eq!(amount(&report["c"]["lost"]), (1, 40), "{report}");
+    assert_eq!(amount(&report["rust"]["lost"]), (1, 24), "{report}");
+    assert_eq!(report["heap_at_exit"], Value::Null);
+}
+
+#[test]
+fn the_program_s_output_is_stdout_and_the_report_follows_on_stderr() {
+    valgrind();
+    let out = leaklab_run(&["--bin", "leaky"], "");
+    assert_exit(&out, 1);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "leaky: done\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let row = stderr
+        .lines()
+        .find(|l| l.starts_with("| leaky"))
+        .unwrap_or_else(|| panic!("no row for leaky:\n{stderr}"));
+    assert!(row.contains("1 blk / 40 B | 1 blk / 24 B"), "{row}");
+    assert!(
+        stderr.contains("leaklab run: exit 1: the program lost memory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_clean_program_gets_its_arguments_and_input_and_exits_0() {
+    for detector in ["counters", "valgrind"] {
+        let out = leaklab_run(
+            &[
+                "--detector",
+                detector,
+                "--bin",
+                "clean",
+                "--",
+                "--json",
+                "two words",
+                "-p",
+            ],
+            "typed in\n",
+        );
+        assert_exit(&out, 0);
+        // The arguments after `--` are the program's, even leaklab's own.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "clean: args [--json|two words|-p], input [typed in]\n",
+            "{detector}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("exit 0: the program lost no memory"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_read_is_a_memory_error_with_its_line() {
+    valgrind();
+    let out = leaklab_run(
+        &["--detector", "valgrind", "--bin", "bad_read", "--json"],
+        "",
+    );
+    assert_exit(&out, 6);
+    let report = json(&out);
+    let error = &report["memory_errors"][0];
+    assert_eq!(error["kind"], "InvalidRead", "{report}");
+    assert!(
+        error["at"]
+            .as_str()
+            .is_some_and(|f| f.contains("bad_read.rs:12")),
+        "{report}"
+    );
+    assert!(
+        error["allocated_at"]
+            .as_str()
+            .is_some_and(|f| f.contains("bad_read.rs:11")),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_program_that_exits_3_is_a_failure_with_its_status() {
+    let out = leaklab_run(&["--bin", "exit3", "--json"], "");
+    assert_exit(&out, 4);
+    let report = json(&out);
+    assert_eq!(report["status"], 3, "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exit3: giving up"));
+}
+
+#[test]
+fn no_binary_named_or_several_to_choose_from_is_one_line_and_exit_2() {
+    let out = leaklab_run(&[], "");
+    assert_exit(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("several binaries (") && stderr.contains("choose one with --bin NAME"),
+        "{stderr}"
+    );
+    let out = leaklab_run(&["--bin", "nope"], "");
+    assert_exit(&out, 2);
+    let out = leaklab_run(&["--detector", "lsan"], "");
+    assert_exit(&out, 2);
+}
