@@ -2,24 +2,25 @@
 //!
 //! - `LEAKLAB_TARGET`: the target triple, for `cargo leaklab test`'s
 //!   `CARGO_TARGET_<TRIPLE>_RUNNER`;
-//! - the preload shim, embedded: the sibling crate `leaklab-preload` (a
-//!   cdylib) built by a nested `cargo build --release` into
-//!   `$OUT_DIR/shim`, copied to `$OUT_DIR/libleaklab_preload.so` (which
-//!   src/shim.rs `include_bytes!`), and `LEAKLAB_SHIM_HASH`, a hash of its
-//!   bytes that names its cache directory at run time.
+//! - the preload shim, embedded: the crate `leaklab-preload` (a cdylib on
+//!   the user crate `leaklab`) built by a nested `cargo build --release`
+//!   into `$OUT_DIR/shim`, copied to `$OUT_DIR/libleaklab_preload.so`
+//!   (which src/shim.rs `include_bytes!`), and `LEAKLAB_SHIM_HASH`, a hash
+//!   of its bytes that names its cache directory at run time.
+//!
+//! Where the sources are: `leaklab-preload` is a build-dependency, only for
+//! its `SOURCE_DIR` and `LEAKLAB_SOURCE_DIR` (a checkout's crates, or the
+//! packages cargo unpacked for an install from a registry). The nested
+//! build's manifest is written to `$OUT_DIR/shim-src` (a standalone package
+//! whose library is the shim's `src/lib.rs`, with the shim's dependencies),
+//! with a copy of the lock file next to this crate's manifest or its
+//! workspace's, if there is one: nothing is ever written into the sources.
 //!
 //! The nested build is isolated from the outer one: its own target
 //! directory, the outer build's target triple, and none of the environment
 //! cargo sets for build scripts (or the user set for the outer build) that
 //! would change what it builds or where: target directory, flags,
-//! compiler wrappers, jobserver, profile overrides. It never writes into
-//! the source tree (`--locked`: the workspace's lock file is read, never
-//! rewritten).
-//!
-//! It needs the sibling crates' sources (`../leaklab-preload`,
-//! `../leaklab`), that is, a checkout of the repository: a packaged
-//! cargo-leaklab (a `.crate` file) has neither, and its build fails with
-//! one message saying so.
+//! compiler wrappers, jobserver, profile overrides.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -34,31 +35,20 @@ fn main() {
 
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(var("OUT_DIR"));
-    let crates = manifest_dir.parent().unwrap_or(Path::new("/"));
-    let preload = crates.join("leaklab-preload");
-    let manifest = preload.join("Cargo.toml");
-    if !manifest.is_file() {
-        fail(&format!(
-            "cargo-leaklab embeds the LD_PRELOAD shim it builds from the sibling crate \
-             leaklab-preload, and {} is not there: this is a packaged cargo-leaklab (a .crate \
-             file carries no sibling crates). Install it from a checkout of the repository \
-             instead: cargo install --path crates/cargo-leaklab",
-            manifest.display()
-        ));
-    }
-    // What the shim is built from: its crate, the user crate it is built
-    // on (the interposer), the workspace's lock file and profiles.
+    let preload = Path::new(leaklab_preload::SOURCE_DIR);
+    let leaklab = Path::new(leaklab_preload::LEAKLAB_SOURCE_DIR);
+    // What the shim is built from: its crate and the user crate it is
+    // built on (the interposer).
     for path in [
         preload.join("Cargo.toml"),
         preload.join("src"),
-        crates.join("leaklab/Cargo.toml"),
-        crates.join("leaklab/build.rs"),
-        crates.join("leaklab/src"),
-        crates.join("../Cargo.toml"),
-        crates.join("../Cargo.lock"),
+        leaklab.join("Cargo.toml"),
+        leaklab.join("build.rs"),
+        leaklab.join("src"),
     ] {
         println!("cargo::rerun-if-changed={}", path.display());
     }
+    let manifest = write_manifest(&out_dir.join("shim-src"), preload, leaklab, &manifest_dir);
 
     let target_dir = out_dir.join("shim");
     let built = build(&manifest, &target, &target_dir);
@@ -77,6 +67,65 @@ fn main() {
     );
 }
 
+/// The nested build's manifest, in `dir`: a standalone package whose
+/// library is the shim's (its dependencies as in its own manifest, the
+/// user crate by path), and the lock file that pins the outer build's
+/// versions, where there is one (a checkout's workspace, or a package's).
+fn write_manifest(dir: &Path, preload: &Path, leaklab: &Path, manifest_dir: &Path) -> PathBuf {
+    let quoted = |path: &Path| format!("{:?}", path.display().to_string());
+    let manifest = format!(
+        "[package]\n\
+         name = \"leaklab-preload\"\n\
+         version = \"0.0.0\"\n\
+         edition = \"2024\"\n\
+         publish = false\n\n\
+         [lib]\n\
+         name = \"leaklab_preload\"\n\
+         path = {}\n\
+         crate-type = [\"cdylib\"]\n\n\
+         [dependencies]\n\
+         libc = \"0.2\"\n\
+         leaklab = {{ path = {} }}\n\n\
+         [workspace]\n{}",
+        quoted(&preload.join("src/lib.rs")),
+        quoted(leaklab),
+        unpacked_macros(leaklab)
+            .map(|dir| format!(
+                "\n[patch.crates-io]\nleaklab-macros = {{ path = {} }}\n",
+                quoted(&dir)
+            ))
+            .unwrap_or_default(),
+    );
+    let write = |path: PathBuf, text: &[u8]| {
+        std::fs::write(&path, text).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    };
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| fail(&format!("{}: {e}", dir.display())));
+    write(dir.join("Cargo.toml"), manifest.as_bytes());
+    let lock = [
+        manifest_dir.join("Cargo.lock"),
+        manifest_dir.join("../../Cargo.lock"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file());
+    if let Some(lock) = lock {
+        println!("cargo::rerun-if-changed={}", lock.display());
+        let text =
+            std::fs::read(&lock).unwrap_or_else(|e| fail(&format!("{}: {e}", lock.display())));
+        write(dir.join("Cargo.lock"), &text);
+    }
+    dir.join("Cargo.toml")
+}
+
+/// The macro crate cargo unpacked beside an unpacked `leaklab`
+/// (`…/leaklab-0.1.0` and `…/leaklab-macros-0.1.0`), for a build of the
+/// packages before they are on a registry (`cargo package`'s check). In a
+/// checkout, `leaklab` names it by path itself.
+fn unpacked_macros(leaklab: &Path) -> Option<PathBuf> {
+    let version = leaklab.file_name()?.to_str()?.strip_prefix("leaklab-")?;
+    let dir = leaklab.parent()?.join(format!("leaklab-macros-{version}"));
+    dir.join("Cargo.toml").is_file().then_some(dir)
+}
+
 /// Runs the nested build and returns the cdylib it made. Offline first
 /// (everything it needs was downloaded for the outer build: it builds
 /// `leaklab` and its dependencies, which cargo-leaklab depends on too);
@@ -85,7 +134,7 @@ fn build(manifest: &Path, target: &str, target_dir: &Path) -> PathBuf {
     let mut why = String::new();
     for offline in [true, false] {
         let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cmd.args(["build", "--release", "--locked", "-p", "leaklab-preload"])
+        cmd.args(["build", "--release"])
             .arg("--manifest-path")
             .arg(manifest)
             .args(["--target", target])
@@ -132,7 +181,7 @@ fn build(manifest: &Path, target: &str, target_dir: &Path) -> PathBuf {
         }
     }
     fail(&format!(
-        "the LD_PRELOAD shim (crates/leaklab-preload), which cargo-leaklab embeds, did not \
+        "the LD_PRELOAD shim (leaklab-preload), which cargo-leaklab embeds, did not \
          build; the nested cargo build said:\n{why}"
     ))
 }

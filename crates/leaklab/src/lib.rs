@@ -46,6 +46,10 @@ pub mod watch_page;
 
 pub use heap::rust::Counting;
 
+/// Where this crate's sources are: the preload shim's build reads them.
+#[doc(hidden)]
+pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
 /// Makes a test a counted test: `#[leaklab::test]` in place of `#[test]`.
 ///
 /// The test names itself (`module_path!()` and its function name, as
