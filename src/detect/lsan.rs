@@ -193,10 +193,18 @@ struct BuildProgress {
 
 impl BuildProgress {
     fn start() -> BuildProgress {
-        let what = format!(
-            "building the LeakSanitizer lab (cargo +nightly, {}; minutes the first time)",
-            target_dir().display()
-        );
+        // Minutes for a first build; a rebuild check is seconds.
+        let what = if binary().is_file() {
+            format!(
+                "checking the LeakSanitizer lab is up to date (cargo +nightly, {})",
+                target_dir().display()
+            )
+        } else {
+            format!(
+                "building the LeakSanitizer lab (cargo +nightly, {}; a first build takes minutes)",
+                target_dir().display()
+            )
+        };
         let bar = if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
