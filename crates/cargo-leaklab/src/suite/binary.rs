@@ -76,7 +76,11 @@ pub fn parse_listing(text: &str) -> Result<Listed, String> {
     let meta = &v["rust-build-meta"];
     if let Some(target) = meta["target-directory"].as_str() {
         let target = Path::new(target);
-        for base in meta["base-output-directories"].as_array().into_iter().flatten() {
+        for base in meta["base-output-directories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if let Some(base) = base.as_str() {
                 listed.lib_dirs.push(target.join(base).join("deps"));
                 listed.lib_dirs.push(target.join(base));
@@ -255,9 +259,11 @@ pub fn run(ctx: &Context, suites: &[Suite], jobs: usize) {
 fn per_test(ctx: &Context, suite: &Suite, tests: &[String]) {
     for test in tests {
         let mut cmd = Command::new(&ctx.exe);
-        cmd.arg("__test-runner").arg(&suite.path);
+        // As nextest starts it; the runner runs a whole binary bare.
+        cmd.arg("__test-runner")
+            .arg(&suite.path)
+            .args(["--exact", test, "--nocapture"]);
         if test != runner::WHOLE_BINARY {
-            cmd.args(["--exact", test, "--nocapture"]);
             cmd.args(&ctx.binary_args);
         }
         ctx.configure(&mut cmd, suite);
@@ -385,7 +391,12 @@ fn command(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Comman
 
 /// Runs the binary under memcheck, its output passed on to stderr and
 /// read for `test NAME ... RESULT`.
-fn run_binary(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Result<Outcome, String> {
+fn run_binary(
+    ctx: &Context,
+    suite: &Suite,
+    tests: &[String],
+    xml: &Path,
+) -> Result<Outcome, String> {
     use std::io::Read;
     use std::sync::mpsc;
     let mut cmd = command(ctx, suite, tests, xml);
@@ -409,9 +420,9 @@ fn run_binary(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Res
     let mut text = String::new();
     let mut last = Instant::now();
     loop {
-        let wait = ctx
-            .limit
-            .map_or(Duration::from_secs(3600), |l| l.saturating_sub(last.elapsed()));
+        let wait = ctx.limit.map_or(Duration::from_secs(3600), |l| {
+            l.saturating_sub(last.elapsed())
+        });
         match rx.recv_timeout(wait) {
             Ok(chunk) => {
                 last = Instant::now();
@@ -461,9 +472,7 @@ fn run_binary(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Res
 /// of `known`.
 fn test_line<'a>(line: &'a str, known: &BTreeSet<&str>) -> Option<(&'a str, &'a str)> {
     let (name, result) = line.strip_prefix("test ")?.split_once(" ... ")?;
-    known
-        .contains(name)
-        .then_some((name, result.trim()))
+    known.contains(name).then_some((name, result.trim()))
 }
 
 fn libtest_ending(result: &str) -> Option<Ending> {
@@ -665,6 +674,10 @@ mod tests {
         assert_eq!(s.version, "1.2.3");
         assert_eq!(s.tests, ["a"]);
         assert!(!s.all && !s.runs_ignored);
-        assert!(listed.lib_dirs.contains(&PathBuf::from("/t/debug/build/x/out")));
+        assert!(
+            listed
+                .lib_dirs
+                .contains(&PathBuf::from("/t/debug/build/x/out"))
+        );
     }
 }
