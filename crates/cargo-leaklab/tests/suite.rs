@@ -581,7 +581,7 @@ fn leaklab_s_options_are_its_own_anywhere_and_nextest_s_refusals_are_exit_2() {
 }
 
 /// Tests for one memcheck per binary: a leak of 24 bytes made 150 calls
-/// deep (past the 100 frames memcheck keeps there, so no test frame places
+/// deep (past the 40 frames memcheck keeps, so no test frame places
 /// it), one that aborts the process, and one failing, beside the two
 /// leaking ones and the clean one.
 const PER_BINARY: &str = r#"
@@ -629,7 +629,7 @@ fn one_memcheck_per_binary_blames_each_record_on_its_test_and_reruns_what_it_can
     // others again in one process without it.
     assert_eq!(test(&report, "aborts")["ending"]["signal"], 6, "{report}");
     assert!(err.contains("running 5 tests"), "{err}");
-    // The deep leak has no test frame on its 100-frame stack: the tests ran
+    // The deep leak has no test frame on its 40-frame stack: the tests ran
     // again one memcheck each, which blames it on its test.
     assert!(err.contains("one memcheck per test"), "{err}");
     let deep = test(&report, "leaks_deep_down");

@@ -3,20 +3,21 @@
 //! short test, is paid once per binary.
 //!
 //! nextest builds and lists the tests (`cargo nextest list`, its filters
-//! applied); each binary then runs its selected tests one at a time
-//! (`--test-threads=1`) under memcheck, with stacks deep enough
-//! ([`CALLERS`]) to reach the test's own function. Each loss record and
-//! memory error is blamed on the test whose frame (`krate::path::test`, or
-//! a closure of it) is on its stack; libtest's `test NAME ... ok|FAILED`
-//! lines give each test's ending. What no test frame places and counts
-//! (a lost block allocated outside any test, or a memory error there) is
-//! first looked for in the binary's baseline (memcheck on the same binary
-//! running no test: libtest's and the runtime's own); what is left there
-//! makes the binary's tests run again one memcheck per test, as nextest
-//! runs them ([`super::runner`]), which blames it for sure. A test that
-//! crashes the process is run alone that way; one that outlives the time
-//! limit is stopped and recorded as timed out; the tests not measured in
-//! either case run again per binary, without it.
+//! applied); each binary then runs its selected tests under memcheck with
+//! libtest's own threads (valgrind runs one at a time, but tests that wait
+//! overlap), stacks of [`CALLERS`] frames, which reach the test's own
+//! function. Each loss record and memory error is blamed on the test whose
+//! frame (`krate::path::test`, or a closure of it) is on its stack;
+//! libtest's `test NAME ... ok|FAILED` lines give each test's ending. What
+//! no test frame places and counts (a lost block allocated outside any
+//! test, or a memory error there) is first looked for in the binary's
+//! baseline (memcheck on the same binary running no test: libtest's and
+//! the runtime's own); what is left there makes the binary's tests run
+//! again one memcheck per test, as nextest runs them ([`super::runner`]),
+//! which blames it for sure. A run that crashes or hangs is run again one
+//! test at a time (`--test-threads=1`), whose output names the test: it
+//! runs alone, one memcheck per test (a crash), or is recorded as timed
+//! out, and the others run again per binary without it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -33,10 +34,12 @@ use super::runner;
 use crate::parse::attribution::Frame;
 use crate::parse::valgrind_xml::{self as xml, LeakKind};
 
-/// Frames memcheck keeps per stack: enough that the test's own frame is
-/// on the stack of what it allocated through a deep library (a SQLite
-/// allocation made under rusqlite's binding is some 40 frames deep).
-pub const CALLERS: u32 = 100;
+/// Frames memcheck keeps per stack, as with one process per test: on
+/// rusqlite's suite the test's frame was 7 to 18 frames above the
+/// allocation, and each frame more is unwound at every malloc and free
+/// (100 frames cost some 14% more time there). What is deeper is placed by
+/// no frame, and is run again per test.
+pub const CALLERS: u32 = 40;
 
 /// A test name that matches no test: the baseline run.
 const NO_TEST: &str = "leaklab::baseline-runs-no-test";
@@ -220,10 +223,17 @@ pub fn run(ctx: &Context, suites: &[Suite], jobs: usize) {
     let total: usize = suites.iter().map(|s| s.tests.len()).sum();
     let mut units = Vec::new();
     for (i, suite) in suites.iter().enumerate() {
-        // A binary holding most of the tests is cut in shares, so that
-        // every core has some; a share costs one more memcheck start.
+        // With fewer binaries than cores, a binary is cut in shares (by
+        // its part of the tests) so that every core has some; a share
+        // costs one more memcheck start (debug info read again), which
+        // measured more than it saved when the other binaries fill the
+        // cores.
         let n = suite.tests.len();
-        let shares = (jobs * n).div_ceil(total.max(1)).clamp(1, n.max(1));
+        let shares = if suites.len() < jobs {
+            (jobs * n).div_ceil(total.max(1)).clamp(1, n.max(1))
+        } else {
+            1
+        };
         let size = n.div_ceil(shares);
         for chunk in suite.tests.chunks(size.max(1)) {
             units.push(Unit {
@@ -246,7 +256,7 @@ pub fn run(ctx: &Context, suites: &[Suite], jobs: usize) {
                     if whole {
                         per_test(ctx, suite, &unit.tests);
                     } else {
-                        run_unit(ctx, suite, unit.tests);
+                        run_unit(ctx, suite, unit.tests, true);
                     }
                 }
             });
@@ -298,14 +308,16 @@ enum Outcome {
 
 /// Runs `tests` of `suite` in one memcheck process and records them; what
 /// it cannot measure runs again (per binary without the culprit, or per
-/// test).
-fn run_unit(ctx: &Context, suite: &Suite, tests: Vec<String>) {
+/// test). `parallel`: libtest's own number of threads (tests that wait
+/// overlap; valgrind runs one thread at a time); else one test at a time,
+/// which names the test that crashed or hung.
+fn run_unit(ctx: &Context, suite: &Suite, tests: Vec<String>, parallel: bool) {
     if tests.is_empty() {
         return;
     }
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
     let xml = ctx.dir.join(format!("memcheck-binary-{id}.xml"));
-    let outcome = match run_binary(ctx, suite, &tests, &xml) {
+    let outcome = match run_binary(ctx, suite, &tests, &xml, parallel) {
         Ok(outcome) => outcome,
         Err(e) => {
             for test in &tests {
@@ -320,12 +332,21 @@ fn run_unit(ctx: &Context, suite: &Suite, tests: Vec<String>) {
         tests.iter().filter(|t| *t != culprit).cloned().collect()
     };
     match outcome {
+        // Which test crashed or hung: one at a time tells.
+        Outcome::TimedOut { .. } if parallel => {
+            let _ = std::fs::remove_file(&xml);
+            run_unit(ctx, suite, tests, false);
+        }
+        Outcome::Exited { status, .. } if parallel && !matches!(status.code(), Some(0 | 101)) => {
+            let _ = std::fs::remove_file(&xml);
+            run_unit(ctx, suite, tests, false);
+        }
         Outcome::TimedOut { test: Some(test) } => {
             let _ = std::fs::remove_file(&xml);
             let mut record = runner::empty(&suite.path, &test, "valgrind");
             record.ending = Ending::TimedOut(ctx.limit.map_or(0, |l| l.as_secs()));
             write(ctx, &record);
-            run_unit(ctx, suite, rest(&test));
+            run_unit(ctx, suite, rest(&test), false);
         }
         Outcome::TimedOut { test: None } => {
             let _ = std::fs::remove_file(&xml);
@@ -336,13 +357,22 @@ fn run_unit(ctx: &Context, suite: &Suite, tests: Vec<String>) {
             results,
             started,
         } => {
-            // libtest exits 0, or 101 when a test failed; anything else
-            // (a signal, a test's own exit) cut the run short.
-            let whole = matches!(status.code(), Some(0 | 101))
-                && tests.iter().all(|t| results.contains_key(t));
+            // libtest exits 0, or 101 when a test failed, after the last
+            // test's line; anything else (a signal, a test's own exit) cut
+            // the run short.
+            let whole = matches!(status.code(), Some(0 | 101)) && started.is_none();
             if whole {
                 let blamed = blame(ctx, suite, &tests, &results, &xml);
                 let _ = std::fs::remove_file(&xml);
+                // A test whose line was not read: as nextest would run it.
+                let unread: Vec<String> = tests
+                    .iter()
+                    .filter(|t| !results.contains_key(*t))
+                    .cloned()
+                    .collect();
+                if blamed.is_ok() {
+                    per_test(ctx, suite, &unread);
+                }
                 if let Err(why) = blamed {
                     eprintln!(
                         "leaklab: {} ({} tests): {why}; running them again, one memcheck per test",
@@ -359,7 +389,7 @@ fn run_unit(ctx: &Context, suite: &Suite, tests: Vec<String>) {
                     // Alone, as nextest would run it: its own record of
                     // the crash, with memcheck's stacks.
                     per_test(ctx, suite, std::slice::from_ref(&culprit));
-                    run_unit(ctx, suite, rest(&culprit));
+                    run_unit(ctx, suite, rest(&culprit), false);
                 }
                 None => per_test(ctx, suite, &tests),
             }
@@ -373,7 +403,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// The memcheck command for `tests` of `suite` (none: the baseline).
-fn command(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Command {
+fn command(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path, parallel: bool) -> Command {
     let mut cmd = runner::memcheck_command(xml, CALLERS, &ctx.supp, ctx.gen_supp);
     cmd.arg(&suite.path);
     if tests.is_empty() {
@@ -384,7 +414,10 @@ fn command(ctx: &Context, suite: &Suite, tests: &[String], xml: &Path) -> Comman
     if suite.runs_ignored && !tests.is_empty() {
         cmd.arg("--include-ignored");
     }
-    cmd.arg("--test-threads=1").args(&ctx.binary_args);
+    if !parallel {
+        cmd.arg("--test-threads=1");
+    }
+    cmd.args(&ctx.binary_args);
     ctx.configure(&mut cmd, suite);
     cmd
 }
@@ -396,10 +429,11 @@ fn run_binary(
     suite: &Suite,
     tests: &[String],
     xml: &Path,
+    parallel: bool,
 ) -> Result<Outcome, String> {
     use std::io::Read;
     use std::sync::mpsc;
-    let mut cmd = command(ctx, suite, tests, xml);
+    let mut cmd = command(ctx, suite, tests, xml, parallel);
     cmd.stdout(Stdio::piped()).stderr(std::io::stderr());
     let mut child = cmd
         .spawn()
@@ -425,7 +459,6 @@ fn run_binary(
         });
         match rx.recv_timeout(wait) {
             Ok(chunk) => {
-                last = Instant::now();
                 let _ = std::io::stderr().write_all(&chunk);
                 text.push_str(&String::from_utf8_lossy(&chunk));
                 // Whole lines give results; the line still open may be a
@@ -433,20 +466,31 @@ fn run_binary(
                 let done = text.rfind('\n').map_or(0, |i| i + 1);
                 for line in text[..done].lines() {
                     if let Some((name, result)) = test_line(line, &known) {
-                        match result {
-                            "" => started = Some(name.to_owned()),
-                            r => {
-                                if let Some(ending) = libtest_ending(r) {
-                                    results.insert(name.to_owned(), ending);
-                                }
-                                started = None;
+                        // The limit counts from a test's start.
+                        last = Instant::now();
+                        started = Some(name.to_owned());
+                        let Some(ending) = libtest_ending(result) else {
+                            continue;
+                        };
+                        results.insert(name.to_owned(), ending);
+                        started = None;
+                    } else if let Some(name) = started.take() {
+                        // The test's own output (C's stdio, not captured)
+                        // came between its name and its result.
+                        match libtest_ending(line) {
+                            Some(ending) => {
+                                results.insert(name, ending);
                             }
+                            None => started = Some(name),
                         }
                     }
                 }
                 text.drain(..done);
-                if let Some((name, "")) = test_line(&text, &known) {
+                if let Some((name, "")) = test_line(&text, &known)
+                    && started.as_deref() != Some(name)
+                {
                     started = Some(name.to_owned());
+                    last = Instant::now();
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) if ctx.limit.is_some() => {
@@ -475,10 +519,13 @@ fn test_line<'a>(line: &'a str, known: &BTreeSet<&str>) -> Option<(&'a str, &'a 
     known.contains(name).then_some((name, result.trim()))
 }
 
+/// libtest's result at the end of a line (after the test's own output,
+/// if it printed some without a newline).
 fn libtest_ending(result: &str) -> Option<Ending> {
-    if result.starts_with("ok") {
+    let result = result.trim_end();
+    if result.ends_with("ok") {
         Some(Ending::Passed)
-    } else if result.starts_with("FAILED") {
+    } else if result.ends_with("FAILED") {
         Some(Ending::Failed(101))
     } else {
         None
@@ -595,7 +642,7 @@ fn blame(
 fn baseline(ctx: &Context, suite: &Suite) -> Result<BTreeSet<String>, String> {
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
     let xml_path = ctx.dir.join(format!("memcheck-baseline-{id}.xml"));
-    let mut cmd = command(ctx, suite, &[], &xml_path);
+    let mut cmd = command(ctx, suite, &[], &xml_path, false);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     cmd.status()
         .map_err(|e| format!("cannot run valgrind for the baseline: {e}"))?;
@@ -655,6 +702,7 @@ mod tests {
         assert_eq!(test_line("test b ... ", &known), Some(("b", "")));
         assert_eq!(test_line("test c ... ok", &known), None);
         assert_eq!(libtest_ending("FAILED"), Some(Ending::Failed(101)));
+        assert_eq!(libtest_ending("output from C ok"), Some(Ending::Passed));
         assert_eq!(libtest_ending("ignored"), None);
     }
 
