@@ -157,6 +157,15 @@ fn lost(record: &Value, side: &str) -> (i64, i64) {
 /// Both detectors blame the same tests with the same figures: the CString
 /// on Rust's side (its bytes and NUL), the malloc on C's.
 fn check_blame(report: &Value) {
+    check_blame_sizes(report);
+    assert!(
+        report["ignored"].to_string().contains("tests::ignored"),
+        "the ignored test is named: {report}"
+    );
+}
+
+/// The leaking tests' figures, and nothing on the clean one.
+fn check_blame_sizes(report: &Value) {
     let bytes = NAME.len() as i64 + 1;
     let cstring = test(report, "leaks_a_cstring");
     assert_eq!(lost(cstring, "rust"), (1, bytes), "{cstring}");
@@ -173,11 +182,6 @@ fn check_blame(report: &Value) {
         (lost(clean, "c"), lost(clean, "rust")),
         ((0, 0), (0, 0)),
         "{clean}"
-    );
-    assert_eq!(report["exit_code"], 1);
-    assert!(
-        report["ignored"].to_string().contains("tests::ignored"),
-        "the ignored test is named: {report}"
     );
 }
 
@@ -574,4 +578,111 @@ fn leaklab_s_options_are_its_own_anywhere_and_nextest_s_refusals_are_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("helgrind"), "{err}");
+}
+
+/// Tests for one memcheck per binary: a leak of 24 bytes made 150 calls
+/// deep (past the 40 frames memcheck keeps, so no test frame places
+/// it), one that aborts the process, and one failing, beside the two
+/// leaking ones and the clean one.
+const PER_BINARY: &str = r#"
+    #[inline(never)]
+    fn deep(n: u32) -> usize {
+        if n == 0 {
+            // SAFETY: a plain allocation, never freed: the leak under test.
+            return unsafe { super::malloc(24) } as usize;
+        }
+        std::hint::black_box(deep(std::hint::black_box(n - 1))) + 1
+    }
+
+    #[test]
+    fn leaks_deep_down() {
+        std::hint::black_box(deep(150));
+    }
+
+    #[test]
+    fn aborts() {
+        std::process::abort();
+    }
+
+    #[test]
+    fn fails() {
+        let kept = vec![7u8; 10];
+        assert_eq!(kept.len(), 11, "on purpose");
+    }
+"#;
+
+#[test]
+fn one_memcheck_per_binary_blames_each_record_on_its_test_and_reruns_what_it_cannot_place() {
+    nextest();
+    let krate = Crate::new(PER_BINARY, "");
+    let out = krate.leaklab_test(&["--detector", "valgrind", "--jobs", "1", "--json"]);
+    assert_exit(&out, 4);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // One process ran the binary's tests (libtest counts the ignored one)...
+    assert!(err.contains("running 7 tests"), "{err}");
+    let report = json(&out);
+    // ... and each leak is on its own test's row, its size and side.
+    check_blame(&report);
+    assert_eq!(lost(test(&report, "fails"), "c"), (0, 0));
+    assert_eq!(test(&report, "fails")["ending"]["failed"], 101, "{report}");
+    // The abort cut that run short: it ran alone (SIGABRT is its own), the
+    // others again in one process without it.
+    assert_eq!(test(&report, "aborts")["ending"]["signal"], 6, "{report}");
+    assert!(err.contains("running 5 tests"), "{err}");
+    // The deep leak has no test frame on its 40-frame stack: the tests ran
+    // again one memcheck each, which blames it on its test.
+    assert!(err.contains("one memcheck per test"), "{err}");
+    let deep = test(&report, "leaks_deep_down");
+    assert_eq!(lost(deep, "c"), (1, 24), "{deep}");
+    let blamed: Vec<&Value> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| lost(t, "c") != (0, 0) || lost(t, "rust") != (0, 0))
+        .collect();
+    assert_eq!(blamed.len(), 3, "{report}");
+
+    // One process per test, as nextest runs them, blames the same.
+    let out = krate.leaklab_test(&["--detector", "valgrind", "--memcheck-per-test", "--json"]);
+    assert_exit(&out, 4);
+    let again = json(&out);
+    check_blame(&again);
+    assert_eq!(lost(test(&again, "leaks_deep_down"), "c"), (1, 24));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("running 7 tests"));
+}
+
+#[test]
+fn one_memcheck_per_binary_puts_a_memory_error_on_its_test_s_row() {
+    nextest();
+    let krate = Crate::new(MEMORY_ERRORS, "");
+    let out = krate.leaklab_test(&["--detector", "valgrind", "--jobs", "1", "--json"]);
+    assert_exit(&out, 6);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Its five tests and the ignored one, in one process.
+    assert!(err.contains("running 6 tests"), "{err}");
+    assert!(!err.contains("one memcheck per test"), "{err}");
+    let report = json(&out);
+    let read = test(&report, "reads_a_freed_box");
+    let errors = memory_errors(read);
+    assert_eq!(errors.len(), 1, "{read}");
+    assert_eq!(errors[0]["kind"], "InvalidRead", "{read}");
+    for frame in ["at", "freed_at", "allocated_at"] {
+        assert!(
+            errors[0][frame]
+                .as_str()
+                .is_some_and(|f| f.contains("reads_a_freed_box")),
+            "{frame}: {read}"
+        );
+    }
+    assert_eq!(
+        memory_errors(test(&report, "frees_twice"))[0]["kind"],
+        "InvalidFree"
+    );
+    for other in ["clean", "leaks_a_malloc", "leaks_a_cstring"] {
+        assert!(
+            memory_errors(test(&report, other)).is_empty(),
+            "{other}: {report}"
+        );
+    }
+    check_blame_sizes(&report);
 }

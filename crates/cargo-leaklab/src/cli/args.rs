@@ -102,6 +102,13 @@ pub struct TestArgs {
     /// after nextest's run); they are counted and named as not run.
     #[arg(long)]
     pub no_doctests: bool,
+    /// --detector valgrind: one memcheck process per test, as nextest
+    /// runs them, instead of one per test binary (its tests one at a time,
+    /// each loss record and memory error blamed on the test whose frame is
+    /// on its stack). Slower; what the per-binary run cannot place falls
+    /// back to it anyway.
+    #[arg(long)]
+    pub memcheck_per_test: bool,
     /// Passed to `cargo nextest run`: -p, --features, --release, test
     /// filters, --partition, and `-- ARGS` for the test binaries.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
@@ -267,8 +274,9 @@ pub fn parse<C: Parser>(argv: Vec<OsString>) -> Result<C, i32> {
 }
 
 /// `leaklab test`'s own options, and whether each takes a value.
-const TEST_OPTIONS: [(&str, bool); 9] = [
+const TEST_OPTIONS: [(&str, bool); 10] = [
     ("--no-doctests", false),
+    ("--memcheck-per-test", false),
     ("--detector", true),
     ("--fail-on", true),
     ("--jobs", true),

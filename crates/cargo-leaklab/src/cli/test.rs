@@ -14,6 +14,8 @@ pub fn run(a: TestArgs) -> Result<i32, Failure> {
         gen_suppressions: a.gen_suppressions.is_some(),
         timeout: a.timeout,
         no_doctests: a.no_doctests,
+        memcheck_per_test: a.memcheck_per_test,
+        fail_on: a.fail_on,
     };
     if a.gen_suppressions.is_some() && a.detector == suite::Detector::Lsan {
         return Err(Failure::usage(

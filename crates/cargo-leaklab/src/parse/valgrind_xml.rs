@@ -69,6 +69,9 @@ pub struct MemError {
     /// How many times it happened (valgrind reports each unique error once).
     pub count: u64,
     pub stack: Vec<String>,
+    /// The same stack's frames (for blaming the error on a test).
+    #[serde(skip)]
+    pub frames: Vec<Frame>,
 }
 
 /// How many times one suppression matched.
@@ -200,11 +203,13 @@ fn mem_error(error: roxmltree::Node<'_, '_>, kind: String, counts: &[(String, u6
         .iter()
         .find(|(u, _)| *u == unique)
         .map_or(1, |(_, n)| *n);
+    let frames = stack(error);
     MemError {
         kind,
         what,
         count,
-        stack: stack(error).iter().map(Frame::describe).collect(),
+        stack: frames.iter().map(Frame::describe).collect(),
+        frames,
     }
 }
 

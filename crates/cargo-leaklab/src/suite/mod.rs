@@ -21,6 +21,7 @@
 //!   `leaklab-lsan` under its own target directory ([`lsan_target_dir`]),
 //!   each test's LeakSanitizer report read back.
 
+pub mod binary;
 pub mod record;
 pub mod report;
 pub mod runner;
@@ -112,6 +113,12 @@ pub struct Options {
     pub timeout: Option<u64>,
     /// `--no-doctests`: the doctests are counted, not run.
     pub no_doctests: bool,
+    /// `--memcheck-per-test`: under `--detector valgrind`, one memcheck
+    /// process per test (nextest's), not one per test binary ([`binary`]).
+    pub memcheck_per_test: bool,
+    /// Which kinds fail the run: the per-binary run re-runs per test what
+    /// no test frame places only if it counts.
+    pub fail_on: report::FailOn,
 }
 
 /// The per-test time limit of a native run, in seconds, when `--timeout`
@@ -463,10 +470,19 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     // nextest's progress and per-test lines to our stderr: stdout is the
     // table's (or the JSON's).
     cmd.stdout(std::io::stderr());
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
-    let nextest_code = status.code().unwrap_or(nextest_code::TEST_RUN_FAILED);
+    let per_binary = (opts.detector == Detector::Valgrind && !opts.memcheck_per_test)
+        .then(|| per_binary(&cmd, opts, dir.path(), &supp, memcheck))
+        .transpose()?
+        .flatten();
+    let nextest_code = match per_binary {
+        Some(code) => code,
+        None => {
+            let status = cmd
+                .status()
+                .map_err(|e| format!("cannot run cargo nextest: {e}"))?;
+            status.code().unwrap_or(nextest_code::TEST_RUN_FAILED)
+        }
+    };
     let ran = record::read_dir(dir.path())?.0.len();
     let doctests = if ran == 0
         && (nextest_code == nextest_code::BUILD_FAILED
@@ -486,6 +502,80 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         nextest_code,
         doctests,
     })
+}
+
+/// `--detector valgrind`, one memcheck per test binary ([`binary`]):
+/// `cargo nextest list` builds and lists (its filters applied, each
+/// binary's `--list` through the runner, as for a run), then the binaries
+/// run. The code nextest's run would have had; `None` when nextest's list
+/// refuses what its run takes (a run-only flag): then nextest runs each
+/// test under memcheck, as with `--memcheck-per-test`.
+fn per_binary(
+    nextest: &Command,
+    opts: &Options,
+    dir: &Path,
+    supp: &[PathBuf],
+    memcheck_limit: u64,
+) -> Result<Option<i32>, String> {
+    let (ours, binary_args) = match opts.nextest_args.iter().position(|a| a == "--") {
+        Some(i) => (&opts.nextest_args[..i], opts.nextest_args[i + 1..].to_vec()),
+        None => (&opts.nextest_args[..], Vec::new()),
+    };
+    let envs: Vec<(OsString, Option<OsString>)> = nextest
+        .get_envs()
+        .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+        .collect();
+    let mut list = cargo(None);
+    list.args(["nextest", "list", "--message-format", "json"])
+        .args(ours)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in &envs {
+        match value {
+            Some(value) => list.env(key, value),
+            None => list.env_remove(key),
+        };
+    }
+    let out = list
+        .output()
+        .map_err(|e| format!("cannot run cargo nextest list: {e}"))?;
+    let code = out.status.code().unwrap_or(nextest_code::TEST_RUN_FAILED);
+    if code == nextest_code::BUILD_FAILED {
+        return Ok(Some(code));
+    }
+    if code != 0 {
+        eprintln!(
+            "leaklab: cargo nextest list did not take these arguments; one memcheck per test instead"
+        );
+        return Ok(None);
+    }
+    let listed = binary::parse_listing(&String::from_utf8_lossy(&out.stdout))?;
+    if listed.suites.is_empty() {
+        return Ok(Some(nextest_code::NO_TESTS_RUN));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
+    let ctx = binary::Context::new(
+        dir.to_owned(),
+        envs,
+        exe,
+        std::env::join_paths(supp).map_err(|e| e.to_string())?,
+        opts.gen_suppressions,
+        (memcheck_limit > 0).then(|| std::time::Duration::from_secs(memcheck_limit)),
+        opts.fail_on,
+        binary_args,
+        listed.lib_dirs,
+    );
+    let jobs = opts.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    binary::run(&ctx, &listed.suites, jobs);
+    let (records, _) = record::read_dir(dir)?;
+    let passed = records.iter().all(|r| r.ending == record::Ending::Passed);
+    Ok(Some(if passed {
+        0
+    } else {
+        nextest_code::TEST_RUN_FAILED
+    }))
 }
 
 /// Where `--detector lsan` builds: `leaklab-lsan` in the tested crate's

@@ -199,7 +199,7 @@ pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
     }
 }
 
-fn ending(status: ExitStatus) -> Ending {
+pub(super) fn ending(status: ExitStatus) -> Ending {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(0), _) => Ending::Passed,
@@ -453,35 +453,66 @@ fn under_valgrind(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (
 }
 
 fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<Finished, String> {
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "-q",
-        "--tool=memcheck",
-        "--leak-check=full",
-        "--show-leak-kinds=all",
-        "--num-callers=40",
-        "--xml=yes",
-    ])
-    .arg(format!("--xml-file={}", xml.display()));
-    if std::env::var_os(env::GEN_SUPPRESSIONS).is_some() {
-        cmd.arg("--gen-suppressions=all");
-    }
-    for supp in std::env::split_paths(&std::env::var_os(env::SUPPRESSIONS).unwrap_or_default()) {
-        if !supp.as_os_str().is_empty() {
-            cmd.arg(format!("--suppressions={}", supp.display()));
-        }
-    }
+    let supp = std::env::var_os(env::SUPPRESSIONS).unwrap_or_default();
+    let gen_supp = std::env::var_os(env::GEN_SUPPRESSIONS).is_some();
+    let mut cmd = memcheck_command(xml, 40, &supp, gen_supp);
     cmd.arg(binary).args(args);
     run_limited(&mut cmd, limit(true), false)
         .map(|(finished, _, _)| finished)
         .map_err(|e| format!("cannot run valgrind: {e}"))
 }
 
+/// `valgrind` with memcheck's options (full leak check, every kind, XML
+/// to `xml`, stacks of up to `callers` frames, the suite's suppressions),
+/// the program still to be added. `supp`: the suppression files,
+/// `:`-separated; `gen_supp`: memcheck writes a suppression per record.
+pub(super) fn memcheck_command(
+    xml: &Path,
+    callers: u32,
+    supp: &std::ffi::OsStr,
+    gen_supp: bool,
+) -> Command {
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "-q",
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=all",
+        "--xml=yes",
+    ])
+    .arg(format!("--num-callers={callers}"))
+    .arg(format!("--xml-file={}", xml.display()));
+    if gen_supp {
+        cmd.arg("--gen-suppressions=all");
+    }
+    for supp in std::env::split_paths(supp) {
+        if !supp.as_os_str().is_empty() {
+            cmd.arg(format!("--suppressions={}", supp.display()));
+        }
+    }
+    cmd
+}
+
 pub(crate) fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), String> {
     let text = std::fs::read_to_string(xml)
         .map_err(|e| format!("memcheck's XML {}: {e}", xml.display()))?;
     let parsed = xml::parse(&text)?;
-    for r in &parsed.records {
+    let memory = memory_errors(&text, &parsed.errors);
+    let records: Vec<&xml::LossRecord> = parsed.records.iter().collect();
+    let errors: Vec<(&xml::MemError, MemoryError)> = parsed.errors.iter().zip(memory).collect();
+    fill(record, &records, &errors);
+    Ok(())
+}
+
+/// Adds these loss records and memory errors (memcheck's, each with its
+/// frames) to `record`: the amounts per side and kind, the top frame of
+/// the biggest lost record, the suppressions and the errors.
+pub(super) fn fill(
+    record: &mut TestRecord,
+    records: &[&xml::LossRecord],
+    errors: &[(&xml::MemError, MemoryError)],
+) {
+    for r in records {
         let kinds = match r.side {
             Side::C => &mut record.c,
             Side::Rust => &mut record.rust,
@@ -493,8 +524,7 @@ pub(crate) fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), S
         };
         amount.add(r.blocks, r.bytes);
     }
-    let lost = parsed
-        .records
+    let lost = records
         .iter()
         .filter(|r| r.kind != LeakKind::StillReachable);
     record.top_frame = lost
@@ -502,20 +532,18 @@ pub(crate) fn read_memcheck(xml: &Path, record: &mut TestRecord) -> Result<(), S
         .max_by_key(|r| r.bytes + r.indirect_bytes)
         .and_then(|r| top_frame(&r.stack));
     record.suppressions = lost.filter_map(|r| r.suppression.clone()).collect();
-    record.errors = parsed
-        .errors
+    record.errors = errors
         .iter()
-        .map(|e| format!("{} ({}x): {}", e.kind, e.count, e.what))
+        .map(|(e, _)| format!("{} ({}x): {}", e.kind, e.count, e.what))
         .collect();
-    record.memory_errors = memory_errors(&text, &parsed.errors);
-    Ok(())
+    record.memory_errors = errors.iter().map(|(_, m)| m.clone()).collect();
 }
 
 /// memcheck's errors other than leaks, each with the first frame of its
 /// stacks: the access (the error's own `<stack>`), and after it, each
 /// introduced by an `<auxwhat>`, where the block was freed ("... free'd")
 /// and allocated ("Block was alloc'd at").
-fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryError> {
+pub(super) fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryError> {
     let Ok(doc) = roxmltree::Document::parse(text) else {
         return Vec::new();
     };
