@@ -439,10 +439,13 @@ struct ThreadSnapshot {
     untracked: u64,
 }
 
+/// The calling thread's counts, with those of the threads it created
+/// while its group was open ([`heap::group`]).
 fn snapshot() -> ThreadSnapshot {
+    let now = heap::Snapshot::now_this_thread();
     ThreadSnapshot {
-        c: heap::c::thread_live(),
-        rust: heap::rust::thread_live(),
+        c: now.c,
+        rust: now.rust,
         foreign: heap::c::thread_foreign_frees(),
         untracked: heap::c::thread_untracked(),
     }
@@ -511,6 +514,8 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
         return Err(CheckError::NoCalls);
     }
     counted()?;
+    // Threads the closure creates count with this one.
+    let _group = heap::group::open();
     // Per-thread counting starts now, before the priming call, so what the
     // priming call allocates and a later call frees is counted both ways.
     snapshot();
