@@ -388,6 +388,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_with_no_frame_says_how_to_get_them() {
+        let site = Site {
+            side: Side::C,
+            blocks: 1,
+            bytes: 8,
+            lost_blocks: 1,
+            lost_bytes: 8,
+            frames: Vec::new(),
+        };
+        let mut text = String::new();
+        describe_with(&[site], "2 more recorded calls", 3, &mut text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with("allocated at:"), "{text}");
+        assert!(lines[2].contains("no frame could be resolved"), "{text}");
+        assert!(lines[2].contains("debug = true"), "{text}");
+        assert!(lines[3].contains("… 3 more blocks not recorded"), "{text}");
+    }
+
+    #[test]
     fn std_vendored_crates_and_leaklab_are_never_the_top_frame() {
         let frames = shown(&[
             ("malloc", None),
