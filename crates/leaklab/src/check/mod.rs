@@ -10,12 +10,14 @@
 //! being counted (an `uncounted` build, a sanitizer build, under valgrind),
 //! so a zero always means zero.
 //!
-//! **The rule to know**: what is counted is what the *calling thread*
-//! allocates minus what it frees while the closure runs. libtest runs tests
-//! on several threads at once; their allocations never show up in another
-//! test's measurement. Memory the closure allocates on threads it spawns, or
-//! hands to another thread that frees it, is not seen (or is seen as a leak):
-//! keep the measured work on one thread.
+//! **The rule to know**: what is counted is what the *calling thread*, and
+//! the threads it creates while it measures, allocate minus what they free
+//! while the closure runs. libtest runs tests on several threads at once;
+//! their allocations never show up in another test's measurement. A thread
+//! the closure spawns counts with it (so `thread::spawn(..).join()` keeps
+//! nothing); memory handed to a thread that existed before (a pool's
+//! worker) and freed there is seen as kept. Allocation stacks and the
+//! lost/reachable split cover the calling thread's blocks only.
 //!
 //! The protocol is the lab's: one priming call first, so one-time lazy
 //! allocations (a library's global set-up, a first-use cache) are not
