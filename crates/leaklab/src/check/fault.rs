@@ -4,12 +4,26 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use std::fmt;
+
 use super::{
-    CheckError, Live, Measurement, SideLeak, Site, counted, panic_text, protocol, record, snapshot,
+    CheckError, Live, Measurement, RecordedSites, SideLeak, Site, counted, panic_text, protocol,
+    record, record_counted, snapshot,
 };
 use crate::heap;
 
 /// What happened when one C allocation of the closure failed.
+///
+/// Each point is run twice before it is judged: the first failing call
+/// primes the point's error path (a library's lazily made per-thread error
+/// state, first allocated there, is kept by that call alone: see
+/// [`FaultPoint::first`]), and a repeat of the same point is what is
+/// measured. If the repeat kept anything, one more call is made with
+/// allocation stacks recorded, and the point's figures, its stacks and its
+/// lost/reachable split all come from that one call. A point leaks when
+/// that call *lost* memory: blocks still reachable (a cache, a static, a
+/// per-thread error queue) and negative figures (a call that freed what an
+/// earlier one kept) are reported, never called leaks.
 ///
 /// ```
 /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
@@ -23,13 +37,22 @@ pub struct FaultPoint {
     pub nth: u64,
     /// The closure panicked (its message), rather than returning.
     pub panic: Option<String>,
-    /// What the call kept with that allocation failed; for a point that
-    /// leaked, with the allocation stacks of one more such call.
+    /// What the measured call kept with that allocation failed (a repeat
+    /// of the point, or when that kept anything, one more call with its
+    /// allocation stacks recorded: then `sites` and each side's `split`
+    /// describe the very call the figures are of).
     pub kept: Measurement,
+    /// What the first call with that allocation failed kept (counts only,
+    /// not judged): memory kept here and not on the repeat is one-time
+    /// state the error path made ([`FaultPoint::one_time`]).
+    pub first: Measurement,
 }
 
 impl FaultPoint {
-    /// Kept memory on either side.
+    /// The measured call lost memory: blocks no pointer reaches any more,
+    /// on either side. Without a recorded split (recording unavailable),
+    /// any block kept counts as lost. Reachable blocks and negative
+    /// figures are not leaks.
     ///
     /// ```
     /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
@@ -37,7 +60,101 @@ impl FaultPoint {
     /// assert!(sweep.points.iter().all(|p| !p.leaked()));
     /// ```
     pub fn leaked(&self) -> bool {
-        !self.kept.is_clean()
+        self.lost_bytes() > 0 || self.lost_blocks() > 0
+    }
+
+    /// Blocks the measured call lost, both sides.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let sweep = leaklab::check::fault_sweep(|| {
+    ///     // SAFETY: malloc/free pair; a failed malloc gives NULL, freed as such.
+    ///     unsafe { libc::free(libc::malloc(8)) }
+    /// })
+    /// .unwrap();
+    /// assert_eq!(sweep.points[0].lost_blocks(), 0);
+    /// ```
+    pub fn lost_blocks(&self) -> u64 {
+        lost(&self.kept.c).0 + lost(&self.kept.rust).0
+    }
+
+    /// Bytes the measured call lost, both sides.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+    /// assert_eq!(sweep.points.iter().map(|p| p.lost_bytes()).sum::<u64>(), 0);
+    /// ```
+    pub fn lost_bytes(&self) -> u64 {
+        lost(&self.kept.c).1 + lost(&self.kept.rust).1
+    }
+
+    /// The first failing call kept memory and the repeat kept none: state
+    /// the error path makes once (a per-thread error queue), not a leak.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+    /// assert!(sweep.points.iter().all(|p| !p.one_time()));
+    /// ```
+    pub fn one_time(&self) -> bool {
+        let grew = |s: &SideLeak| s.blocks > 0 || s.bytes > 0;
+        (grew(&self.first.c) || grew(&self.first.rust))
+            && self.kept.c.is_clean()
+            && self.kept.rust.is_clean()
+    }
+
+    /// Nothing to report: the measured call kept nothing, freed no foreign
+    /// memory, did not panic, and the first call kept nothing either.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// let sweep = leaklab::check::fault_sweep(|| ()).unwrap();
+    /// assert!(sweep.points.iter().all(|p| p.is_clean()));
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.panic.is_none() && self.kept.is_clean() && self.first.is_clean()
+    }
+}
+
+/// Lost (blocks, bytes) of one side: its split's, or without one, what it
+/// kept if positive.
+fn lost(side: &SideLeak) -> (u64, u64) {
+    match side.split {
+        Some(split) => (split.lost_blocks, split.lost_bytes),
+        None => (side.blocks.max(0) as u64, side.bytes.max(0) as u64),
+    }
+}
+
+impl fmt::Display for FaultPoint {
+    /// "C allocation 3 failed: lost: C kept 1 blocks / 24 B per call (…)".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "C allocation {} failed: ", self.nth)?;
+        if let Some(message) = &self.panic {
+            return write!(f, "panicked: {message}");
+        }
+        let verdict = if self.leaked() {
+            format!(
+                "lost {} blocks / {} B",
+                self.lost_blocks(),
+                self.lost_bytes()
+            )
+        } else if self.one_time() {
+            "one-time state (kept by the first failing call only), not a leak".into()
+        } else if self.kept.is_clean() {
+            "clean".into()
+        } else if self.kept.c.blocks < 0 || self.kept.rust.blocks < 0 {
+            "freed more than it allocated (memory an earlier call kept), not a leak".into()
+        } else {
+            "kept memory still reachable, not a leak".into()
+        };
+        write!(f, "{verdict}")?;
+        if !self.kept.is_clean() {
+            write!(f, "; {}", self.kept)?;
+        } else if !self.first.is_clean() {
+            write!(f, "; the first failing call: {}", self.first)?;
+        }
+        Ok(())
     }
 }
 
@@ -56,7 +173,7 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// The points where the call kept memory.
+    /// The points where the measured call lost memory.
     ///
     /// ```
     /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
@@ -66,7 +183,21 @@ impl Sweep {
         self.points.iter().filter(|p| p.leaked())
     }
 
-    /// Panics, listing them, if any point leaked or panicked.
+    /// The points that kept memory without losing any (still reachable,
+    /// one-time state, negative figures): reported, not leaks.
+    ///
+    /// ```
+    /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
+    /// assert_eq!(leaklab::check::fault_sweep(|| ()).unwrap().kept_not_lost().count(), 0);
+    /// ```
+    pub fn kept_not_lost(&self) -> impl Iterator<Item = &FaultPoint> {
+        self.points
+            .iter()
+            .filter(|p| p.panic.is_none() && !p.leaked() && !p.is_clean())
+    }
+
+    /// Panics, listing them, if any point lost memory or panicked; the
+    /// points that kept memory without losing it are listed after them.
     ///
     /// ```
     /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
@@ -78,27 +209,54 @@ impl Sweep {
             .points
             .iter()
             .filter(|p| p.leaked() || p.panic.is_some())
-            .map(|p| match &p.panic {
-                Some(message) => format!("  C allocation {} failed: panicked: {message}", p.nth),
-                None => format!("  C allocation {} failed: {}", p.nth, p.kept),
-            })
+            .map(|p| format!("  {p}"))
             .collect();
         if !bad.is_empty() {
-            panic!(
+            let mut message = format!(
                 "{} of {} fault points went wrong:\n{}",
                 bad.len(),
                 self.points.len(),
                 bad.join("\n")
             );
+            let kept: Vec<String> = self.kept_not_lost().map(|p| format!("  {p}")).collect();
+            if !kept.is_empty() {
+                message.push_str(&format!(
+                    "\n{} more points kept memory without losing any (not leaks):\n{}",
+                    kept.len(),
+                    kept.join("\n")
+                ));
+            }
+            panic!("{message}");
         }
+    }
+}
+
+impl fmt::Display for Sweep {
+    /// "12 fault points: 1 lost memory, 0 panicked, 2 kept memory without
+    /// losing any", then each point that is not clean.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} fault points: {} lost memory, {} panicked, {} kept memory without losing any",
+            self.points.len(),
+            self.leaking().count(),
+            self.points.iter().filter(|p| p.panic.is_some()).count(),
+            self.kept_not_lost().count()
+        )?;
+        for point in self.points.iter().filter(|p| !p.is_clean()) {
+            write!(f, "\n  {point}")?;
+        }
+        Ok(())
     }
 }
 
 /// Fails each C allocation of one call of `f` in turn (the 1st, then the
 /// 2nd, …, until a call makes no more), and records what each such call
-/// kept and whether it panicked. `f` is primed once first. A failure that
-/// crashes the process (a NULL the library dereferences) ends the test
-/// binary: run such sweeps in a process of their own.
+/// kept and whether it panicked. `f` is primed once first, and each point
+/// is run once unmeasured before the call that is measured (see
+/// [`FaultPoint`]). A failure that crashes the process (a NULL the library
+/// dereferences) ends the test binary: run such sweeps in a process of
+/// their own. Threads `f` creates count with it, as in [`super::measure`].
 ///
 /// ```
 /// # #[global_allocator] static ALLOC: leaklab::Counting = leaklab::Counting::system();
@@ -112,6 +270,7 @@ impl Sweep {
 /// ```
 pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
     counted()?;
+    let _group = heap::group::open();
     snapshot();
     protocol::guarded(&mut || {
         f();
@@ -120,33 +279,69 @@ pub fn fault_sweep(mut f: impl FnMut()) -> Result<Sweep, CheckError> {
     .map_err(|message| CheckError::from(protocol::Failed { call: 0, message }))?;
     let mut points = Vec::new();
     for nth in 1.. {
-        let run = run_point(nth, &mut f, |_, _| ());
-        if !run.fired {
+        let first = run_point(nth, &mut f, |_, _| ());
+        if !first.fired {
             break;
         }
-        let kept = |side: Live| SideLeak {
-            blocks: side.blocks,
-            bytes: side.bytes,
-            calls: 1,
-            split: None,
+        let repeat = run_point(nth, &mut f, |_, _| ());
+        let panic = match (first.summary, repeat.summary) {
+            (None, _) => Some(first.message),
+            (_, None) => Some(repeat.message),
+            _ => None,
         };
         let mut point = FaultPoint {
             nth,
-            panic: run.summary.is_none().then_some(run.message),
-            kept: Measurement {
-                c: kept(run.kept.c),
-                rust: kept(run.kept.rust),
-                foreign_frees: run.foreign_frees,
-                sites: Vec::new(),
-                recorded_calls: 0,
-            },
+            panic,
+            kept: counts(repeat.kept, repeat.foreign_frees),
+            first: counts(first.kept, first.foreign_frees),
         };
-        if point.leaked() && point.panic.is_none() {
-            point.kept.attach(record_point(nth, &mut f), 1);
+        let kept_any = !(point.kept.c.is_clean() && point.kept.rust.is_clean());
+        if kept_any && point.panic.is_none() {
+            let (kept, foreign, sites) = recorded_point(nth, &mut f);
+            point.kept = counts(kept, foreign);
+            point.kept.attach(sites, 1);
         }
         points.push(point);
     }
     Ok(Sweep { points })
+}
+
+/// One call's figures as a measurement of one call, with no sites.
+fn counts(kept: heap::Snapshot, foreign_frees: u64) -> Measurement {
+    let side = |side: Live| SideLeak {
+        blocks: side.blocks,
+        bytes: side.bytes,
+        calls: 1,
+        split: None,
+    };
+    Measurement {
+        c: side(kept.c),
+        rust: side(kept.rust),
+        foreign_frees,
+        sites: Vec::new(),
+        recorded_calls: 0,
+        unrecorded_blocks: 0,
+    }
+}
+
+/// Point `nth` of `f` once more, counted and with allocation stacks
+/// recorded: what that one call kept, its foreign frees, and the sites.
+fn recorded_point(nth: u64, f: impl FnOnce()) -> (heap::Snapshot, u64, RecordedSites) {
+    let mut kept = heap::Snapshot::default();
+    let mut foreign_frees = 0;
+    let recorded = record_counted(|| {
+        let before = heap::Snapshot::now_this_thread();
+        let foreign = heap::c::thread_foreign_frees();
+        heap::c::fail_nth(nth, false);
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        heap::c::stop_failing();
+        drop(outcome);
+        kept = heap::Snapshot::now_this_thread().since(before);
+        foreign_frees = heap::c::thread_foreign_frees() - foreign;
+        Ok::<(), ()>(())
+    })
+    .unwrap_or_default();
+    (kept, foreign_frees, recorded)
 }
 
 /// Most bytes of a point's error or panic message kept.

@@ -269,6 +269,7 @@ mod tests {
             foreign_frees: 0,
             sites: Vec::new(),
             recorded_calls: if sites { 2 } else { 0 },
+            unrecorded_blocks: 0,
         }
     }
 

@@ -10,12 +10,14 @@
 //! being counted (an `uncounted` build, a sanitizer build, under valgrind),
 //! so a zero always means zero.
 //!
-//! **The rule to know**: what is counted is what the *calling thread*
-//! allocates minus what it frees while the closure runs. libtest runs tests
-//! on several threads at once; their allocations never show up in another
-//! test's measurement. Memory the closure allocates on threads it spawns, or
-//! hands to another thread that frees it, is not seen (or is seen as a leak):
-//! keep the measured work on one thread.
+//! **The rule to know**: what is counted is what the *calling thread*, and
+//! the threads it creates while it measures, allocate minus what they free
+//! while the closure runs. libtest runs tests on several threads at once;
+//! their allocations never show up in another test's measurement. A thread
+//! the closure spawns counts with it (so `thread::spawn(..).join()` keeps
+//! nothing); memory handed to a thread that existed before (a pool's
+//! worker) and freed there is seen as kept. Allocation stacks and the
+//! lost/reachable split cover the calling thread's blocks only.
 //!
 //! The protocol is the lab's: one priming call first, so one-time lazy
 //! allocations (a library's global set-up, a first-use cache) are not
@@ -235,6 +237,10 @@ pub struct Measurement {
     pub sites: Vec<Site>,
     /// Calls recorded for `sites` (0: none).
     pub recorded_calls: u64,
+    /// Blocks the recorded calls allocated past the stack recorder's
+    /// capacity (65,536 blocks per recording): not followed, so neither
+    /// in `sites` nor in the split, and named in the message.
+    pub unrecorded_blocks: u64,
 }
 
 impl Measurement {
@@ -319,10 +325,10 @@ impl fmt::Display for Measurement {
                 self.foreign_frees
             )?;
         }
-        if !self.sites.is_empty() {
+        if !self.sites.is_empty() || self.unrecorded_blocks > 0 {
             writeln!(f)?;
             let recorded = format!("{} more recorded calls", self.recorded_calls);
-            sites::describe(&self.sites, &recorded, f)?;
+            sites::describe_with(&self.sites, &recorded, self.unrecorded_blocks, f)?;
         }
         Ok(())
     }
@@ -439,10 +445,13 @@ struct ThreadSnapshot {
     untracked: u64,
 }
 
+/// The calling thread's counts, with those of the threads it created
+/// while its group was open ([`heap::group`]).
 fn snapshot() -> ThreadSnapshot {
+    let now = heap::Snapshot::now_this_thread();
     ThreadSnapshot {
-        c: heap::c::thread_live(),
-        rust: heap::rust::thread_live(),
+        c: now.c,
+        rust: now.rust,
         foreign: heap::c::thread_foreign_frees(),
         untracked: heap::c::thread_untracked(),
     }
@@ -511,6 +520,8 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
         return Err(CheckError::NoCalls);
     }
     counted()?;
+    // Threads the closure creates count with this one.
+    let _group = heap::group::open();
     // Per-thread counting starts now, before the priming call, so what the
     // priming call allocates and a later call frees is counted both ways.
     snapshot();
@@ -537,10 +548,11 @@ fn measure_with(calls: u64, mut f: impl FnMut(), stacks: bool) -> Result<Measure
         foreign_frees: after.foreign - before.foreign,
         sites: Vec::new(),
         recorded_calls: 0,
+        unrecorded_blocks: 0,
     };
     if stacks && !(m.c.is_clean() && m.rust.is_clean()) {
-        let sites = record(|| calls_from(calls + 1..=calls + RECORDED_CALLS).map(drop))?;
-        m.attach(sites, RECORDED_CALLS);
+        let recorded = record_counted(|| calls_from(calls + 1..=calls + RECORDED_CALLS).map(drop))?;
+        m.attach(recorded, RECORDED_CALLS);
     }
     Ok(m)
 }
@@ -559,12 +571,22 @@ impl From<protocol::Failed> for CheckError {
 }
 
 impl Measurement {
-    fn attach(&mut self, sites: Vec<Site>, calls: u64) {
+    fn attach(&mut self, recorded: RecordedSites, calls: u64) {
+        let sites = recorded.sites;
         self.c.split = Split::of(Side::C, &sites, calls);
         self.rust.split = Split::of(Side::Rust, &sites, calls);
         self.sites = sites;
         self.recorded_calls = calls;
+        self.unrecorded_blocks = recorded.unrecorded;
     }
+}
+
+/// What a recording found: the sites, and the blocks it could not follow.
+#[derive(Debug, Default)]
+struct RecordedSites {
+    sites: Vec<Site>,
+    /// Allocations past the recorder's capacity.
+    unrecorded: u64,
 }
 
 /// Runs `f` with allocation stacks recorded, and returns where what it
@@ -572,21 +594,29 @@ impl Measurement {
 /// Miri (no sites), and when its store cannot be mapped (no sites).
 #[doc(hidden)]
 pub fn record<E>(f: impl FnOnce() -> Result<(), E>) -> Result<Vec<Site>, E> {
+    record_counted(f).map(|recorded| recorded.sites)
+}
+
+/// [`record`], with the count of blocks past the recorder's capacity.
+fn record_counted<E>(f: impl FnOnce() -> Result<(), E>) -> Result<RecordedSites, E> {
     #[cfg(not(miri))]
     {
         let Some(recording) = heap::stacks::start() else {
-            return f().map(|()| Vec::new());
+            return f().map(|()| RecordedSites::default());
         };
         let outcome = f();
         let recorded = recording.stop();
         outcome?;
         heap::scrub_stack();
         let reachable = heap::reach::reachable(&recorded);
-        Ok(sites::group(&recorded, &reachable))
+        Ok(RecordedSites {
+            sites: sites::group(&recorded, &reachable),
+            unrecorded: recorded.dropped,
+        })
     }
     #[cfg(miri)]
     {
-        f().map(|()| Vec::new())
+        f().map(|()| RecordedSites::default())
     }
 }
 

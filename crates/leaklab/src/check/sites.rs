@@ -284,6 +284,17 @@ pub(super) fn group(recorded: &Recorded, reachable: &[bool]) -> Vec<Site> {
 /// biggest few, each with its first frames, after a heading line naming
 /// what was recorded (`recorded`: "2 more recorded calls").
 pub fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt::Result {
+    describe_with(sites, recorded, 0, f)
+}
+
+/// [`describe`], ending with the blocks the recorder could not follow
+/// (`unrecorded`: allocated past its capacity), if any.
+pub fn describe_with(
+    sites: &[Site],
+    recorded: &str,
+    unrecorded: u64,
+    f: &mut impl fmt::Write,
+) -> fmt::Result {
     const SHOWN_SITES: usize = 5;
     const SHOWN_FRAMES: usize = 8;
     write!(
@@ -299,6 +310,9 @@ pub fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt:
             site.bytes,
             site.state()
         )?;
+        if site.frames.is_empty() {
+            write!(f, "\n      {NO_FRAMES}")?;
+        }
         for frame in site.frames.iter().take(SHOWN_FRAMES) {
             write!(f, "\n      {frame}")?;
         }
@@ -313,8 +327,28 @@ pub fn describe(sites: &[Site], recorded: &str, f: &mut impl fmt::Write) -> fmt:
     if sites.len() > SHOWN_SITES {
         write!(f, "\n  … {} more stacks", sites.len() - SHOWN_SITES)?;
     }
+    if unrecorded > 0 {
+        write!(
+            f,
+            "\n  … {unrecorded} more blocks not recorded (the recorder follows {} blocks per \
+             recording; the figures above count them, the stacks and the split do not)",
+            RECORDER_CAPACITY
+        )?;
+    }
     Ok(())
 }
+
+/// Blocks one recording follows.
+#[cfg(not(miri))]
+use crate::heap::stacks::CAPACITY as RECORDER_CAPACITY;
+/// Under Miri nothing is recorded.
+#[cfg(miri)]
+const RECORDER_CAPACITY: usize = 0;
+
+/// Said in place of an empty stack: no frame could be named.
+pub const NO_FRAMES: &str = "(no frame could be resolved: this build has no symbols or debug \
+     info for them; build the tests with `debug = true`, or `debug = \"line-tables-only\"`, in \
+     [profile.test] / [profile.release] to name the frames)";
 
 #[cfg(test)]
 mod tests {
@@ -351,6 +385,25 @@ mod tests {
         ]);
         assert_eq!(frames[0], "my_crate::tests::derive");
         assert!(frames.contains(&"openssl::derive::Deriver::new".to_string()));
+    }
+
+    #[test]
+    fn a_stack_with_no_frame_says_how_to_get_them() {
+        let site = Site {
+            side: Side::C,
+            blocks: 1,
+            bytes: 8,
+            lost_blocks: 1,
+            lost_bytes: 8,
+            frames: Vec::new(),
+        };
+        let mut text = String::new();
+        describe_with(&[site], "2 more recorded calls", 3, &mut text).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with("allocated at:"), "{text}");
+        assert!(lines[2].contains("no frame could be resolved"), "{text}");
+        assert!(lines[2].contains("debug = true"), "{text}");
+        assert!(lines[3].contains("… 3 more blocks not recorded"), "{text}");
     }
 
     #[test]

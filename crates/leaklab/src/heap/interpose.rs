@@ -57,6 +57,7 @@
 pub mod fork;
 mod guard;
 pub mod table;
+pub mod threads;
 mod untracked;
 
 use std::ffi::{c_int, c_void};
@@ -292,6 +293,7 @@ impl Call {
 
     /// This thread's share (the process-wide counts are kept by the table).
     fn count(self, blocks: i64, bytes: i64) {
+        super::group::count(super::Side::C, blocks, bytes);
         if !PER_THREAD.load(Relaxed) {
             return;
         }

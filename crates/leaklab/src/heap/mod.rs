@@ -8,6 +8,7 @@
 pub mod c;
 #[cfg(not(miri))]
 pub mod fresh;
+pub mod group;
 #[cfg(all(leaklab_interpose, not(miri)))]
 pub mod interpose;
 #[cfg(miri)]
@@ -118,10 +119,20 @@ impl Snapshot {
 
     /// This thread's C and Rust allocations: for tests that share a process
     /// with a harness allocating on its threads.
+    ///
+    /// The threads of the calling thread's open group ([`group`]) count
+    /// with it.
     pub fn now_this_thread() -> Snapshot {
+        let with_members = |own: Live, side| {
+            let members = group::members_live(side);
+            Live {
+                blocks: own.blocks + members.blocks,
+                bytes: own.bytes + members.bytes,
+            }
+        };
         Snapshot {
-            c: c::thread_live(),
-            rust: rust::thread_live(),
+            c: with_members(c::thread_live(), Side::C),
+            rust: with_members(rust::thread_live(), Side::Rust),
         }
     }
 

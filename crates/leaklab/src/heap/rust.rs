@@ -259,6 +259,7 @@ fn counted(ptr: *mut u8, size: usize) -> *mut u8 {
 fn record(blocks: i64, bytes: i64) {
     BLOCKS.fetch_add(blocks, Relaxed);
     BYTES.fetch_add(bytes, Relaxed);
+    super::group::count(super::Side::Rust, blocks, bytes);
     if PER_THREAD.load(Relaxed) {
         // try_with: the slot may already be gone while a thread exits.
         let _ = THREAD.try_with(|t| {

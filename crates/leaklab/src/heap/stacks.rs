@@ -21,7 +21,7 @@ use super::{HIDE, Side};
 /// Return addresses kept per block (innermost first).
 pub const FRAMES: usize = 40;
 /// Blocks one recording can follow; later ones are counted as dropped.
-const CAPACITY: usize = 1 << 16;
+pub const CAPACITY: usize = 1 << 16;
 /// Open-addressing index from address to entry: twice the entries, so
 /// the load stays at or under one half (entries are never reused).
 const SLOTS: usize = CAPACITY * 2;
