@@ -8,13 +8,15 @@
 //!   (which src/shim.rs `include_bytes!`), and `LEAKLAB_SHIM_HASH`, a hash
 //!   of its bytes that names its cache directory at run time.
 //!
-//! Where the sources are: `leaklab-preload` is a build-dependency, only for
-//! its `SOURCE_DIR` and `LEAKLAB_SOURCE_DIR` (a checkout's crates, or the
-//! packages cargo unpacked for an install from a registry). The nested
-//! build's manifest is written to `$OUT_DIR/shim-src` (a standalone package
-//! whose library is the shim's `src/lib.rs`, with the shim's dependencies),
-//! with a copy of the lock file next to this crate's manifest or its
-//! workspace's, if there is one: nothing is ever written into the sources.
+//! Where the sources are: the shim's are in `shim/` (links to
+//! `crates/leaklab-preload/src`, which `cargo package` stores as files, so
+//! a packaged cargo-leaklab carries them), and the user crate's are where
+//! its build-dependency `leaklab` says (`leaklab::SOURCE_DIR`: a checkout's
+//! crate, or the package cargo unpacked). The nested build's manifest is
+//! written to `$OUT_DIR/shim-src` (a standalone package whose library is
+//! `shim/lib.rs`, with the shim's dependencies), with a copy of the lock
+//! file next to this crate's manifest or its workspace's, if there is one:
+//! nothing is ever written into the sources.
 //!
 //! The nested build is isolated from the outer one: its own target
 //! directory, the outer build's target triple, and none of the environment
@@ -35,20 +37,20 @@ fn main() {
 
     let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(var("OUT_DIR"));
-    let preload = Path::new(leaklab_preload::SOURCE_DIR);
-    let leaklab = Path::new(leaklab_preload::LEAKLAB_SOURCE_DIR);
-    // What the shim is built from: its crate and the user crate it is
+    let shim = manifest_dir.join("shim");
+    let leaklab = Path::new(leaklab::SOURCE_DIR);
+    // What the shim is built from: its sources and the user crate it is
     // built on (the interposer).
     for path in [
-        preload.join("Cargo.toml"),
-        preload.join("src"),
+        shim.join("lib.rs"),
+        shim.join("publish.rs"),
         leaklab.join("Cargo.toml"),
         leaklab.join("build.rs"),
         leaklab.join("src"),
     ] {
         println!("cargo::rerun-if-changed={}", path.display());
     }
-    let manifest = write_manifest(&out_dir.join("shim-src"), preload, leaklab, &manifest_dir);
+    let manifest = write_manifest(&out_dir.join("shim-src"), &shim, leaklab, &manifest_dir);
 
     let target_dir = out_dir.join("shim");
     let built = build(&manifest, &target, &target_dir);
@@ -68,10 +70,10 @@ fn main() {
 }
 
 /// The nested build's manifest, in `dir`: a standalone package whose
-/// library is the shim's (its dependencies as in its own manifest, the
-/// user crate by path), and the lock file that pins the outer build's
+/// library is the shim's (its dependencies as in crates/leaklab-preload's
+/// manifest, the user crate by path), and the lock file that pins the outer build's
 /// versions, where there is one (a checkout's workspace, or a package's).
-fn write_manifest(dir: &Path, preload: &Path, leaklab: &Path, manifest_dir: &Path) -> PathBuf {
+fn write_manifest(dir: &Path, shim: &Path, leaklab: &Path, manifest_dir: &Path) -> PathBuf {
     let quoted = |path: &Path| format!("{:?}", path.display().to_string());
     let manifest = format!(
         "[package]\n\
@@ -87,7 +89,7 @@ fn write_manifest(dir: &Path, preload: &Path, leaklab: &Path, manifest_dir: &Pat
          libc = \"0.2\"\n\
          leaklab = {{ path = {} }}\n\n\
          [workspace]\n{}",
-        quoted(&preload.join("src/lib.rs")),
+        quoted(&shim.join("lib.rs")),
         quoted(leaklab),
         unpacked_macros(leaklab)
             .map(|dir| format!(

@@ -17,12 +17,3 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod publish;
-
-/// Where this crate's sources are (a checkout's or cargo's unpacked
-/// package): cargo-leaklab's build script builds the shim from them.
-#[doc(hidden)]
-pub const SOURCE_DIR: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Where the sources of the user crate this shim is built on are.
-#[doc(hidden)]
-pub const LEAKLAB_SOURCE_DIR: &str = leaklab::SOURCE_DIR;

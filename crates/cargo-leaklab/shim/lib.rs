@@ -1,0 +1,1 @@
+../../leaklab-preload/src/lib.rs
