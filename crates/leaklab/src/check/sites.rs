@@ -211,6 +211,33 @@ pub fn shown_frames(
     )
 }
 
+/// A raw stack (return addresses, innermost first) of a process whose
+/// loaded objects are `objects`, as frames: each address stepped back into
+/// its call and named, the allocator's and the signal handler's frames cut
+/// off at the top, nothing reordered (a crash reads innermost first).
+#[cfg(not(miri))]
+pub fn raw_stack_frames(objects: &[super::symbols::Object], stack: &[usize]) -> Vec<Frame> {
+    let addresses: Vec<usize> = stack.iter().map(|ip| ip.saturating_sub(1)).collect();
+    let symbols = super::symbols::resolve_in(objects, &addresses);
+    let frames: Vec<Frame> = addresses
+        .iter()
+        .flat_map(|a| symbols.get(a).cloned().unwrap_or_default())
+        .map(frame)
+        .collect();
+    // A signal's stack starts in its handler: keep what lies under the
+    // kernel's return trampoline.
+    let start = frames
+        .iter()
+        .position(|f| f.function.contains("__restore_rt"))
+        .map_or(0, |i| i + 1);
+    let frames = &frames[start..];
+    let start = frames
+        .iter()
+        .position(|f| !is_machinery(&f.function, f.file.as_deref()))
+        .unwrap_or(frames.len());
+    frames[start..].to_vec()
+}
+
 /// A path under the current directory, relative to it.
 fn relative(file: String) -> String {
     match std::env::current_dir() {
