@@ -66,6 +66,7 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             &a.scenario,
             a.variant,
             a.backend,
+            a.from,
         )),
         Command::Child(a) => Ok(crate::run::child::main(
             &a.scenario,
