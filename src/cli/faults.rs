@@ -164,14 +164,21 @@ fn describe_library_failures(r: &SweepReport) -> std::io::Result<()> {
             }
         }
         if !crash.stack.is_empty() {
-            let at = if p.outcome == Outcome::Exit { "exit" } else { "crash" };
+            let at = if p.outcome == Outcome::Exit {
+                "exit"
+            } else {
+                "crash"
+            };
             outln!("    at the {at}:")?;
             for f in crash.stack.iter().take(FRAMES) {
                 outln!("      {f}")?;
             }
         }
         if p.outcome == Outcome::Exit && !crash.stderr_tail.is_empty() {
-            outln!("    its message: {}", crash.stderr_tail.replace('\n', "\n      "))?;
+            outln!(
+                "    its message: {}",
+                crash.stderr_tail.replace('\n', "\n      ")
+            )?;
         }
     }
     Ok(())

@@ -257,10 +257,16 @@ fn died_point(n: u64, run: &ChildRun) -> PointReport {
         .unwrap_or_default();
     let frames = |stack: &[usize]| {
         if stack.is_empty() {
-            Vec::new()
-        } else {
-            crate::check::raw_stack_frames(&objects, stack)
+            return Vec::new();
         }
+        // The handler's own frames are not the library's.
+        let mut frames = crate::check::raw_stack_frames(&objects, stack);
+        let start = frames
+            .iter()
+            .rposition(|f| f.function.contains("crash_handler::"))
+            .map_or(0, |i| i + 1);
+        frames.drain(..start);
+        frames
     };
     let crash = PointCrash {
         signal: run.status.signal(),

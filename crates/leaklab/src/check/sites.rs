@@ -221,14 +221,37 @@ pub fn raw_stack_frames(objects: &[super::symbols::Object], stack: &[usize]) -> 
     let symbols = super::symbols::resolve_in(objects, &addresses);
     let frames: Vec<Frame> = addresses
         .iter()
-        .flat_map(|a| symbols.get(a).cloned().unwrap_or_default())
+        .flat_map(|&a| {
+            let found = symbols.get(&a).cloned().unwrap_or_default();
+            // A library without debug info: the tool names the nearest
+            // exported symbol before the address, which is often not the
+            // function (a static one lies between): say so.
+            let object = objects
+                .iter()
+                .find(|o| o.ranges.iter().any(|r| (r.0..r.1).contains(&a)));
+            match (object, found.as_slice()) {
+                (Some(o), [(name, None, _)]) if !name.contains('+') => {
+                    let file = o.path.file_name().map_or_else(
+                        || o.path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    vec![(
+                        format!("{file}+{:#x} (near {name})", a - o.base),
+                        None,
+                        None,
+                    )]
+                }
+                _ => found,
+            }
+        })
         .map(frame)
         .collect();
     // A signal's stack starts in its handler: keep what lies under the
-    // kernel's return trampoline.
+    // kernel's return trampoline (glibc's `__restore_rt`, which a tool
+    // names after `sigaction`, the function before it).
     let start = frames
         .iter()
-        .position(|f| f.function.contains("__restore_rt"))
+        .position(|f| f.function.contains("__restore_rt") || f.function.contains("sigaction"))
         .map_or(0, |i| i + 1);
     let frames = &frames[start..];
     let start = frames
