@@ -1,14 +1,14 @@
 //! `run_isolated_with` against stand-in children (shell scripts): a child
-//! that dies by a signal is reported as a crash at its last announced
-//! point; a child that prints a report gives that report back; a child that
-//! exits without one is an error.
+//! that dies by a signal is one crashed point (its last announced one) and
+//! a new child goes on from the next; a child that prints a report gives
+//! that report back; a child that exits without one is an error.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use leaklab_lab::hardening::faults::{
-    CHILD_COMMAND, PROGRESS_MARKER, REPORT_MARKER, run_isolated_with, sweep,
+    CHILD_COMMAND, Outcome, PROGRESS_MARKER, REPORT_MARKER, run_isolated_with, sweep,
 };
 use leaklab_lab::scenarios::{self, BackendChoice, Variant};
 
@@ -39,22 +39,38 @@ fn turn() -> MutexGuard<'static, ()> {
 }
 
 #[test]
-fn a_child_killed_by_a_signal_is_a_crash_at_its_last_point() {
+fn a_child_killed_by_a_signal_is_one_crashed_point_and_the_sweep_goes_on() {
     let _turn = turn();
+    let scenario = scenarios::find("failed-connect").expect("scenario");
+    let mut rest = sweep(scenario, Variant::Safe, BackendChoice::C);
+    assert!(rest.points.len() >= 2, "{rest:?}");
+    rest.points.retain(|p| p.n >= 2);
+    let rest = serde_json::to_string(&rest).expect("encode");
+    // The first child announces point 1, says which allocation failed and
+    // dies in it; the next one, started from point 2, reports the rest.
     let exe = script(
         "segv",
         &format!(
-            "echo '{PROGRESS_MARKER}1' >&2\necho '{PROGRESS_MARKER}2' >&2\necho 'about to crash' >&2\nkill -SEGV $$"
+            "if [ \"$5 $6\" = \"--from 2\" ]; then echo '{REPORT_MARKER}{rest}'; exit 0; fi\n\
+             [ \"$5 $6\" = \"--from 1\" ] || exit 4\n\
+             echo '{PROGRESS_MARKER}1' >&2\n\
+             echo 'leaklab-faults-failed-stack 1234' >&2\n\
+             echo 'about to crash' >&2\nkill -SEGV $$"
         ),
     );
-    let report = run(&exe).expect("a crash is a report");
+    let report = run(&exe).expect("a crash is one point of a report");
     std::fs::remove_file(&exe).ok();
-    assert_eq!(report.crashes, 1);
-    let crash = report.crash.expect("crash details");
+    assert_eq!(report.crashes, 1, "{report:?}");
+    assert!(report.complete, "the sweep went on to its last point");
+    let crashed = report.points.iter().find(|p| p.n == 1).expect("point 1");
+    assert_eq!(crashed.outcome, Outcome::Crash);
+    assert!(crashed.fired);
+    let crash = crashed.crash.as_ref().expect("crash details");
     assert_eq!(crash.signal, Some(libc::SIGSEGV));
-    assert_eq!(crash.last_point, Some(2));
     assert_eq!(crash.stderr_tail, "about to crash");
-    assert!(!report.complete);
+    assert_eq!(crash.failed_allocation.len(), 1, "{crash:?}");
+    assert!(report.points.iter().any(|p| p.n == 2));
+    assert_eq!(report.points_tried, report.points.len() as u64);
 }
 
 #[test]

@@ -149,6 +149,9 @@ pub struct FaultsChildArgs {
     pub variant: Variant,
     #[arg(value_enum)]
     pub backend: BackendChoice,
+    /// The first point to run (the parent restarts a child after a crash).
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
 }
 
 #[derive(Debug, Args)]

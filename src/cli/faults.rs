@@ -50,6 +50,7 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
         outln!("{}", table(&reports))?;
         for r in &reports {
             describe_leaks(r)?;
+            describe_library_failures(r)?;
         }
         for r in nothing {
             outln!(
@@ -61,15 +62,28 @@ pub fn run(args: FaultsArgs) -> Result<i32, Failure> {
         }
     }
     // The promise under test: a safe variant declared clean never leaks or
-    // crashes, whatever allocation fails.
+    // panics, whatever allocation fails (1). A library that crashes or
+    // exits on a failed allocation is its own finding (7), whatever the
+    // binding: no binding can catch a SIGSEGV inside the library.
     let broken = reports.iter().any(|r| {
         r.variant == "safe"
             && r.skipped.is_none()
             && r.expected_per_iteration.is_zero()
-            && !r.is_clean()
+            && !r.binding_is_clean()
     });
-    Ok(if broken { EXIT_MISMATCH } else { EXIT_OK })
+    let library = reports.iter().any(|r| r.crashes + r.exits > 0);
+    Ok(if broken {
+        EXIT_MISMATCH
+    } else if library {
+        EXIT_LIBRARY
+    } else {
+        EXIT_OK
+    })
 }
+
+/// `faults`: the binding held, but the library crashed or exited at some
+/// point (docs/exit-codes.md).
+pub const EXIT_LIBRARY: i32 = 7;
 
 /// The sweep ran the whole workload at its first point without any C
 /// allocation to fail.
@@ -87,7 +101,8 @@ fn table(reports: &[SweepReport]) -> String {
         "errors returned",
         "panics",
         "leaking points",
-        "crashes",
+        "library crashes",
+        "library exits",
     ]);
     for r in reports {
         let points = match &r.skipped {
@@ -104,9 +119,69 @@ fn table(reports: &[SweepReport]) -> String {
             r.panics.to_string(),
             r.leaks_found.to_string(),
             r.crashes.to_string(),
+            r.exits.to_string(),
         ]);
     }
     table.to_string()
+}
+
+/// The points at which the library crashed or exited: how, the failed
+/// allocation's stack (the call that did not check it), the stack at the end.
+fn describe_library_failures(r: &SweepReport) -> std::io::Result<()> {
+    const FRAMES: usize = 6;
+    if let Some(crash) = &r.crash {
+        outln!(
+            "{} {}: the sweep's process died outside any point (signal {:?}, exit {:?}) after point {:?}: {}",
+            r.scenario,
+            r.variant,
+            crash.signal,
+            crash.exit_code,
+            crash.last_point,
+            crash.stderr_tail
+        )?;
+    }
+    let failures: Vec<_> = r.library_failures().collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    outln!(
+        "{} {}: the library mishandles a failed allocation (not the binding's leak):",
+        r.scenario,
+        r.variant
+    )?;
+    for p in failures {
+        let Some(crash) = &p.crash else { continue };
+        let verb = if p.outcome == Outcome::Exit {
+            "the library exited"
+        } else {
+            "the library crashed"
+        };
+        outln!("  C allocation {} failed: {verb} ({})", p.n, crash.how())?;
+        if !crash.failed_allocation.is_empty() {
+            outln!("    the failed allocation, unchecked by the first caller here:")?;
+            for f in crash.failed_allocation.iter().take(FRAMES) {
+                outln!("      {f}")?;
+            }
+        }
+        if !crash.stack.is_empty() {
+            let at = if p.outcome == Outcome::Exit {
+                "exit"
+            } else {
+                "crash"
+            };
+            outln!("    at the {at}:")?;
+            for f in crash.stack.iter().take(FRAMES) {
+                outln!("      {f}")?;
+            }
+        }
+        if p.outcome == Outcome::Exit && !crash.stderr_tail.is_empty() {
+            outln!(
+                "    its message: {}",
+                crash.stderr_tail.replace('\n', "\n      ")
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The first few leaking points of a sweep, so a reader sees which error
@@ -134,6 +209,7 @@ fn describe_leaks(r: &SweepReport) -> std::io::Result<()> {
             Outcome::Ok => "the workload went on".to_string(),
             Outcome::Error => format!("error{stage}: {}", p.message),
             Outcome::Panic => format!("panic{stage}: {}", p.message),
+            Outcome::Crash | Outcome::Exit => continue,
         };
         outln!(
             "  C allocation {} failed ({how}): kept beyond the normal leak C {} blk / {} B, Rust {} blk / {} B",

@@ -4,11 +4,12 @@
 //!
 //! Exit codes: 0 success (for `watch`: the program was watched and its
 //! memory is flat, or it ran too briefly to judge); 1 a run or matrix did
-//! not match its declared leaks, a safe variant leaked or crashed under
+//! not match its declared leaks, a safe variant leaked or panicked under
 //! fault injection, or a watched program's memory grows; 2 bad
 //! input (unknown scenario, flag or number, a program `watch` cannot
 //! start) or a check that cannot run here; 3 standard output could not be written (a full device, an I/O
-//! error). A closed pipe (`leaklab list | head -1`) is not an error: the
+//! error); 7 (`faults`) the binding held but the C library crashed or
+//! called `exit` at some point. A closed pipe (`leaklab list | head -1`) is not an error: the
 //! rest of the output is dropped and the exit code is the command's own.
 //!
 //! Every command prints through `outln!` / [`write_out`], which return
@@ -66,6 +67,7 @@ fn dispatch(cli: Cli) -> Result<i32, Failure> {
             &a.scenario,
             a.variant,
             a.backend,
+            a.from,
         )),
         Command::Child(a) => Ok(crate::run::child::main(
             &a.scenario,

@@ -278,8 +278,9 @@ impl LeakyConnection {
 
     /// MISTAKE (prepared-statement metadata never freed): the column names
     /// are read from `lc_stmt_result_metadata`, a caller-owned result that
-    /// is never passed to `lc_free_result` (mysql-connector-python
-    /// BUG#37399636, a C-extension leak with prepared statements).
+    /// is never passed to `lc_free_result` (the shape of
+    /// mysql-connector-python's `MySQLPrepStmt_handle_result`, whose
+    /// metadata result is not freed on its success path).
     /// Safe counterpart: `Statement::metadata` returns a `QueryResult`.
     pub fn prepared_columns(&mut self, sql: &str) -> Result<Vec<String>, Error> {
         // SAFETY: live handle; the statement is closed on every path below.

@@ -10,9 +10,11 @@
 //! point, with no panic escaping and no crash.
 //!
 //! The counters are process-wide: run one sweep at a time, with no other
-//! thread allocating. [`run_isolated`] runs a sweep in a child process so a
-//! crash is reported rather than fatal.
+//! thread allocating. [`run_isolated`] runs a sweep in child processes so
+//! that a crash or an `exit` inside the C library is one point's finding:
+//! the sweep goes on from the next point in a new child.
 
+mod crash_handler;
 mod isolated;
 mod point;
 mod quiet_panics;
@@ -22,10 +24,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::{Deserialize, Serialize};
 
 pub use isolated::{
-    CHILD_COMMAND, Crash, PROGRESS_MARKER, REPORT_MARKER, child_main, run_isolated,
+    CHILD_COMMAND, Crash, POINT_MARKER, PROGRESS_MARKER, REPORT_MARKER, child_main, run_isolated,
     run_isolated_with,
 };
-pub use point::{Outcome, PointReport, Stage};
+pub use point::{Outcome, PointCrash, PointReport, Stage, signal_name};
 
 use crate::heap::{Live, Snapshot};
 use crate::scenarios::{BackendChoice, Scenario, Variant};
@@ -55,8 +57,13 @@ pub struct SweepReport {
     pub leaks_found: u64,
     /// Points that left anything allocated at all.
     pub raw_leak_points: u64,
-    /// 1 if the sweep's process died (set by [`run_isolated`]), else 0.
+    /// Points at which the library crashed (a signal; set by [`run_isolated`]).
     pub crashes: u64,
+    /// Points at which the library ended the process with `exit`.
+    #[serde(default)]
+    pub exits: u64,
+    /// A child that died outside any point (before the first one), which
+    /// ends the sweep there.
     pub crash: Option<Crash>,
     /// Whether the last point ran the whole workload with no failure firing.
     pub complete: bool,
@@ -78,6 +85,7 @@ impl SweepReport {
             leaks_found: 0,
             raw_leak_points: 0,
             crashes: 0,
+            exits: 0,
             crash: None,
             complete: false,
             points: Vec::new(),
@@ -89,6 +97,8 @@ impl SweepReport {
         self.failures_injected += u64::from(point.fired);
         self.errors_returned += u64::from(point.outcome == Outcome::Error);
         self.panics += u64::from(point.outcome == Outcome::Panic);
+        self.crashes += u64::from(point.outcome == Outcome::Crash);
+        self.exits += u64::from(point.outcome == Outcome::Exit);
         self.leaks_found += u64::from(point.leaks());
         self.raw_leak_points += u64::from(point.leaks_raw());
         self.points.push(point);
@@ -99,28 +109,61 @@ impl SweepReport {
         self.points.iter().filter(|p| p.leaks())
     }
 
+    /// The points at which the library crashed or exited.
+    pub fn library_failures(&self) -> impl Iterator<Item = &PointReport> {
+        self.points.iter().filter(|p| p.crash.is_some())
+    }
+
     /// Safe-variant verdict: complete, no crash, no panic, nothing beyond
     /// the declared leak at any point.
     pub fn is_clean(&self) -> bool {
+        self.binding_is_clean() && self.crashes == 0 && self.exits == 0
+    }
+
+    /// The binding's part of the verdict: the sweep reached its last point,
+    /// no panic escaped, and no point it measured kept anything beyond the
+    /// declared leak. Points where the library itself crashed or exited
+    /// measure nothing and are the library's findings ([`Self::library_failures`]).
+    pub fn binding_is_clean(&self) -> bool {
         self.skipped.is_none()
             && self.complete
-            && self.crashes == 0
+            && self.crash.is_none()
             && self.panics == 0
             && self.leaks_found == 0
+    }
+
+    /// Recomputes the counts from `points` (after points from several
+    /// children were put together).
+    fn recount(&mut self) {
+        let points = std::mem::take(&mut self.points);
+        self.points_tried = 0;
+        self.failures_injected = 0;
+        self.errors_returned = 0;
+        self.panics = 0;
+        self.crashes = 0;
+        self.exits = 0;
+        self.leaks_found = 0;
+        self.raw_leak_points = 0;
+        for point in points {
+            self.add(point);
+        }
     }
 }
 
 /// Runs the sweep in this process (see the module doc).
 pub fn sweep(scenario: &Scenario, variant: Variant, backend: BackendChoice) -> SweepReport {
-    sweep_with_progress(scenario, variant, backend, &mut |_| {})
+    sweep_from(scenario, variant, backend, 1, &mut |_| {}, &mut |_| {})
 }
 
-/// [`sweep`], calling `progress(n)` before point n starts (outside its window).
-pub fn sweep_with_progress(
+/// [`sweep`] from point `from` on, calling `progress(n)` before point n
+/// starts and `done(&point)` after it (both outside its window).
+pub fn sweep_from(
     scenario: &Scenario,
     variant: Variant,
     backend: BackendChoice,
+    from: u64,
     progress: &mut dyn FnMut(u64),
+    done: &mut dyn FnMut(&PointReport),
 ) -> SweepReport {
     let mut report = SweepReport::new(scenario, variant, backend);
     let _quiet = quiet_panics::QuietPanics::install();
@@ -130,12 +173,14 @@ pub fn sweep_with_progress(
     };
     report.expected_per_iteration = expected;
     warm_up(scenario, variant, backend);
-    for n in 1..=MAX_POINTS {
+    for n in from.max(1)..=MAX_POINTS {
+        crate::heap::c::clear_failed_allocation();
         progress(n);
         let mut point = point::run(scenario, variant, backend, n, expected);
         if point.leaks() {
             point.sites = point::stacks(scenario, variant, backend, n);
         }
+        done(&point);
         let fired = point.fired;
         report.add(point);
         if !fired {

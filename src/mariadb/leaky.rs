@@ -152,7 +152,8 @@ impl LeakyConnection {
 
     /// MISTAKE (prepared-statement metadata never freed): the column names
     /// come from `mysql_stmt_result_metadata`, a caller-owned result never
-    /// given to `mysql_free_result` (mysql-connector-python BUG#37399636).
+    /// given to `mysql_free_result` (mysql-connector-python's
+    /// `MySQLPrepStmt_handle_result` on its success path).
     /// Safe counterpart: `safe::Statement::result_metadata`.
     pub fn prepared_columns(&mut self, sql: &str) -> Result<Vec<String>, Error> {
         // SAFETY: a live handle; the statement is closed on every path.

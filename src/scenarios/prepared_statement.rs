@@ -1,4 +1,7 @@
-//! prepared-statement: a statement's metadata result never freed.
+//! prepared-statement: a statement's metadata result never freed (the
+//! shape mysql-connector-python's MySQLPrepStmt_handle_result keeps on its
+//! success path; not BUG#37399636, which was a reference-count leak of the
+//! statement object: see the origin).
 
 use super::code::{CONNECTOR_LEAKY, CONNECTOR_STATEMENT, Code, Item};
 use super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, footprint, lab_err};
@@ -10,8 +13,16 @@ pub static SCENARIO: Scenario = Scenario {
     title: "Prepared statement metadata never freed",
     origin: Origin {
         source: "python-leak-3",
-        reference: "mysql-connector-python BUG#37399636 (9.3.0): 'The C-extension has a memory leak \
-                    when working with prepared statements'",
+        reference: "mysql-connector-python's C extension (src/mysql_capi.c), prepared statements. \
+                    BUG#37399636, fixed in 9.3.0 ('The C-extension has a memory leak when working \
+                    with prepared statements'), was a reference-count leak: the fix adds \
+                    Py_XDECREF(self) to MySQLPrepStmt_close, the counterpart of the increment in \
+                    MySQL_stmt_prepare, so the statement object itself was never freed; this \
+                    scenario is not that bug. It reproduces the shape still present after it: the \
+                    result metadata from mysql_stmt_result_metadata (with the bind and column \
+                    arrays MySQLPrepStmt_handle_result allocates) is not freed on its success path \
+                    in 9.3.0 through 9.7.0, as the published sources read (the 9.3.0 sdist's \
+                    src/mysql_capi.c was not re-read for this text)",
     },
     pattern: "column names are read from lc_stmt_result_metadata, a caller-owned result never given to lc_free_result",
     fix: "return the metadata as a QueryResult, freed on Drop",

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::{Site, keep_text, panic_text, record_point, run_point};
+use crate::check::{Frame, Site, keep_text, panic_text, record_point, run_point};
 use crate::heap::Snapshot;
 use crate::scenarios::{BackendChoice, Scenario, Variant};
 
@@ -21,6 +21,12 @@ pub enum Outcome {
     Error,
     /// Setup, the iteration or teardown panicked (caught).
     Panic,
+    /// The process died by a signal (the library crashed), or was killed
+    /// at the time limit; `crash` says how.
+    Crash,
+    /// The process exited in the middle of the point (the library called
+    /// `exit`); `crash` says with what.
+    Exit,
 }
 
 /// Which part of the workload the outcome comes from.
@@ -55,6 +61,63 @@ pub struct PointReport {
     /// point run once more with allocation stacks recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<Site>,
+    /// How the process ended at a point that crashed or exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<PointCrash>,
+}
+
+/// How a point's process ended when the library crashed or exited in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointCrash {
+    /// The signal that killed it (SIGSEGV = 11, SIGABRT = 6, …).
+    pub signal: Option<i32>,
+    /// Its exit status, if it exited.
+    pub exit_code: Option<i32>,
+    /// Killed by the parent at the time limit.
+    pub timed_out: bool,
+    /// The stack of the allocation that was failed, innermost first: the
+    /// caller that did not check it is among its first frames.
+    pub failed_allocation: Vec<Frame>,
+    /// The stack at the crash (from the child's signal handler), or at
+    /// the library's `exit` (from an `atexit` handler), innermost first.
+    pub stack: Vec<Frame>,
+    /// The end of the process's stderr (the library's message).
+    pub stderr_tail: String,
+}
+
+impl PointCrash {
+    /// "SIGSEGV", "exit status 1", "time limit".
+    pub fn how(&self) -> String {
+        if self.timed_out {
+            return "killed at the time limit".into();
+        }
+        match (self.signal, self.exit_code) {
+            (Some(signal), _) => signal_name(signal),
+            (None, Some(code)) => format!("exit status {code}"),
+            (None, None) => "ended".into(),
+        }
+    }
+
+    /// The first frame of the failed allocation's stack outside the
+    /// allocator: the call that received the NULL.
+    pub fn site(&self) -> Option<&Frame> {
+        self.failed_allocation.first()
+    }
+}
+
+/// A signal's name, or its number.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGILL => "SIGILL",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    name.into()
 }
 
 impl PointReport {
@@ -174,6 +237,7 @@ pub(super) fn run(
         leaked,
         beyond_expected,
         sites: Vec::new(),
+        crash: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! mariadb-stmt-metadata: a prepared statement's result metadata never
-//! freed (the shape of mysql-connector-python BUG#37399636).
+//! freed (the shape mysql-connector-python's MySQLPrepStmt_handle_result
+//! keeps on its success path; see prepared-statement's origin).
 
 use super::super::code::{Code, Item, MARIADB_LEAKY, MARIADB_SAFE};
 use super::super::{BackendChoice, Expected, Iteration, Origin, Scenario, Variant, lab_err};
@@ -10,8 +11,9 @@ pub static SCENARIO: Scenario = Scenario {
     title: "Prepared-statement metadata never freed (libmariadb)",
     origin: Origin {
         source: "python-leak-3",
-        reference: "mysql-connector-python BUG#37399636 (9.3.0): 'The C-extension has a memory \
-                    leak when working with prepared statements'; the stand-in's \
+        reference: "mysql-connector-python's C extension: the result metadata from \
+                    mysql_stmt_result_metadata not freed on MySQLPrepStmt_handle_result's success \
+                    path (not BUG#37399636, a reference-count leak fixed in 9.3.0); the stand-in's \
                     prepared-statement on MariaDB Connector/C",
     },
     pattern: "column names are read from mysql_stmt_result_metadata, a caller-owned result never given to mysql_free_result",

@@ -64,6 +64,12 @@ pub use fault::{PointRun, keep_text, record_point, run_point};
 pub use sites::{Frame, Site};
 #[doc(hidden)]
 pub use sites::{describe as describe_sites, shown_frames};
+#[cfg(not(miri))]
+#[doc(hidden)]
+pub use {
+    sites::raw_stack_frames,
+    symbols::{Object as LoadedObject, loaded_objects},
+};
 
 /// Extra calls recorded, after a measurement that found a leak, for the
 /// allocation stacks and the lost/reachable split of what they keep.

@@ -211,6 +211,56 @@ pub fn shown_frames(
     )
 }
 
+/// A raw stack (return addresses, innermost first) of a process whose
+/// loaded objects are `objects`, as frames: each address stepped back into
+/// its call and named, the allocator's and the signal handler's frames cut
+/// off at the top, nothing reordered (a crash reads innermost first).
+#[cfg(not(miri))]
+pub fn raw_stack_frames(objects: &[super::symbols::Object], stack: &[usize]) -> Vec<Frame> {
+    let addresses: Vec<usize> = stack.iter().map(|ip| ip.saturating_sub(1)).collect();
+    let symbols = super::symbols::resolve_in(objects, &addresses);
+    let frames: Vec<Frame> = addresses
+        .iter()
+        .flat_map(|&a| {
+            let found = symbols.get(&a).cloned().unwrap_or_default();
+            // A library without debug info: the tool names the nearest
+            // exported symbol before the address, which is often not the
+            // function (a static one lies between): say so.
+            let object = objects
+                .iter()
+                .find(|o| o.ranges.iter().any(|r| (r.0..r.1).contains(&a)));
+            match (object, found.as_slice()) {
+                (Some(o), [(name, None, _)]) if !name.contains('+') => {
+                    let file = o.path.file_name().map_or_else(
+                        || o.path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    );
+                    vec![(
+                        format!("{file}+{:#x} (near {name})", a - o.base),
+                        None,
+                        None,
+                    )]
+                }
+                _ => found,
+            }
+        })
+        .map(frame)
+        .collect();
+    // A signal's stack starts in its handler: keep what lies under the
+    // kernel's return trampoline (glibc's `__restore_rt`, which a tool
+    // names after `sigaction`, the function before it).
+    let start = frames
+        .iter()
+        .position(|f| f.function.contains("__restore_rt") || f.function.contains("sigaction"))
+        .map_or(0, |i| i + 1);
+    let frames = &frames[start..];
+    let start = frames
+        .iter()
+        .position(|f| !is_machinery(&f.function, f.file.as_deref()))
+        .unwrap_or(frames.len());
+    frames[start..].to_vec()
+}
+
 /// A path under the current directory, relative to it.
 fn relative(file: String) -> String {
     match std::env::current_dir() {

@@ -25,19 +25,27 @@ pub type Symbol = (String, Option<String>, Option<u32>);
 pub const TOOL_VAR: &str = "LEAKLAB_ADDR2LINE";
 
 /// A loaded object: its file and the address ranges it occupies.
-struct Object {
-    path: PathBuf,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Its file.
+    pub path: PathBuf,
     /// Where it was loaded: what to take off a run-time address to get
     /// the address its file speaks of.
-    base: usize,
-    ranges: Vec<(usize, usize)>,
+    pub base: usize,
+    /// The run-time address ranges of its loaded segments.
+    pub ranges: Vec<(usize, usize)>,
 }
 
 /// The symbols of each address (inlined frames first, as the tool gives
 /// them). `addresses` are code addresses: return addresses already
 /// stepped back into their call.
 pub fn resolve(addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
-    let objects = loaded_objects();
+    resolve_in(&loaded_objects(), addresses)
+}
+
+/// [`resolve`] in another process's address space, given its objects (a
+/// child that crashed, which listed them before).
+pub fn resolve_in(objects: &[Object], addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
     let mut by_object: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut out = HashMap::new();
     for &address in addresses {
@@ -259,7 +267,7 @@ fn location_of(text: &str) -> (Option<String>, Option<u32>) {
 }
 
 /// Every loaded object with a file: the executable and its libraries.
-fn loaded_objects() -> Vec<Object> {
+pub fn loaded_objects() -> Vec<Object> {
     let mut objects: Vec<Object> = Vec::new();
     // SAFETY: the callback reads only what glibc passes it for the length
     // of each call, and `objects` outlives the iteration.

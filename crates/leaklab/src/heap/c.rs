@@ -8,6 +8,9 @@
 //! sanitizer build) nothing is counted and [`is_counted`] says so, so a
 //! zero is never mistaken for "clean".
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::Live;
 
 #[cfg(all(leaklab_interpose, not(miri)))]
@@ -81,6 +84,43 @@ pub fn is_counted() -> bool {
 /// `persistent`. Rust allocations are never failed.
 pub fn fail_nth(nth: u64, persistent: bool) {
     counters::fail_nth(nth, persistent);
+}
+
+/// Frames kept of the stack of the last allocation fault injection failed.
+const FAILED_FRAMES: usize = 48;
+
+/// The stack of the last failed allocation (return addresses, innermost
+/// first), process-wide: written in the allocator, read after the fact
+/// (by a crash handler too), so plain atomics, no lock, no allocation.
+static FAILED_STACK: [AtomicUsize; FAILED_FRAMES] = [const { AtomicUsize::new(0) }; FAILED_FRAMES];
+static FAILED_DEPTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Called by the interposer when an armed failure fires.
+#[cfg(all(leaklab_interpose, not(miri)))]
+pub(super) fn note_failed_allocation() {
+    let mut frames = [0usize; FAILED_FRAMES];
+    let depth = super::unwind::trace(&mut frames);
+    for (slot, &ip) in FAILED_STACK.iter().zip(&frames[..depth]) {
+        slot.store(ip, Relaxed);
+    }
+    FAILED_DEPTH.store(depth, Relaxed);
+}
+
+/// Copies the stack of the last allocation fault injection failed into
+/// `out` (return addresses, innermost first, the allocator's own frames
+/// included) and returns how many it wrote (0: none failed yet). Neither
+/// allocates nor locks: a signal handler may call it.
+pub fn failed_allocation_stack(out: &mut [usize]) -> usize {
+    let depth = FAILED_DEPTH.load(Relaxed).min(out.len());
+    for (slot, ip) in out.iter_mut().zip(&FAILED_STACK[..depth]) {
+        *slot = ip.load(Relaxed);
+    }
+    depth
+}
+
+/// Forgets the last failed allocation's stack (before a new point).
+pub fn clear_failed_allocation() {
+    FAILED_DEPTH.store(0, Relaxed);
 }
 
 /// Switches fault injection off.

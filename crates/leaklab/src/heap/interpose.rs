@@ -216,9 +216,17 @@ fn injected_failure(thread: Thread) -> bool {
         fault.stuck = fault.countdown == 0 && fault.persistent;
         fault.countdown == 0
     };
+    // The countdown's end, not a persistent failure's repeats.
+    let first = refuse && !cell.get().stuck;
     cell.set(fault);
     if refuse {
         FAILED_ALLOCS.fetch_add(1, Relaxed);
+    }
+    if first {
+        // Which call was refused: a crash that follows names it. Nested
+        // allocations of the unwinder's first walk are re-entries here,
+        // passed through untracked.
+        super::c::note_failed_allocation();
     }
     refuse
 }
