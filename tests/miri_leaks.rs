@@ -102,6 +102,7 @@ cases! {
     callback_box_leaky, callback_box_safe => "callback-box";
     forget_owner_leaky, forget_owner_safe => "forget-owner";
     prepared_statement_leaky, prepared_statement_safe => "prepared-statement";
+    statement_refcount_leaky, statement_refcount_safe => "statement-refcount";
     escape_buffer_leaky, escape_buffer_safe => "escape-buffer";
     ffi_cycle_leaky, ffi_cycle_safe => "ffi-cycle";
     growing_cache_leaky, growing_cache_safe => "growing-cache";

@@ -30,6 +30,7 @@ mod sized_leak;
 mod sqlite_exec_errmsg;
 mod sqlite_expanded_sql;
 mod sqlite_unfinalized_statement;
+mod statement_refcount;
 mod unbounded_int;
 mod unfreed_c_string;
 mod unfreed_result;
@@ -191,6 +192,7 @@ pub fn all() -> &'static [&'static Scenario] {
         &forget_owner::SCENARIO,
         &failed_connect::SCENARIO,
         &prepared_statement::SCENARIO,
+        &statement_refcount::SCENARIO,
         &escape_buffer::SCENARIO,
         &c_extension_bug::SCENARIO,
         &growing_cache::SCENARIO,
