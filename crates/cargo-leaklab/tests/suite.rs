@@ -686,3 +686,42 @@ fn one_memcheck_per_binary_puts_a_memory_error_on_its_test_s_row() {
     }
     check_blame_sizes(&report);
 }
+
+#[test]
+fn a_block_reached_only_inside_gets_memcheck_s_second_look() {
+    nextest();
+    // A block whose only pointer points 8 bytes into it: the scan cannot
+    // call it lost or reachable (memcheck: "possibly lost").
+    let krate = Crate::new(
+        r#"
+    static INSIDE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[test]
+    fn keeps_an_interior_pointer() {
+        // SAFETY: a plain allocation, kept only through a pointer inside it.
+        let p = unsafe { super::malloc(48) };
+        INSIDE.store(p as usize + 8, std::sync::atomic::Ordering::SeqCst);
+    }
+"#,
+        "",
+    );
+    let out = krate.leaklab_test(&[
+        "--json",
+        "-E",
+        "test(keeps_an_interior_pointer) | test(clean)",
+    ]);
+    let report = json(&out);
+    let record = test(&report, "keeps_an_interior_pointer");
+    assert_eq!(
+        record["detector"], "counters (possibly lost: memcheck)",
+        "{record}"
+    );
+    let possible = &record["c"]["possible"];
+    assert_eq!(
+        (possible["blocks"].as_i64(), possible["bytes"].as_i64()),
+        (Some(1), Some(48)),
+        "{record}"
+    );
+    // A clean test keeps no more than the runtime's: no second look.
+    assert_eq!(test(&report, "clean")["detector"], "counters");
+}

@@ -125,6 +125,18 @@ pub struct TestRecord {
     pub suppressions: Vec<String>,
     /// Why the sides are unknown, when they are.
     pub note: Option<String>,
+    /// counters only: how to run this test again (the binary and the
+    /// arguments nextest gave it), for memcheck's second look at blocks
+    /// the scan could only call possibly lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_again: Option<RunAgain>,
+}
+
+/// A test's process, to run again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunAgain {
+    pub binary: std::path::PathBuf,
+    pub args: Vec<String>,
 }
 
 /// A test binary's listing, as the runner saw nextest ask for it.

@@ -317,7 +317,7 @@ pub fn table(run: &SuiteRun, fail_on: FailOn) -> String {
 /// test thread's TLS vector), alike in every process, shown once in the
 /// summary rather than on every row. (Fewer, in a few processes: a stale
 /// word happened to point at one of them, and it counted as reachable.)
-fn runtime_floors(run: &SuiteRun) -> BTreeMap<&str, Amount> {
+pub fn runtime_floors(run: &SuiteRun) -> BTreeMap<&str, Amount> {
     let mut seen: BTreeMap<&str, BTreeMap<(i64, i64), usize>> = BTreeMap::new();
     for r in &run.records {
         if let Some(k) = r.heap_at_exit {
@@ -598,6 +598,7 @@ mod tests {
             },
             suppressions: Vec::new(),
             note: None,
+            run_again: None,
         }
     }
 

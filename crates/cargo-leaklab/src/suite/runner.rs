@@ -196,6 +196,7 @@ pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
         memory_errors: Vec::new(),
         suppressions: Vec::new(),
         note: None,
+        run_again: None,
     }
 }
 
@@ -454,8 +455,23 @@ fn under_valgrind(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (
 
 fn memcheck(binary: &Path, args: &[OsString], xml: &Path) -> Result<Finished, String> {
     let supp = std::env::var_os(env::SUPPRESSIONS).unwrap_or_default();
+    memcheck_with(binary, args, xml, &supp, false)
+}
+
+/// [`memcheck`] with the suppression files `supp` (`:`-separated);
+/// `quiet`: a second run, whose output the test's first run already gave.
+fn memcheck_with(
+    binary: &Path,
+    args: &[OsString],
+    xml: &Path,
+    supp: &std::ffi::OsStr,
+    quiet: bool,
+) -> Result<Finished, String> {
     let gen_supp = std::env::var_os(env::GEN_SUPPRESSIONS).is_some();
-    let mut cmd = memcheck_command(xml, 40, &supp, gen_supp);
+    let mut cmd = memcheck_command(xml, 40, supp, gen_supp);
+    if quiet {
+        cmd.stdout(Stdio::null());
+    }
     cmd.arg(binary).args(args);
     run_limited(&mut cmd, limit(true), false)
         .map(|(finished, _, _)| finished)
@@ -682,6 +698,16 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
         },
     });
     if lost.is_zero() {
+        // Blocks the scan could only call possibly lost may get memcheck's
+        // second look once every test has run and the runtime's own share
+        // is known (`super::second_look`).
+        record.run_again = Some(super::record::RunAgain {
+            binary: binary.to_owned(),
+            args: args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+        });
         return (code, record);
     }
     match confirm(dir, binary, args, &mut record) {
@@ -699,9 +725,22 @@ fn confirm(
     args: &[OsString],
     record: &mut TestRecord,
 ) -> Result<(), String> {
+    let supp = std::env::var_os(env::SUPPRESSIONS).unwrap_or_default();
+    confirm_with(dir, binary, args, record, &supp)
+}
+
+/// [`confirm`] with the suppression files `supp` (`:`-separated), for a
+/// caller outside nextest's children (which have them in the environment).
+pub(crate) fn confirm_with(
+    dir: &Path,
+    binary: &Path,
+    args: &[OsString],
+    record: &mut TestRecord,
+    supp: &std::ffi::OsStr,
+) -> Result<(), String> {
     super::detector_available(Detector::Valgrind)?;
     let xml = dir.join(format!("memcheck-{}.xml", std::process::id()));
-    let read = memcheck(binary, args, &xml).and_then(|finished| match finished {
+    let read = memcheck_with(binary, args, &xml, supp, true).and_then(|finished| match finished {
         Finished::TimedOut(limit) => Err(format!(
             "still running under memcheck after {} s",
             limit.as_secs()
