@@ -4,7 +4,9 @@
 Usage: compare.py OUT_DIR GROUP... (run.sh calls it)
 
 OUT_DIR holds GROUP.DETECTOR.json (the report), GROUP.DETECTOR.rc (the
-exit code) and times.tsv (GROUP, DETECTOR, seconds); each GROUP's truth is
+exit code), times.tsv (GROUP, DETECTOR, seconds) and, where run.sh ran a
+selection of a group's tests, GROUP.select (a regex of their names: the
+other rows are left out); each GROUP's truth is
 tests/corpus/GROUP/expected.tsv. Prints one row per test (its expected
 verdict, then per detector "=" when the observed verdict agrees, else the
 observed verdict), a table per group and detector, the totals of each kind
@@ -20,6 +22,7 @@ lost memory for it (scope_gap below says which, and where it is written).
 
 import json
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -198,6 +201,11 @@ def main():
           + " | ".join(f"{d:<16}" for d in detectors) + " |")
     for group in groups:
         expected = read_expected(group)
+        select = os.path.join(out, f"{group}.select")
+        if os.path.exists(select):
+            with open(select) as f:
+                pattern = re.compile(f.read().strip())
+            expected = [e for e in expected if pattern.search(e.key)]
         reports = {}
         for d in detectors:
             path = os.path.join(out, f"{group}.{d}.json")

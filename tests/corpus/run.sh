@@ -7,8 +7,11 @@
 # table per group and detector, the totals of each kind of disagreement
 # and the wall time per detector.
 #
-#   tests/corpus/run.sh [--detectors counters,valgrind,lsan] [GROUP ...]
+#   tests/corpus/run.sh [--quick] [--detectors counters,valgrind,lsan] [GROUP ...]
 #
+# --quick cuts sizes to 54 of its 268 tests: alone, n = 1, 8, 16, every n
+# from 17 to 32 (each residue mod 16 past 16), 40, 48, 64, 4096 and 1 MiB;
+# between live neighbours, 17, 24 and 4096 (each on both sides).
 # Default: every group; the detectors counters and valgrind, and lsan when
 # a nightly toolchain with rust-src is installed (else one line says it was
 # left out). The crates share one target directory, target/corpus, built
@@ -26,12 +29,14 @@ export CARGO_TARGET_DIR="$root/target/corpus"
 all_groups=(sizes rust-shapes c-shapes clean-but-dirty-looking memory-errors suite-shapes)
 
 detectors=""
+quick=0
 groups=()
 while [ $# -gt 0 ]; do
     case $1 in
     --detectors) detectors=${2:?--detectors needs a list}; shift 2 ;;
     --detectors=*) detectors=${1#*=}; shift ;;
-    -h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --quick) quick=1; shift ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) groups+=("$1"); shift ;;
     esac
@@ -48,12 +53,23 @@ if [ -z "$detectors" ]; then
 fi
 IFS=, read -r -a detectors <<<"$detectors"
 
+# --quick's selection of sizes: the tests' names, as a regex for
+# nextest's filter and for compare.py (written to GROUP.select).
+quick_sizes='^tests::(c|rust)_(1|8|16|1[7-9]|2[0-9]|3[0-2]|40|48|64|4096|1048576)$'
+quick_sizes+='|^tests::(c|rust)_live_(17|24|4096)$'
+selection() {
+    [ "$quick" = 1 ] && [ "$1" = sizes ] && echo "$quick_sizes"
+}
+
 # Per-group options: the hanging test's limit (the valgrind runs of the
-# other tests in that workspace take a few seconds each).
+# other tests in that workspace take a few seconds each), the selection.
 options() {
     case $1 in
-    suite-shapes) echo "--timeout 10" ;;
+    suite-shapes) printf '%s\n' --timeout 10 ;;
     esac
+    if [ -n "$(selection "$1")" ]; then
+        printf '%s\n' -E "test(/$(selection "$1")/)"
+    fi
 }
 
 tool=${LEAKLAB_BIN:-$root/target/debug/cargo-leaklab}
@@ -73,6 +89,7 @@ times="$out/times.tsv"
 # The tests' builds, shared by every detector (lsan builds its own).
 for g in "${groups[@]}"; do
     t0=$SECONDS
+    [ -z "$(selection "$g")" ] || selection "$g" >"$out/$g.select"
     if ! (cd "$here/$g" && cargo test --locked --workspace --no-run -q >"$out/$g.build.log" 2>&1); then
         echo "run.sh: $g does not build:" >&2
         tail -20 "$out/$g.build.log" >&2
@@ -84,8 +101,8 @@ done
 for d in "${detectors[@]}"; do
     for g in "${groups[@]}"; do
         t0=$SECONDS
-        # shellcheck disable=SC2046
-        (cd "$here/$g" && "$tool" leaklab test --detector "$d" --json $(options "$g")) \
+        mapfile -t opts < <(options "$g")
+        (cd "$here/$g" && "$tool" leaklab test --detector "$d" --json "${opts[@]}") \
             >"$out/$g.$d.json" 2>"$out/$g.$d.log"
         echo $? >"$out/$g.$d.rc"
         printf '%s\t%s\t%s\n' "$g" "$d" $((SECONDS - t0)) >>"$times"
