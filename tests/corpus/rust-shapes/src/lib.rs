@@ -11,15 +11,9 @@
 //! A block still referenced from a static, a thread-local or a live
 //! thread's stack is still reachable: not lost.
 
-#![allow(clippy::disallowed_names)]
-
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, LinkedList, VecDeque};
-use std::ffi::CString;
-use std::hint::black_box;
-use std::mem::{forget, size_of};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::AtomicPtr;
 use std::sync::{Arc, Mutex};
 
 /// An `Rc` cycle's node: a `RefCell<Option<Rc<Node>>>`, 16 bytes (the
@@ -61,6 +55,11 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{BTreeMap, HashMap, LinkedList, VecDeque};
+    use std::ffi::CString;
+    use std::hint::black_box;
+    use std::mem::{forget, size_of};
+    use std::sync::atomic::Ordering;
 
     // ---- lost: one block ------------------------------------------------
 
