@@ -12,6 +12,7 @@
 # --quick cuts sizes to 54 of its 268 tests: alone, n = 1, 8, 16, every n
 # from 17 to 32 (each residue mod 16 past 16), 40, 48, 64, 4096 and 1 MiB;
 # between live neighbours, 17, 24 and 4096 (each on both sides).
+#
 # Default: every group; the detectors counters and valgrind, and lsan when
 # a nightly toolchain with rust-src is installed (else one line says it was
 # left out). The crates share one target directory, target/corpus, built
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --detectors) detectors=${2:?--detectors needs a list}; shift 2 ;;
     --detectors=*) detectors=${1#*=}; shift ;;
     --quick) quick=1; shift ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) groups+=("$1"); shift ;;
     esac
