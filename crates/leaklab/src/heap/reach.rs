@@ -332,24 +332,77 @@ fn writable_regions() -> Vec<Region> {
 /// The roots of [`Roots::DataAndThisStack`]: every writable mapping but
 /// the stacks of other threads (anonymous, right above a guard page),
 /// which at exit are the cached stacks of exited threads, stale pointers
-/// and all; of those, only the top page is read, where glibc keeps the
-/// thread's descriptor (whose TLS vector stays allocated with the cached
-/// stack). Free heap memory holds no stale pointer: the shim zeroes blocks
-/// as they are freed (`interpose::scrub_freed`).
+/// and all. Of those, only glibc's thread descriptor at the very top is
+/// read (its TLS vector and pthread-key data stay allocated with the
+/// cached stack), less its `start_routine` and `arg`: `arg` still points
+/// at the spawn closure's block, freed when the thread started and often
+/// handed out again (a lost `Box` of 8 bytes looked reachable through
+/// it). Not the static TLS below the descriptor nor the frames below that:
+/// a dead thread's old frames hold stale pointers to blocks it lost. Free
+/// heap memory holds no stale pointer: the shim zeroes blocks as they are
+/// freed (`interpose::scrub_freed`).
 fn data_and_stack(regions: Vec<Region>, below: usize) -> Vec<(usize, usize)> {
-    const DESCRIPTOR: usize = 4096;
+    let layout = Descriptor::of_this_glibc();
     let tls = thread_pointer();
-    regions
-        .into_iter()
-        .map(|r| {
-            let here = |at: usize| (r.start..r.end).contains(&at);
-            if !(r.name.is_empty() && r.above_guard) || here(below) || tls.is_some_and(here) {
-                (r.start, r.end)
-            } else {
-                (r.end.saturating_sub(DESCRIPTOR).max(r.start), r.end)
-            }
-        })
-        .collect()
+    let mut roots = Vec::with_capacity(regions.len() + 8);
+    for r in regions {
+        let here = |at: usize| (r.start..r.end).contains(&at);
+        if !(r.name.is_empty() && r.above_guard) || here(below) || tls.is_some_and(here) {
+            roots.push((r.start, r.end));
+        } else {
+            roots.extend(layout.words_to_read(r.start, r.end));
+        }
+    }
+    roots
+}
+
+/// Where glibc keeps a thread's descriptor (`struct pthread`) in the
+/// thread's stack mapping, from the sizes and offsets it publishes for
+/// debuggers (`_thread_db_*`).
+struct Descriptor {
+    /// Its size, rounded up to the 64-byte alignment it is placed at.
+    size: usize,
+    /// The offset of `start_routine`, which `arg` follows.
+    start_routine: Option<usize>,
+}
+
+impl Descriptor {
+    /// glibc's figures, or a size of 2560 (above every glibc's so far) and
+    /// no known offset where it publishes none.
+    fn of_this_glibc() -> Descriptor {
+        // `_thread_db_sizeof_pthread` is a `const uint32_t`; a field's
+        // `_thread_db_pthread_<field>` is `const uint32_t[3]`: bits, count,
+        // offset.
+        let size = published(c"_thread_db_sizeof_pthread", 0);
+        let start_routine = published(c"_thread_db_pthread_start_routine", 2);
+        Descriptor {
+            size: size.map_or(2560, |s| s.next_multiple_of(64)),
+            start_routine,
+        }
+    }
+
+    /// The parts of the descriptor at the top of `start..end` to read.
+    fn words_to_read(&self, start: usize, end: usize) -> Vec<(usize, usize)> {
+        let descriptor = (end.saturating_sub(self.size) & !63).max(start);
+        match self.start_routine {
+            // `start_routine` and `arg`, two words.
+            Some(offset) if descriptor + offset + 16 <= end => without(
+                vec![(descriptor, end)],
+                &[(descriptor + offset, descriptor + offset + 16)],
+            ),
+            _ => vec![(descriptor, end)],
+        }
+    }
+}
+
+/// The `index`th `u32` of the glibc symbol `name`, if glibc defines it.
+fn published(name: &std::ffi::CStr, index: usize) -> Option<usize> {
+    // SAFETY: a symbol lookup by a NUL-terminated name.
+    let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    // SAFETY: where glibc defines these symbols they are `const uint32_t`
+    // arrays of at least `index + 1` elements (`reach` asks for 0 of a
+    // scalar, 2 of a field's triple).
+    (!symbol.is_null()).then(|| unsafe { *symbol.cast::<u32>().add(index) } as usize)
 }
 
 /// A scan buffer outside the heap (so it holds no copy the heap scan sees).
