@@ -21,13 +21,17 @@ fn lab_bindings() -> bindgen::Builder {
         .allowlist_var("LC_.*")
 }
 
-/// A system library: its header, its include paths, its allowlists.
+/// A system library: its headers, its include paths, its allowlists and
+/// opaque types.
 #[cfg(feature = "bindgen")]
 fn library_bindings(lib: &Library, includes: &[PathBuf]) -> bindgen::Builder {
     let mut b = includes.iter().fold(
-        builder().header_contents("wrapper.h", &format!("#include <{}>\n", lib.header)),
+        builder().header_contents("wrapper.h", &includes_of(lib)),
         |b, dir| b.clang_arg(format!("-I{}", dir.display())),
     );
+    if !lib.opaque.is_empty() {
+        b = b.opaque_type(lib.opaque);
+    }
     for (pattern, allow) in [
         (
             lib.functions,
@@ -41,6 +45,22 @@ fn library_bindings(lib: &Library, includes: &[PathBuf]) -> bindgen::Builder {
         }
     }
     b
+}
+
+/// "<a.h>, <b.h>", for the generated file's first line.
+#[cfg(feature = "bindgen")]
+pub fn headers_of(lib: &Library) -> String {
+    let names: Vec<String> = lib.headers.iter().map(|h| format!("<{h}>")).collect();
+    names.join(", ")
+}
+
+/// `#include <h>` for each of the library's headers, in order.
+#[cfg(feature = "bindgen")]
+pub fn includes_of(lib: &Library) -> String {
+    lib.headers
+        .iter()
+        .map(|h| format!("#include <{h}>\n"))
+        .collect()
 }
 
 /// The options every generation shares.
@@ -80,7 +100,7 @@ pub fn generate_if_enabled(linked: &[(&Library, Vec<PathBuf>)]) {
     for (lib, includes) in linked {
         generate(
             library_bindings(lib, includes),
-            &format!("<{}> (build/library_table.rs)", lib.header),
+            &format!("{} (build/library_table.rs)", headers_of(lib)),
             &format!("{}_bindings.rs", lib.module),
         );
     }

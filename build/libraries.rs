@@ -64,7 +64,7 @@ fn write_sys_modules() {
             "/// {}: bindgen output for `{}` (build/library_table.rs).\n\
              pub mod {} {{\n    include!({file:?});\n}}\n",
             lib.link.describe(lib.module),
-            lib.header,
+            lib.headers.join("`, `"),
             lib.module
         ));
     }

@@ -5,8 +5,8 @@
 //! that file, and tests/bindings_fresh.rs checks it. Adding a library starts
 //! with one entry here (EXTENDING.md).
 //!
-//! Nothing here is C: bindgen reads `#include <header>` and keeps only what
-//! the allowlists name. A function-like macro (zlib's `deflateInit2`) is not
+//! Nothing here is C: bindgen reads `#include <header>` for each of
+//! `headers` and keeps only what the allowlists name. A function-like macro (zlib's `deflateInit2`) is not
 //! a function: allowlist the function it expands to (`deflateInit2_`).
 
 #[cfg_attr(not(feature = "bindgen"), allow(dead_code))]
@@ -15,12 +15,19 @@ pub struct Library {
     pub module: &'static str,
     /// Where the compiled library and its header come from.
     pub link: Link,
-    /// The header bindgen reads.
-    pub header: &'static str,
+    /// The headers bindgen reads, in this order (one `#include <...>` line
+    /// each): a library whose API is split over several headers names each.
+    pub headers: &'static [&'static str],
     /// bindgen allowlists (regular expressions; empty: none).
     pub functions: &'static str,
     pub types: &'static str,
     pub vars: &'static str,
+    /// Types bound as opaque blobs of the right size and alignment (a
+    /// regular expression passed to bindgen's `opaque_type`; empty: none):
+    /// the ones whose fields the code never reads, so a struct that points
+    /// at many others (a parser at its tokens, documents, nodes) does not
+    /// pull every one of them, field by field, into the bindings.
+    pub opaque: &'static str,
     /// The cargo feature that turns the library on (`None`: always on).
     /// Off, build.rs neither links nor binds it and `crate::sys` has no
     /// module for it, so a machine without it builds the rest.
@@ -84,12 +91,13 @@ pub const LIBRARIES: &[Library] = &[
             krate: "libsqlite3-sys",
             include_env: "DEP_SQLITE3_INCLUDE",
         },
-        header: "sqlite3.h",
+        headers: &["sqlite3.h"],
         functions: "sqlite3_(open_v2|close|close_v2|exec|free|errmsg|prepare_v2|bind_int64|step\
                     |finalize|expanded_sql|column_count|column_int64|column_text|column_bytes)",
         types: "",
         vars: "SQLITE_(OK|ERROR|BUSY|NOMEM|CANTOPEN|MISUSE|RANGE|ROW|DONE|OPEN_READWRITE\
                |OPEN_CREATE)",
+        opaque: "",
         feature: None,
     },
     Library {
@@ -99,11 +107,12 @@ pub const LIBRARIES: &[Library] = &[
             min_version: "1.2.0",
             debian_package: "zlib1g-dev",
         },
-        header: "zlib.h",
+        headers: &["zlib.h"],
         functions: "(deflateInit2_|deflate|deflateEnd|zlibVersion)",
         types: "z_stream",
         vars: "Z_(OK|STREAM_END|FINISH|NO_FLUSH|DEFLATED|DEFAULT_STRATEGY|DEFAULT_COMPRESSION\
                |MEM_ERROR|STREAM_ERROR|BUF_ERROR)|MAX_WBITS|MAX_MEM_LEVEL",
+        opaque: "",
         feature: None,
     },
     Library {
@@ -113,10 +122,42 @@ pub const LIBRARIES: &[Library] = &[
             min_version: "2.9.0",
             debian_package: "libxml2-dev",
         },
-        header: "libxml/parser.h",
+        headers: &["libxml/parser.h"],
         functions: "xml(ReadMemory|FreeDoc|DocGetRootElement|InitParser|GetLastError|ResetLastError)",
         types: "(_xmlDoc|_xmlNode|_xmlError|xmlParserOption)",
         vars: "XML_PARSE_(NODICT|NONET|NOERROR|NOWARNING)",
+        opaque: "",
+        feature: None,
+    },
+    Library {
+        module: "libyaml",
+        link: Link::System {
+            pkg_config: "yaml-0.1",
+            min_version: "0.1.0",
+            debian_package: "libyaml-dev",
+        },
+        headers: &["yaml.h"],
+        functions: "yaml_(parser_(initialize|set_input_string|parse|delete)|event_delete)",
+        types: "yaml_(parser|event)_t",
+        vars: "",
+        // The parser points at its tokens, keys, aliases, a document (nodes,
+        // pairs, items) and a FILE: never read here, bound as sized blobs.
+        opaque: "yaml_(token|simple_key|alias_data|document|node|node_pair)_[st]|_IO_FILE",
+        feature: None,
+    },
+    Library {
+        module: "expat",
+        link: Link::System {
+            pkg_config: "expat",
+            min_version: "2.0.0",
+            debian_package: "libexpat1-dev",
+        },
+        headers: &["expat_external.h", "expat.h"],
+        functions: "XML_(ParserCreate|ParserFree|Parse|GetErrorCode|ErrorString|SetUserData\
+                    |SetStartElementHandler)",
+        types: "XML_(Parser|Status|Error)",
+        vars: "",
+        opaque: "",
         feature: None,
     },
     Library {
@@ -129,13 +170,14 @@ pub const LIBRARIES: &[Library] = &[
             min_version: "3.1.0",
             debian_package: "libmariadb-dev",
         },
-        header: "mysql.h",
+        headers: &["mysql.h"],
         functions: "mysql_(init|real_connect|close|real_query|store_result|fetch_row\
                     |fetch_lengths|num_fields|num_rows|free_result|error|errno\
                     |real_escape_string|stmt_(init|prepare|result_metadata|close|error)\
                     |fetch_field_direct)",
         types: "(MYSQL|MYSQL_RES|MYSQL_ROW|MYSQL_STMT|MYSQL_FIELD)",
         vars: "",
+        opaque: "",
         feature: Some("mariadb"),
     },
 ];

@@ -7,42 +7,29 @@ mod common;
 mod in_child;
 
 use common::{int, leaklab, leaklab_json};
-use leaklab_lab::scenarios::{self, BackendChoice, SideExpectation, Variant};
+use leaklab_lab::scenarios::{self, BackendChoice, Expected, Scenario, SideExpectation, Variant};
 use serde_json::Value;
 
 const ITERATIONS: i64 = 1000;
-
-/// Which side each leaky pattern leaks on: stated here independently of
-/// the registry, so a scenario that leaks on the wrong side fails.
-const LEAK_SIDE: &[(&str, Side)] = &[
-    ("rc-cycle", Side::Rust),
-    ("ffi-cycle", Side::Both),
-    ("unfreed-result", Side::C),
-    ("unfreed-c-string", Side::C),
-    ("early-return", Side::C),
-    ("panic-unwind", Side::C),
-    ("cstring-into-raw", Side::Rust),
-    ("callback-box", Side::Rust),
-    ("forget-owner", Side::C),
-    ("failed-connect", Side::C),
-    ("prepared-statement", Side::C),
-    ("statement-refcount", Side::Rust),
-    ("escape-buffer", Side::Rust),
-    ("c-extension-bug", Side::C),
-    ("growing-cache", Side::Rust),
-    ("sized-leak", Side::Rust),
-    ("sqlite-exec-errmsg", Side::C),
-    ("sqlite-unfinalized-stmt", Side::C),
-    ("sqlite-expanded-sql", Side::C),
-    ("zlib-deflate-stream", Side::C),
-    ("libxml2-document", Side::C),
-];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Side {
     C,
     Rust,
     Both,
+}
+
+impl Side {
+    /// The side a declared leak is on, from the registry's `expected`.
+    fn declared(declared: &Expected) -> Option<Side> {
+        let leaks = |side: &SideExpectation| side.per_iteration().is_some_and(|l| l.bytes > 0);
+        match (leaks(&declared.c), leaks(&declared.rust)) {
+            (true, true) => Some(Side::Both),
+            (true, false) => Some(Side::C),
+            (false, true) => Some(Side::Rust),
+            (false, false) => None,
+        }
+    }
 }
 
 fn run_both(id: &str) -> (Value, Value) {
@@ -66,16 +53,13 @@ fn assert_side(id: &str, record: &Value, side: &str, declared: &SideExpectation)
     assert_eq!(bytes, per.bytes * ITERATIONS, "{id} {side} bytes: {record}");
 }
 
-fn check(id: &str) {
-    let scenario = scenarios::find(id).expect("registered");
-    let side = LEAK_SIDE
-        .iter()
-        .find(|(s, _)| *s == id)
-        .map(|(_, side)| *side)
-        .expect("every bounded scenario has a side in LEAK_SIDE");
+fn check(scenario: &Scenario) {
+    let id = scenario.id;
+    let declared = (scenario.expected)(Variant::Leaky, BackendChoice::C);
+    let side = Side::declared(&declared)
+        .unwrap_or_else(|| panic!("{id}: the leaky variant declares no leak"));
     let (leaky, safe) = run_both(id);
 
-    let declared = (scenario.expected)(Variant::Leaky, BackendChoice::C);
     assert_eq!(leaky["variant"], "leaky");
     assert_eq!(leaky["verdict"], "leak", "{id}: {leaky}");
     assert_eq!(leaky["iterations"], ITERATIONS);
@@ -114,48 +98,75 @@ fn check(id: &str) {
     assert_eq!(safe["per_iteration"]["rust_bytes"], 0.0);
 }
 
-macro_rules! scenario_tests {
-    ($($name:ident => $id:literal),* $(,)?) => {
-        // A scenario's expectation may be a footprint measured in this
-        // process from the C counters (ffi-cycle, sqlite, zlib): under
-        // valgrind, where they are not live, each runs natively in a child.
-        $(#[test] fn $name() { in_child::with_c_counters(stringify!($name), || check($id)); })*
-
-        #[test]
-        fn every_bounded_scenario_is_tested() {
-            let tested = [$($id),*];
-            // The MariaDB scenarios (the `mariadb` feature) have their own
-            // file, tests/mariadb.rs, with the server they need.
-            for s in scenarios::all().iter().filter(|s| s.library != "mariadb") {
-                let unbounded = (s.expected)(Variant::Leaky, BackendChoice::C).is_unbounded();
-                assert!(unbounded || tested.contains(&s.id), "{} has no test here", s.id);
-            }
-        }
-    };
+/// The scenarios checked here: every registered one with a bounded leak,
+/// or only `LEAKLAB_SCENARIO`'s (an id) when set. The MariaDB scenarios
+/// (the `mariadb` feature) have their own file, tests/mariadb.rs, with the
+/// server they need.
+fn bounded_scenarios() -> Vec<&'static Scenario> {
+    let only = std::env::var("LEAKLAB_SCENARIO").ok();
+    let chosen: Vec<_> = scenarios::all()
+        .iter()
+        .copied()
+        .filter(|s| s.library != "mariadb")
+        .filter(|s| !(s.expected)(Variant::Leaky, BackendChoice::C).is_unbounded())
+        .filter(|s| only.as_deref().is_none_or(|id| id == s.id))
+        .collect();
+    assert!(
+        !chosen.is_empty(),
+        "no scenario to check (LEAKLAB_SCENARIO={only:?})"
+    );
+    chosen
 }
 
-scenario_tests! {
-    rc_cycle => "rc-cycle",
-    ffi_cycle => "ffi-cycle",
-    unfreed_result => "unfreed-result",
-    unfreed_c_string => "unfreed-c-string",
-    early_return => "early-return",
-    panic_unwind => "panic-unwind",
-    cstring_into_raw => "cstring-into-raw",
-    callback_box => "callback-box",
-    forget_owner => "forget-owner",
-    failed_connect => "failed-connect",
-    prepared_statement => "prepared-statement",
-    statement_refcount => "statement-refcount",
-    escape_buffer => "escape-buffer",
-    c_extension_bug => "c-extension-bug",
-    growing_cache => "growing-cache",
-    sized_leak => "sized-leak",
-    sqlite_exec_errmsg => "sqlite-exec-errmsg",
-    sqlite_unfinalized_stmt => "sqlite-unfinalized-stmt",
-    sqlite_expanded_sql => "sqlite-expanded-sql",
-    zlib_deflate_stream => "zlib-deflate-stream",
-    libxml2_document => "libxml2-document",
+/// Every bounded scenario of the registry, each leaky variant leaking
+/// exactly its declared amount on its declared side and each safe variant
+/// clean: a new scenario is checked here with no edit. The scenarios run
+/// on a few threads (each through the CLI's own child processes), and
+/// every failure is reported with its scenario's id.
+#[test]
+fn every_bounded_scenario_leaks_exactly_what_it_declares() {
+    // A scenario's expectation may be a footprint measured in this
+    // process from the C counters (ffi-cycle, sqlite, zlib): under
+    // valgrind, where they are not live, this runs natively in a child.
+    in_child::with_c_counters(
+        "every_bounded_scenario_leaks_exactly_what_it_declares",
+        || {
+            let queue = std::sync::Mutex::new(bounded_scenarios());
+            let failures = std::sync::Mutex::new(Vec::new());
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|| {
+                        while let Some(scenario) = queue.lock().unwrap().pop() {
+                            let outcome =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                    check(scenario)
+                                }));
+                            if let Err(panic) = outcome {
+                                let message = panic
+                                    .downcast_ref::<String>()
+                                    .map(String::as_str)
+                                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                                    .unwrap_or("(no message)")
+                                    .to_owned();
+                                failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("{}: {message}", scenario.id));
+                            }
+                        }
+                    });
+                }
+            });
+            let failures = failures.into_inner().unwrap();
+            assert!(
+                failures.is_empty(),
+                "{} scenario(s) failed (rerun one with LEAKLAB_SCENARIO=<id>):\n{}",
+                failures.len(),
+                failures.join("\n")
+            );
+        },
+    );
 }
 
 /// zlib's deflate memory for windowBits 15, memLevel 8, from zconf.h's

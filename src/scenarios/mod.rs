@@ -18,11 +18,13 @@ mod callback_box;
 mod cstring_into_raw;
 mod early_return;
 mod escape_buffer;
+mod expat_parser;
 mod failed_connect;
 mod ffi_cycle;
 mod forget_owner;
 mod growing_cache;
 mod libxml2_document;
+mod libyaml_parser;
 mod panic_unwind;
 mod prepared_statement;
 mod rc_cycle;
@@ -206,6 +208,8 @@ pub fn all() -> &'static [&'static Scenario] {
         // allocator (EXTENDING.md).
         &zlib_deflate_stream::SCENARIO,
         &libxml2_document::SCENARIO,
+        &libyaml_parser::SCENARIO,
+        &expat_parser::SCENARIO,
         // The connector's patterns on the real MySQL C API (libmariadb),
         // against a server the lab starts: the `mariadb` feature.
         #[cfg(feature = "mariadb")]
