@@ -40,7 +40,8 @@ FIGURES=${HOT_PATH_FIGURES:-/dev/null}
 # crate, and two builds in one directory would each rebuild it.
 cargo build -q --release -p leaklab-lab --bin leaklab-lab --features uncounted \
     --target-dir "$TARGET/perf-uncounted"
-cargo build -q --release -p leaklab-lab --bin leaklab-lab -p leaklab-preload
+cargo build -q --release -p leaklab-lab --bin leaklab-lab
+cargo build -q --release -p leaklab-preload
 PLAIN=$TARGET/perf-uncounted/release/leaklab-lab
 COUNTED=$TARGET/release/leaklab-lab
 SHIM=$(realpath "$TARGET/release/libleaklab_preload.so")
