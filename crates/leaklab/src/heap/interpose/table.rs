@@ -535,10 +535,10 @@ impl Table {
     /// Removes `addr`, returning its size, or None if it is not here.
     #[inline]
     fn remove(&mut self, addr: usize) -> Option<usize> {
-        if Packed::holds_addr(addr) {
-            if let Some(size) = self.packed.remove(addr) {
-                return Some(size);
-            }
+        if Packed::holds_addr(addr)
+            && let Some(size) = self.packed.remove(addr)
+        {
+            return Some(size);
         }
         self.wide.remove(addr)
     }
@@ -714,9 +714,9 @@ mod tests {
     fn insert_remove_and_grow_keep_every_size() {
         let mut t = fresh();
         // Small and large sizes, low and high addresses: both tables.
-        let size = |a: usize| if a % 7 == 0 { a << 20 } else { a / 3 };
+        let size = |a: usize| if a.is_multiple_of(7) { a << 20 } else { a / 3 };
         let addr = |i: usize| {
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 (1 << 52) + i * 48
             } else {
                 i * 48
