@@ -171,6 +171,9 @@ struct Open<E> {
     slots: *mut E,
     capacity: usize,
     len: usize,
+    /// The table doubles before an insert finds `len` at this (its load
+    /// limit, `E::LOAD_NUM / E::LOAD_DEN` of the capacity).
+    limit: usize,
     /// `64 - log2(capacity)`: the shift that takes a hash to a home slot.
     shift: u32,
 }
@@ -354,6 +357,7 @@ impl<E: Entry> Open<E> {
         slots: ptr::null_mut(),
         capacity: 0,
         len: 0,
+        limit: 0,
         shift: 64,
     };
 
@@ -376,7 +380,7 @@ impl<E: Entry> Open<E> {
     /// the size of the entry it replaced, if any.
     #[inline]
     fn insert(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
-        if (self.len + 1) * E::LOAD_DEN > self.capacity * E::LOAD_NUM && !self.grow() {
+        if self.len >= self.limit && !self.grow() {
             return None;
         }
         let mask = self.capacity - 1;
@@ -479,6 +483,7 @@ impl<E: Entry> Open<E> {
                 slots: mapped.cast(),
                 capacity,
                 len: 0,
+                limit: capacity / E::LOAD_DEN * E::LOAD_NUM,
                 shift: 64 - capacity.trailing_zeros(),
             },
         );
@@ -513,23 +518,29 @@ impl<E: Entry> Open<E> {
 impl Table {
     /// Inserts or replaces (in whichever table held `addr` before): None
     /// if no memory could be mapped for it, else the size of the entry it
-    /// replaced, if any.
+    /// replaced, if any. The packed path inline, the rare rest out of line.
     #[inline]
     fn insert(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
-        // An entry left at `addr` in the other table is replaced too.
-        if Packed::fits(addr, size) {
-            let replaced = self.packed.insert(addr, size)?;
-            if replaced.is_none() && self.wide.len != 0 {
-                return Some(self.wide.remove(addr));
-            }
-            Some(replaced)
-        } else {
-            let replaced = self.wide.insert(addr, size)?;
-            if replaced.is_none() && self.packed.len != 0 && Packed::holds_addr(addr) {
-                return Some(self.packed.remove(addr));
-            }
-            Some(replaced)
+        if !Packed::fits(addr, size) {
+            return self.insert_wide(addr, size);
         }
+        let replaced = self.packed.insert(addr, size)?;
+        if replaced.is_none() && self.wide.len != 0 {
+            // An entry left at `addr` in the wide table is replaced too.
+            return Some(self.remove_wide(addr));
+        }
+        Some(replaced)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_wide(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
+        let replaced = self.wide.insert(addr, size)?;
+        if replaced.is_none() && self.packed.len != 0 && Packed::holds_addr(addr) {
+            // An entry left at `addr` in the packed table is replaced too.
+            return Some(self.packed.remove(addr));
+        }
+        Some(replaced)
     }
 
     /// Removes `addr`, returning its size, or None if it is not here.
@@ -540,6 +551,15 @@ impl Table {
         {
             return Some(size);
         }
+        if self.wide.len == 0 {
+            return None;
+        }
+        self.remove_wide(addr)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remove_wide(&mut self, addr: usize) -> Option<usize> {
         self.wide.remove(addr)
     }
 
