@@ -65,7 +65,8 @@ ir() {
 }
 per_iteration() { awk -v a="$1" -v b="$2" -v n1="$3" -v n2="$4" 'BEGIN { printf "%.1f", (b - a) / (n2 - n1) }'; }
 
-printf '%-26s %8s %8s %11s %11s %7s\n' workload N1 N2 "plain Ir/it" "interp Ir/it" ratio
+printf '%-18s %7s %7s %11s %11s %7s %13s %13s\n' workload N1 N2 "plain Ir/it" "interp Ir/it" ratio \
+    "plain Ir(N2)" "interp Ir(N2)"
 row() {
     local name=$1 n1=$2 n2=$3 plain_cmd=$4 plain_env=$5 counted_cmd=$6 counted_env=$7
     local p1 p2 c1 c2 p c r
@@ -76,7 +77,7 @@ row() {
     p=$(per_iteration "$p1" "$p2" "$n1" "$n2")
     c=$(per_iteration "$c1" "$c2" "$n1" "$n2")
     r=$(awk -v p="$p" -v c="$c" 'BEGIN { printf "%.3f", c / p }')
-    printf '%-26s %8s %8s %11s %11s %7s\n' "$name" "$n1" "$n2" "$p" "$c" "$r"
+    printf '%-18s %7s %7s %11s %11s %7s %13s %13s\n' "$name" "$n1" "$n2" "$p" "$c" "$r" "$p2" "$c2"
     echo "$name $r" >>"$FIGURES"
 }
 child() { echo "$1 __child $2 safe c @N 0 $OUT/record.jsonl"; }
