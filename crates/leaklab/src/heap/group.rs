@@ -15,7 +15,7 @@
 //! nothing once the group is closed: its ledger's id has moved on.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 
 use super::{Live, Side};
 
@@ -43,6 +43,10 @@ const FREE: Ledger = Ledger {
 
 static LEDGER: [Ledger; LEDGERS] = [FREE; LEDGERS];
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Groups open right now, process-wide: while none is, [`count`] returns
+/// before it looks at thread-local state (in the preload shim, a call
+/// into the dynamic loader).
+static OPEN: AtomicUsize = AtomicUsize::new(0);
 
 /// A group membership: the ledger's index and the group's id (0: none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +83,9 @@ pub fn join(member: Member) {
 /// thread in its group's ledger, if it is a member of an open group.
 #[inline]
 pub fn count(side: Side, blocks: i64, bytes: i64) {
+    if OPEN.load(Relaxed) == 0 {
+        return;
+    }
     let Ok(member) = JOINED.try_with(Cell::get) else {
         return;
     };
@@ -113,6 +120,8 @@ pub fn open() -> Group {
         if ledger.id.load(Relaxed) != 0 {
             continue;
         }
+        // Counted before the ledger opens, so no member's count is skipped.
+        OPEN.fetch_add(1, SeqCst);
         for counter in [
             &ledger.c_blocks,
             &ledger.c_bytes,
@@ -128,6 +137,7 @@ pub fn open() -> Group {
                 opened: Some(member),
             };
         }
+        OPEN.fetch_sub(1, SeqCst);
     }
     Group { opened: None }
 }
@@ -139,6 +149,7 @@ impl Drop for Group {
             let _ = LEDGER[member.slot]
                 .id
                 .compare_exchange(member.id, 0, SeqCst, Relaxed);
+            OPEN.fetch_sub(1, SeqCst);
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 
 use super::Live;
 
@@ -43,9 +43,6 @@ fn recording_here() -> bool {
 fn as_rust<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
-
-static BLOCKS: AtomicI64 = AtomicI64::new(0);
-static BYTES: AtomicI64 = AtomicI64::new(0);
 
 /// The global allocator wrapper that counts the Rust side: install it once
 /// in the test binary (or any binary) that measures, around the allocator
@@ -165,7 +162,8 @@ pub fn nesting_error() -> Option<&'static str> {
 // arguments unchanged, so its guarantees carry over, except while the
 // thread records allocation stacks: then blocks come from fresh, never
 // reused, suitably aligned addresses (heap::fresh) and are moved by hand on
-// realloc. The counters are atomics and never touch the allocated memory.
+// realloc. The counters are per-thread atomics and never touch the
+// allocated memory.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     /// # Safety
     /// The contract of `GlobalAlloc::alloc`, forwarded to the inner allocator.
@@ -232,15 +230,89 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     }
 }
 
-thread_local! {
-    /// This thread's own share: exact for code that allocates and frees on
-    /// one thread, whatever other threads (a test harness) do meanwhile.
-    static THREAD: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
+/// One thread's counts: written by that thread alone (a relaxed load and
+/// store, no read-modify-write, no lock prefix), read by anyone. A line of
+/// its own, so threads never write the same cache line.
+#[repr(align(64))]
+struct Counts {
+    blocks: AtomicI64,
+    bytes: AtomicI64,
 }
 
-/// Whether anyone asked for per-thread counts ([`thread_live`]): off by
-/// default, so a plain run pays for the two global adds only.
-static PER_THREAD: AtomicBool = AtomicBool::new(false);
+impl Counts {
+    /// Adds to counts only the calling thread writes.
+    #[inline]
+    fn add_own(&self, blocks: i64, bytes: i64) {
+        self.blocks
+            .store(self.blocks.load(Relaxed).wrapping_add(blocks), Relaxed);
+        self.bytes
+            .store(self.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+    }
+
+    fn get(&self) -> Live {
+        Live {
+            blocks: self.blocks.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+        }
+    }
+}
+
+/// Threads with counts of their own: the first [`SLOTS`] threads that
+/// allocate through `Counting` claim one each, for good (a thread's
+/// counts outlive it: what it left allocated stays in the process-wide
+/// totals). Later threads count in [`SHARED`], with atomic adds.
+const SLOTS: usize = 4096;
+static SLOT: [Counts; SLOTS] = [const {
+    Counts {
+        blocks: AtomicI64::new(0),
+        bytes: AtomicI64::new(0),
+    }
+}; SLOTS];
+/// Slots claimed so far (may run past SLOTS: those claims failed).
+static CLAIMED: AtomicUsize = AtomicUsize::new(0);
+/// The counts of threads without a slot (and of a thread's allocations
+/// after its thread-local storage is gone, while it exits).
+static SHARED: Counts = Counts {
+    blocks: AtomicI64::new(0),
+    bytes: AtomicI64::new(0),
+};
+
+/// A thread's slot index: 0 none claimed yet, `NO_SLOT` none left, else
+/// the index plus one.
+const NO_SLOT: usize = usize::MAX;
+
+thread_local! {
+    /// This thread's slot (see [`NO_SLOT`]).
+    static MINE: Cell<usize> = const { Cell::new(0) };
+    /// The counts of a thread without a slot, for [`thread_live`]: exact
+    /// for code that allocates and frees on one thread.
+    static FALLBACK: Cell<(i64, i64)> = const { Cell::new((0, 0)) };
+}
+
+/// The calling thread's slot, claimed on its first call; None if none
+/// is left (or its thread-local storage is gone).
+#[inline]
+fn my_slot() -> Option<&'static Counts> {
+    let mine = MINE.try_with(Cell::get).ok()?;
+    match mine {
+        0 => claim(),
+        NO_SLOT => None,
+        i => Some(&SLOT[i - 1]),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn claim() -> Option<&'static Counts> {
+    let i = CLAIMED.fetch_add(1, Relaxed);
+    let (mine, slot) = if i < SLOTS {
+        (i + 1, Some(&SLOT[i]))
+    } else {
+        (NO_SLOT, None)
+    };
+    MINE.try_with(|m| m.set(mine)).ok()?;
+    slot
+}
 
 /// A new block of `size` bytes (or a failure, for NULL): counted and shown
 /// to the stack recorder.
@@ -257,24 +329,28 @@ fn counted(ptr: *mut u8, size: usize) -> *mut u8 {
 
 #[inline]
 fn record(blocks: i64, bytes: i64) {
-    BLOCKS.fetch_add(blocks, Relaxed);
-    BYTES.fetch_add(bytes, Relaxed);
-    super::group::count(super::Side::Rust, blocks, bytes);
-    if PER_THREAD.load(Relaxed) {
-        // try_with: the slot may already be gone while a thread exits.
-        let _ = THREAD.try_with(|t| {
-            let (b, n) = t.get();
-            t.set((b + blocks, n + bytes));
-        });
+    match my_slot() {
+        Some(counts) => counts.add_own(blocks, bytes),
+        None => {
+            SHARED.blocks.fetch_add(blocks, Relaxed);
+            SHARED.bytes.fetch_add(bytes, Relaxed);
+            // try_with: the slot may already be gone while a thread exits.
+            let _ = FALLBACK.try_with(|t| {
+                let (b, n) = t.get();
+                t.set((b.wrapping_add(blocks), n.wrapping_add(bytes)));
+            });
+        }
     }
+    super::group::count(super::Side::Rust, blocks, bytes);
 }
 
-/// Blocks and bytes allocated minus freed by the calling thread since
-/// per-thread counting started (the first call of this function in the
-/// process): compare two calls, as `Snapshot::now_this_thread` does.
+/// Blocks and bytes allocated minus freed by the calling thread (since it
+/// started): compare two calls, as `Snapshot::now_this_thread` does.
 pub fn thread_live() -> Live {
-    PER_THREAD.store(true, Relaxed);
-    let (blocks, bytes) = THREAD.try_with(Cell::get).unwrap_or((0, 0));
+    if let Some(counts) = my_slot() {
+        return counts.get();
+    }
+    let (blocks, bytes) = FALLBACK.try_with(Cell::get).unwrap_or((0, 0));
     Live { blocks, bytes }
 }
 
@@ -289,12 +365,17 @@ pub fn is_counted() -> bool {
     LAYERS.load(Relaxed) != UNKNOWN
 }
 
-/// Live Rust blocks and bytes right now (process-wide).
+/// Live Rust blocks and bytes right now (process-wide): every thread's
+/// counts, added up.
 pub fn live() -> Live {
-    Live {
-        blocks: BLOCKS.load(Relaxed),
-        bytes: BYTES.load(Relaxed),
-    }
+    let claimed = CLAIMED.load(Relaxed).min(SLOTS);
+    SLOT[..claimed].iter().fold(SHARED.get(), |acc, counts| {
+        let c = counts.get();
+        Live {
+            blocks: acc.blocks.wrapping_add(c.blocks),
+            bytes: acc.bytes.wrapping_add(c.bytes),
+        }
+    })
 }
 
 /// First line a parent looks for when a child dies of a memory cap.
@@ -311,7 +392,7 @@ fn report_failure(size: usize) {
         b" size=",
         digits(size as u64, &mut [0u8; 20]),
         b" live_bytes=",
-        digits(BYTES.load(Relaxed).max(0) as u64, &mut [0u8; 20]),
+        digits(live().bytes.max(0) as u64, &mut [0u8; 20]),
         b"\n",
     ] {
         line[len..len + part.len()].copy_from_slice(part);

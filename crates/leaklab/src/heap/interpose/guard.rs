@@ -182,6 +182,7 @@ impl Thread {
     }
 
     /// Frees put off, or counts of re-entered calls not yet added.
+    #[inline]
     fn work_left(self) -> bool {
         let t = self.get();
         t.pending_len.load(Relaxed) != 0
@@ -326,8 +327,29 @@ pub(super) struct Inside {
 }
 
 impl Drop for Inside {
+    /// The common case inline: nothing left to do, leave. Otherwise (or if
+    /// a handler left work between the check and the leaving) the loop of
+    /// [`Inside::finish`].
+    #[inline]
     fn drop(&mut self) {
         let thread = self.thread;
+        compiler_fence(SeqCst);
+        if !thread.work_left() {
+            thread.get().inside.store(false, Relaxed);
+            compiler_fence(SeqCst);
+            if !thread.work_left() {
+                return;
+            }
+            thread.get().inside.store(true, Relaxed);
+        }
+        Inside::finish(thread);
+    }
+}
+
+impl Inside {
+    #[cold]
+    #[inline(never)]
+    fn finish(thread: Thread) {
         // Whether the last pass completed everything (false: the table was
         // held by a fork; what is left waits for the next call).
         let mut complete = true;

@@ -3,8 +3,11 @@
 //!
 //! It must never allocate through the functions it serves, so its memory
 //! comes from `mmap`. Addresses spread over `SHARDS` independently locked
-//! open-addressing tables (linear probing, backward-shift deletion), each
-//! doubled by a fresh mapping at half load.
+//! shards, each with two open-addressing tables (linear probing,
+//! backward-shift deletion), each doubled by a fresh mapping: one of 8-byte
+//! slots (address and size packed in a word) for the blocks that fit,
+//! nearly all (below 1 MiB, at an address below 2^47), doubled at three
+//! quarters load, and one of 16-byte slots for the rest, doubled at half.
 //!
 //! A shard's lock word holds its owner (a per-thread id, `guard::me`)
 //! rather than a flag, so that a fork handler can tell a lock its own thread
@@ -42,18 +45,143 @@ const SHARDS: usize = 64;
 /// Slots in a shard's first mapping (a 64 KiB page run).
 const FIRST_CAPACITY: usize = 4096;
 
+/// A wide slot: any address, any size (16 bytes).
 #[derive(Clone, Copy)]
 #[repr(C)]
-struct Slot {
+struct Wide {
     /// `addr ^ HIDE`; 0: empty (HIDE is odd, so no block address gives 0).
     key: usize,
     size: usize,
 }
 
-struct Table {
-    slots: *mut Slot,
+/// A packed slot (8 bytes), for the common block: an address below
+/// 2^47 (every user-space address with 4-level paging) and a size below
+/// [`PACKED_SIZES`]. Bits 0..44: `(addr >> 4) ^ HIDE_44`, whose bit 43 is
+/// then always set, so no entry is 0 (empty); bits 44..64: the size. Half
+/// the memory of a wide slot, and eight to a cache line.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Packed(u64);
+
+const KEY_BITS: u32 = 44;
+const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+/// Sizes a packed slot holds: below 1 MiB.
+const PACKED_SIZES: usize = 1 << (64 - KEY_BITS);
+/// Addresses a packed slot holds: below 2^47.
+const PACKED_ADDRS: usize = 1 << 47;
+/// The disguise of a packed key (see HIDE): bit 43 set, so that a key of
+/// an address below 2^47 is never 0.
+const HIDE_44: u64 = (HIDE as u64 & KEY_MASK) | (1 << 43);
+
+/// What a table's slots are: an empty value, a key match, the entry's
+/// address and size, and the load at which the table doubles.
+trait Entry: Copy {
+    const EMPTY: Self;
+    /// Doubles when `len * LOAD_DEN > capacity * LOAD_NUM`.
+    const LOAD_NUM: usize;
+    const LOAD_DEN: usize;
+    fn new(addr: usize, size: usize) -> Self;
+    fn is_empty(self) -> bool;
+    fn is(self, addr: usize) -> bool;
+    fn addr(self) -> usize;
+    fn size(self) -> usize;
+}
+
+impl Entry for Wide {
+    const EMPTY: Wide = Wide { key: 0, size: 0 };
+    const LOAD_NUM: usize = 1;
+    const LOAD_DEN: usize = 2;
+    #[inline]
+    fn new(addr: usize, size: usize) -> Wide {
+        Wide {
+            key: addr ^ HIDE,
+            size,
+        }
+    }
+    #[inline]
+    fn is_empty(self) -> bool {
+        self.key == 0
+    }
+    #[inline]
+    fn is(self, addr: usize) -> bool {
+        self.key == addr ^ HIDE
+    }
+    #[inline]
+    fn addr(self) -> usize {
+        self.key ^ HIDE
+    }
+    #[inline]
+    fn size(self) -> usize {
+        self.size
+    }
+}
+
+impl Packed {
+    /// Whether an address can be in a packed slot: below 2^47 and 16-byte
+    /// aligned (a packed key drops the low 4 bits, so a misaligned pointer
+    /// passed to `free` must never match the block it points into).
+    #[inline]
+    fn holds_addr(addr: usize) -> bool {
+        addr < PACKED_ADDRS && addr & 15 == 0
+    }
+
+    /// Whether a block goes in a packed slot.
+    #[inline]
+    fn fits(addr: usize, size: usize) -> bool {
+        Packed::holds_addr(addr) && size < PACKED_SIZES
+    }
+
+    #[inline]
+    fn key(addr: usize) -> u64 {
+        (addr as u64 >> 4) ^ HIDE_44
+    }
+}
+
+impl Entry for Packed {
+    const EMPTY: Packed = Packed(0);
+    const LOAD_NUM: usize = PACKED_LOAD_NUM;
+    const LOAD_DEN: usize = 4;
+    #[inline]
+    fn new(addr: usize, size: usize) -> Packed {
+        Packed(((size as u64) << KEY_BITS) | Packed::key(addr))
+    }
+    #[inline]
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    #[inline]
+    fn is(self, addr: usize) -> bool {
+        self.0 & KEY_MASK == Packed::key(addr)
+    }
+    #[inline]
+    fn addr(self) -> usize {
+        (((self.0 & KEY_MASK) ^ HIDE_44) << 4) as usize
+    }
+    #[inline]
+    fn size(self) -> usize {
+        (self.0 >> KEY_BITS) as usize
+    }
+}
+
+/// A packed table doubles past this many quarters of load.
+const PACKED_LOAD_NUM: usize = 3;
+
+/// One open-addressing table (linear probing, backward-shift deletion).
+struct Open<E> {
+    slots: *mut E,
     capacity: usize,
     len: usize,
+    /// The table doubles before an insert finds `len` at this (its load
+    /// limit, `E::LOAD_NUM / E::LOAD_DEN` of the capacity).
+    limit: usize,
+    /// `64 - log2(capacity)`: the shift that takes a hash to a home slot.
+    shift: u32,
+}
+
+/// A shard's tables (an entry is in exactly one of them) and its counts.
+struct Table {
+    packed: Open<Packed>,
+    wide: Open<Wide>,
     totals: Totals,
 }
 
@@ -83,9 +211,8 @@ unsafe impl Sync for Shard {}
 const EMPTY_SHARD: Shard = Shard {
     owner: AtomicUsize::new(0),
     table: UnsafeCell::new(Table {
-        slots: ptr::null_mut(),
-        capacity: 0,
-        len: 0,
+        packed: Open::EMPTY,
+        wide: Open::EMPTY,
         totals: Totals {
             live_blocks: 0,
             live_bytes: 0,
@@ -225,100 +352,105 @@ impl Shard {
     }
 }
 
-impl Table {
-    fn mask(&self) -> usize {
-        self.capacity - 1
-    }
+impl<E: Entry> Open<E> {
+    const EMPTY: Open<E> = Open {
+        slots: ptr::null_mut(),
+        capacity: 0,
+        len: 0,
+        limit: 0,
+        shift: 64,
+    };
 
     /// Where `addr`'s probe starts: the hash bits just below the shard's.
+    #[inline]
     fn home(&self, addr: usize) -> usize {
-        let bits = self.capacity.trailing_zeros();
-        ((hash(addr) << 6) >> (64 - bits)) & self.mask()
+        // `shift` is 64 only while the capacity is 0, and nothing probes then.
+        (hash(addr) << 6) >> self.shift
     }
 
     /// # Safety
     /// `i < self.capacity` and the table is mapped.
-    unsafe fn slot(&self, i: usize) -> *mut Slot {
+    #[inline]
+    unsafe fn slot(&self, i: usize) -> *mut E {
         // SAFETY: in bounds of the mapping, per the caller.
         unsafe { self.slots.add(i) }
     }
 
     /// Inserts or replaces: None if no memory could be mapped for it, else
     /// the size of the entry it replaced, if any.
+    #[inline]
     fn insert(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
-        if (self.len + 1).saturating_mul(2) > self.capacity && !self.grow() {
+        if self.len >= self.limit && !self.grow() {
             return None;
         }
+        let mask = self.capacity - 1;
         let mut i = self.home(addr);
         loop {
             // SAFETY: `i` is masked into the mapped capacity.
             let slot = unsafe { &mut *self.slot(i) };
-            if slot.key == 0 || slot.key == addr ^ HIDE {
-                let replaced = (slot.key != 0).then_some(slot.size);
-                if slot.key == 0 {
-                    self.len += 1;
-                }
-                *slot = Slot {
-                    key: addr ^ HIDE,
-                    size,
-                };
-                return Some(replaced);
+            if slot.is_empty() {
+                self.len += 1;
+                *slot = E::new(addr, size);
+                return Some(None);
             }
-            i = (i + 1) & self.mask();
+            if slot.is(addr) {
+                let replaced = slot.size();
+                *slot = E::new(addr, size);
+                return Some(Some(replaced));
+            }
+            i = (i + 1) & mask;
         }
     }
 
     /// Removes `addr`, returning its size, or None if it is not here.
+    #[inline]
     fn remove(&mut self, addr: usize) -> Option<usize> {
-        if self.capacity == 0 {
+        if self.len == 0 {
             return None;
         }
+        let mask = self.capacity - 1;
         let mut i = self.home(addr);
-        loop {
+        let size = loop {
             // SAFETY: masked into the mapped capacity.
             let slot = unsafe { *self.slot(i) };
-            if slot.key == 0 {
+            if slot.is_empty() {
                 return None;
             }
-            if slot.key == addr ^ HIDE {
-                break;
+            if slot.is(addr) {
+                break slot.size();
             }
-            i = (i + 1) & self.mask();
-        }
-        // SAFETY: masked into the mapped capacity.
-        let size = unsafe { (*self.slot(i)).size };
+            i = (i + 1) & mask;
+        };
         // Backward-shift deletion: pull later entries of the probe run into
         // the hole, so lookups never need tombstones.
         let mut hole = i;
         let mut j = i;
         loop {
-            j = (j + 1) & self.mask();
+            j = (j + 1) & mask;
             // SAFETY: masked into the mapped capacity.
             let next = unsafe { *self.slot(j) };
-            if next.key == 0 {
+            if next.is_empty() {
                 break;
             }
-            let home = self.home(next.key ^ HIDE);
             // `next` may fill the hole unless its home lies cyclically in
-            // (hole, j].
-            let stays = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !stays {
+            // (hole, j]: the distance from its home to j is then shorter
+            // than from the hole to j.
+            let home = self.home(next.addr());
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
                 // SAFETY: both indices are masked into the capacity.
                 unsafe { *self.slot(hole) = next };
                 hole = j;
             }
         }
         // SAFETY: masked into the mapped capacity.
-        unsafe { *self.slot(hole) = Slot { key: 0, size: 0 } };
+        unsafe { *self.slot(hole) = E::EMPTY };
         self.len -= 1;
         Some(size)
     }
 
     /// Doubles the capacity into a fresh mapping; false if mmap refused.
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) -> bool {
         if REFUSE_GROWTH.load(Relaxed) {
             return false;
@@ -327,7 +459,7 @@ impl Table {
             return false;
         };
         let capacity = capacity.max(FIRST_CAPACITY);
-        let Some(bytes) = capacity.checked_mul(size_of::<Slot>()) else {
+        let Some(bytes) = capacity.checked_mul(size_of::<E>()) else {
             return false;
         };
         // SAFETY: an anonymous private mapping; no existing memory involved.
@@ -347,27 +479,94 @@ impl Table {
         MAPPED.fetch_add(bytes, Relaxed);
         let old = std::mem::replace(
             self,
-            Table {
+            Open {
                 slots: mapped.cast(),
                 capacity,
                 len: 0,
-                totals: Totals::default(),
+                limit: capacity / E::LOAD_DEN * E::LOAD_NUM,
+                shift: 64 - capacity.trailing_zeros(),
             },
         );
-        self.totals = old.totals;
         for i in 0..old.capacity {
             // SAFETY: `i` is below the old mapping's capacity.
             let slot = unsafe { *old.slot(i) };
-            if slot.key != 0 {
-                self.insert(slot.key ^ HIDE, slot.size);
+            if !slot.is_empty() {
+                self.insert(slot.addr(), slot.size());
             }
         }
         if !old.slots.is_null() {
             // SAFETY: the old mapping, of exactly this size, is no longer used.
-            unsafe { libc::munmap(old.slots.cast(), old.capacity * size_of::<Slot>()) };
-            MAPPED.fetch_sub(old.capacity * size_of::<Slot>(), Relaxed);
+            unsafe { libc::munmap(old.slots.cast(), old.capacity * size_of::<E>()) };
+            MAPPED.fetch_sub(old.capacity * size_of::<E>(), Relaxed);
         }
         true
+    }
+
+    /// Calls `f(addr, size)` for every entry until it returns false.
+    fn each(&self, mut f: impl FnMut(usize, usize) -> bool) -> bool {
+        for i in 0..self.capacity {
+            // SAFETY: i < capacity, and a non-empty table is mapped.
+            let slot = unsafe { *self.slot(i) };
+            if !slot.is_empty() && !f(slot.addr(), slot.size()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Table {
+    /// Inserts or replaces (in whichever table held `addr` before): None
+    /// if no memory could be mapped for it, else the size of the entry it
+    /// replaced, if any. The packed path inline, the rare rest out of line.
+    #[inline]
+    fn insert(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
+        if !Packed::fits(addr, size) {
+            return self.insert_wide(addr, size);
+        }
+        let replaced = self.packed.insert(addr, size)?;
+        if replaced.is_none() && self.wide.len != 0 {
+            // An entry left at `addr` in the wide table is replaced too.
+            return Some(self.remove_wide(addr));
+        }
+        Some(replaced)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert_wide(&mut self, addr: usize, size: usize) -> Option<Option<usize>> {
+        let replaced = self.wide.insert(addr, size)?;
+        if replaced.is_none() && self.packed.len != 0 && Packed::holds_addr(addr) {
+            // An entry left at `addr` in the packed table is replaced too.
+            return Some(self.packed.remove(addr));
+        }
+        Some(replaced)
+    }
+
+    /// Removes `addr`, returning its size, or None if it is not here.
+    #[inline]
+    fn remove(&mut self, addr: usize) -> Option<usize> {
+        if Packed::holds_addr(addr)
+            && let Some(size) = self.packed.remove(addr)
+        {
+            return Some(size);
+        }
+        if self.wide.len == 0 {
+            return None;
+        }
+        self.remove_wide(addr)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remove_wide(&mut self, addr: usize) -> Option<usize> {
+        self.wide.remove(addr)
+    }
+
+    /// Entries in both tables.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.packed.len + self.wide.len
     }
 }
 
@@ -447,16 +646,14 @@ pub fn live_blocks(out: &mut Vec<(usize, usize)>) {
     let me = guard::me();
     for shard in &TABLE {
         shard.with(me, Wait::Always, |t| {
-            for i in 0..t.capacity {
+            let mut room = |addr, size| {
                 if out.len() == out.capacity() {
-                    return;
+                    return false;
                 }
-                // SAFETY: i < capacity, and a non-empty table is mapped.
-                let slot = unsafe { *t.slot(i) };
-                if slot.key != 0 {
-                    out.push((slot.key ^ HIDE, slot.size));
-                }
-            }
+                out.push((addr, size));
+                true
+            };
+            t.packed.each(&mut room) && t.wide.each(&mut room)
         });
     }
 }
@@ -527,9 +724,8 @@ mod tests {
 
     fn fresh() -> Table {
         Table {
-            slots: ptr::null_mut(),
-            capacity: 0,
-            len: 0,
+            packed: Open::EMPTY,
+            wide: Open::EMPTY,
             totals: Totals::default(),
         }
     }
@@ -537,21 +733,31 @@ mod tests {
     #[test]
     fn insert_remove_and_grow_keep_every_size() {
         let mut t = fresh();
-        let addrs: Vec<usize> = (1..20_000).map(|i| i * 48).collect();
+        // Small and large sizes, low and high addresses: both tables.
+        let size = |a: usize| if a.is_multiple_of(7) { a << 20 } else { a / 3 };
+        let addr = |i: usize| {
+            if i.is_multiple_of(5) {
+                (1 << 52) + i * 48
+            } else {
+                i * 48
+            }
+        };
+        let addrs: Vec<usize> = (1..20_000).map(addr).collect();
         for &a in &addrs {
-            assert_eq!(t.insert(a, a / 3), Some(None));
+            assert_eq!(t.insert(a, size(a)), Some(None));
         }
-        assert_eq!(t.len, addrs.len());
+        assert_eq!(t.len(), addrs.len());
+        assert!(t.packed.len > 0 && t.wide.len > 0);
         for &a in addrs.iter().step_by(2) {
-            assert_eq!(t.remove(a), Some(a / 3));
+            assert_eq!(t.remove(a), Some(size(a)));
         }
         for &a in addrs.iter().step_by(2) {
             assert_eq!(t.remove(a), None, "removed twice");
         }
         for &a in addrs.iter().skip(1).step_by(2) {
-            assert_eq!(t.remove(a), Some(a / 3), "lost by a backward shift");
+            assert_eq!(t.remove(a), Some(size(a)), "lost by a backward shift");
         }
-        assert_eq!(t.len, 0);
+        assert_eq!(t.len(), 0);
     }
 
     #[test]
@@ -559,7 +765,32 @@ mod tests {
         let mut t = fresh();
         assert_eq!(t.insert(4096, 1), Some(None));
         assert_eq!(t.insert(4096, 2), Some(Some(1)));
-        assert_eq!(t.len, 1);
-        assert_eq!(t.remove(4096), Some(2));
+        assert_eq!(t.len(), 1);
+        // From the packed table to the wide one and back.
+        assert_eq!(t.insert(4096, 1 << 40), Some(Some(2)));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.insert(4096, 3), Some(Some(1 << 40)));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.remove(4096), Some(3));
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn a_misaligned_pointer_is_not_the_block() {
+        let mut t = fresh();
+        assert_eq!(t.insert(4096, 8), Some(None));
+        assert_eq!(t.remove(4104), None);
+        assert_eq!(t.remove(4096), Some(8));
+    }
+
+    #[test]
+    fn packed_slots_round_trip() {
+        for addr in [16, 4096, 0x5555_5555_0010, PACKED_ADDRS - 16] {
+            for size in [0, 1, 32, PACKED_SIZES - 1] {
+                let p = Packed::new(addr, size);
+                assert!(!p.is_empty() && p.is(addr) && !p.is(addr + 16));
+                assert_eq!((p.addr(), p.size()), (addr, size));
+            }
+        }
     }
 }
