@@ -568,10 +568,11 @@ fn rss_leaves_out_the_shims_own_side_table() {
     let shim = |s: &Value| s["shim_bytes"].as_f64().unwrap();
     let per_block = (rss(b) - rss(a)) / blocks;
     let with_shim = (rss(b) + shim(b) - rss(a) - shim(a)) / blocks;
-    // glibc's 32-byte chunk per block, and the table's 16-byte slot at a
-    // load of 1/4 to 1/2 on top when counted.
+    // glibc's 32-byte chunk per block; when the shim's memory is counted,
+    // the table's 8-byte slot (address and size packed) on top, at a load
+    // of 3/8 to 3/4: at least 8 bytes more a block.
     assert!((24.0..48.0).contains(&per_block), "{per_block} B a block");
-    assert!(with_shim >= per_block + 16.0, "{with_shim} vs {per_block}");
+    assert!(with_shim >= per_block + 8.0, "{with_shim} vs {per_block}");
     let text = String::from_utf8(
         watch(&[
             "--duration",
