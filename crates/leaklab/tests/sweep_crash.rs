@@ -1,0 +1,352 @@
+//! A fault sweep survives the library it sweeps: a point at which the
+//! library crashes (it used the NULL it got), calls `exit`, aborts or
+//! hangs is one finding of the sweep, reported with the stack of the
+//! allocation that was failed and the stack where the point's child
+//! process ended, and the sweep goes on to the next point.
+//!
+//! The "libraries" here are glibc itself (`strdup`, whose NULL the caller
+//! then gives to `strlen`) and small functions written as a C library
+//! would be: the crate has no C compiler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use leaklab::check::{self, FaultPoint, PointEnd, Sweep};
+
+#[global_allocator]
+static ALLOC: leaklab::Counting = leaklab::Counting::system();
+
+/// A binding that copies a string with `strdup` and never checks the copy.
+#[inline(never)]
+fn unchecked_strdup_len() -> usize {
+    // SAFETY: strdup of a C string; its result is freed. The NULL it gives
+    // when its allocation fails goes to strlen unchecked: the bug.
+    unsafe {
+        let copy = libc::strdup(c"a string to copy".as_ptr());
+        let len = libc::strlen(copy);
+        libc::free(copy.cast());
+        len
+    }
+}
+
+/// Three allocations, the first and the last checked, the second not.
+#[inline(never)]
+fn second_of_three_unchecked() {
+    // SAFETY: three mallocs, each freed once; the second's NULL is written
+    // through (the bug), the others are checked.
+    unsafe {
+        let first = libc::malloc(16);
+        if first.is_null() {
+            return;
+        }
+        let second = libc::malloc(32).cast::<u8>();
+        std::ptr::write_volatile(second, 7);
+        let third = libc::malloc(48);
+        if !third.is_null() {
+            libc::free(third);
+        }
+        libc::free(second.cast());
+        libc::free(first);
+    }
+}
+
+/// A library that exits with status 3 when its allocation fails.
+#[inline(never)]
+fn exits_when_out_of_memory() {
+    // SAFETY: a malloc/free pair; exit on NULL.
+    unsafe {
+        let p = libc::malloc(64);
+        if p.is_null() {
+            libc::exit(3);
+        }
+        libc::free(p);
+    }
+}
+
+/// A library that aborts when its allocation fails.
+#[inline(never)]
+fn aborts_when_out_of_memory() {
+    // SAFETY: a malloc/free pair; abort on NULL.
+    unsafe {
+        let p = libc::malloc(64);
+        if p.is_null() {
+            libc::abort();
+        }
+        libc::free(p);
+    }
+}
+
+/// A library that waits forever when its allocation fails.
+#[inline(never)]
+fn hangs_when_out_of_memory() {
+    // SAFETY: a malloc/free pair; on NULL, pause() until a signal.
+    unsafe {
+        let p = libc::malloc(64);
+        if p.is_null() {
+            loop {
+                libc::pause();
+            }
+        }
+        libc::free(p);
+    }
+}
+
+/// Whether any of `frames` is in the function named `name` (a path's end).
+fn names(frames: &[leaklab::check::Frame], name: &str) -> bool {
+    frames.iter().any(|f| f.function.ends_with(name))
+}
+
+fn end_of(point: &FaultPoint, sweep: &Sweep) -> PointEnd {
+    point
+        .ended
+        .clone()
+        .unwrap_or_else(|| panic!("point {} returned: {sweep}", point.nth))
+}
+
+#[leaklab::test]
+fn a_library_that_uses_an_unchecked_null_is_reported_crashed_with_both_stacks() {
+    let sweep = check::fault_sweep(|| {
+        std::hint::black_box(unchecked_strdup_len());
+    })
+    .expect("counted");
+    eprintln!("{sweep}");
+    assert_eq!(sweep.points.len(), 1, "{sweep}");
+    let end = end_of(&sweep.points[0], &sweep);
+    let PointEnd::Crashed {
+        signal,
+        failed_allocation,
+        stack,
+        ..
+    } = &end
+    else {
+        panic!("not a crash: {end}");
+    };
+    assert_eq!(*signal, libc::SIGSEGV, "{end}");
+    // The failed allocation: strdup's malloc, called from the binding.
+    assert!(names(failed_allocation, "unchecked_strdup_len"), "{end}");
+    assert!(
+        failed_allocation[0].function.contains("strdup"),
+        "the first frame is the C function that asked for the memory: {end}"
+    );
+    // The crash: in strlen, called from the binding.
+    assert!(names(stack, "unchecked_strdup_len"), "{end}");
+    assert!(stack[0].function.contains("strlen"), "{end}");
+    // Nothing of the allocator, the handler or the sweep in either.
+    for frame in failed_allocation.iter().chain(stack) {
+        assert!(!frame.function.starts_with("leaklab::"), "{end}");
+    }
+    assert!(sweep.points[0].kept.is_clean() && !sweep.points[0].is_clean());
+}
+
+#[leaklab::test]
+fn the_sweep_reaches_the_points_after_a_crash_and_measures_them() {
+    let sweep = check::fault_sweep(second_of_three_unchecked).expect("counted");
+    eprintln!("{sweep}");
+    assert_eq!(sweep.points.len(), 3, "{sweep}");
+    let [first, second, third] = &sweep.points[..] else {
+        unreachable!()
+    };
+    assert!(first.ended.is_none() && first.is_clean(), "{sweep}");
+    assert!(third.ended.is_none() && third.is_clean(), "{sweep}");
+    // Point 3 was measured: its error path freed what it had (the third
+    // malloc failed, the other two were freed).
+    assert!(
+        third.kept.c.is_clean() && third.first.c.is_clean(),
+        "{sweep}"
+    );
+    let end = end_of(second, &sweep);
+    assert!(
+        matches!(
+            end,
+            PointEnd::Crashed {
+                signal: libc::SIGSEGV,
+                ..
+            }
+        ),
+        "{end}"
+    );
+    assert!(
+        names(end.failed_allocation(), "second_of_three_unchecked"),
+        "{end}"
+    );
+    assert!(names(end.stack(), "second_of_three_unchecked"), "{end}");
+    assert_eq!(sweep.ended().count(), 1);
+    assert_eq!(sweep.leaking().count(), 0);
+    // Both assertions fail on it, naming the point and its frames.
+    for assertion in [Sweep::assert_no_leaks, Sweep::assert_no_crashes] {
+        let message = std::panic::catch_unwind(|| assertion(&sweep))
+            .expect_err("a crash is a finding")
+            .downcast::<String>()
+            .expect("a formatted message");
+        assert!(message.contains("1 of 3 fault points"), "{message}");
+        assert!(message.contains("C allocation 2 failed"), "{message}");
+        assert!(message.contains("crashed (SIGSEGV)"), "{message}");
+        assert!(message.contains("second_of_three_unchecked"), "{message}");
+        assert!(!message.contains("C allocation 1 failed"), "{message}");
+    }
+    assert!(sweep.to_string().contains("1 never returned"), "{sweep}");
+}
+
+#[leaklab::test]
+fn a_library_that_calls_exit_is_reported_exited_with_its_status() {
+    let sweep = check::fault_sweep(exits_when_out_of_memory).expect("counted");
+    eprintln!("{sweep}");
+    assert_eq!(sweep.points.len(), 1, "{sweep}");
+    let end = end_of(&sweep.points[0], &sweep);
+    assert!(matches!(end, PointEnd::Exited { status: 3, .. }), "{end}");
+    assert_eq!(end.how(), "exited with status 3");
+    assert!(
+        names(end.failed_allocation(), "exits_when_out_of_memory"),
+        "{end}"
+    );
+    // The stack at the exit call: glibc's exit, called from the library.
+    assert!(names(end.stack(), "exits_when_out_of_memory"), "{end}");
+    assert!(
+        end.stack().iter().any(|f| f.function.ends_with("exit")),
+        "{end}"
+    );
+}
+
+#[leaklab::test]
+fn a_library_that_aborts_is_reported_crashed_by_sigabrt() {
+    let sweep = check::fault_sweep(aborts_when_out_of_memory).expect("counted");
+    eprintln!("{sweep}");
+    let end = end_of(&sweep.points[0], &sweep);
+    assert!(
+        matches!(
+            end,
+            PointEnd::Crashed {
+                signal: libc::SIGABRT,
+                ..
+            }
+        ),
+        "{end}"
+    );
+    assert!(names(end.stack(), "aborts_when_out_of_memory"), "{end}");
+}
+
+#[leaklab::test]
+fn a_library_that_hangs_is_stopped_at_the_time_limit_with_where_it_was() {
+    let limit = Duration::from_millis(500);
+    let start = Instant::now();
+    let sweep = check::fault_sweep_within(limit, hangs_when_out_of_memory).expect("counted");
+    eprintln!("{sweep}");
+    assert!(start.elapsed() < Duration::from_secs(30), "{sweep}");
+    let end = end_of(&sweep.points[0], &sweep);
+    assert!(
+        matches!(end, PointEnd::TimedOut { limit: l, .. } if l == limit),
+        "{end}"
+    );
+    assert!(end.how().starts_with("timed out"), "{end}");
+    assert!(
+        names(end.failed_allocation(), "hangs_when_out_of_memory"),
+        "{end}"
+    );
+    assert!(names(end.stack(), "hangs_when_out_of_memory"), "{end}");
+}
+
+#[leaklab::test]
+fn a_clean_closure_has_no_crash_and_is_measured_as_before() {
+    let sweep = check::fault_sweep(|| {
+        // SAFETY: two checked mallocs, each freed once (free(NULL) is a no-op).
+        unsafe {
+            let a = libc::malloc(24);
+            let b = libc::calloc(4, 8);
+            libc::free(a);
+            libc::free(b);
+        }
+        drop(vec![1u8; 32]);
+    })
+    .expect("counted");
+    assert_eq!(sweep.points.len(), 2, "{sweep}");
+    assert_eq!(sweep.ended().count(), 0, "{sweep}");
+    assert!(sweep.points.iter().all(FaultPoint::is_clean), "{sweep}");
+    sweep.assert_no_leaks();
+    sweep.assert_no_crashes();
+}
+
+#[leaklab::test]
+fn a_leak_on_an_error_path_is_still_measured_in_the_test_process() {
+    let sweep = check::fault_sweep(|| {
+        // SAFETY: two mallocs; when either fails, the other is lost (the
+        // bug measured); else both are freed.
+        unsafe {
+            let a = libc::malloc(40);
+            let b = libc::malloc(8);
+            if a.is_null() || b.is_null() {
+                return;
+            }
+            libc::free(a);
+            libc::free(b);
+        }
+    })
+    .expect("counted");
+    let lost: Vec<(u64, u64)> = sweep.leaking().map(|p| (p.nth, p.lost_bytes())).collect();
+    assert_eq!(lost, vec![(1, 8), (2, 40)], "{sweep}");
+    assert_eq!(sweep.ended().count(), 0, "{sweep}");
+}
+
+/// C and Rust allocations in a tight loop until `stop`.
+fn allocate_until(stop: &AtomicBool, loops: &AtomicU64) {
+    let mut i = 0usize;
+    while !stop.load(Relaxed) {
+        // SAFETY: plain C allocations, each freed once.
+        unsafe {
+            let p = libc::malloc(16 + i % 200);
+            let q = libc::realloc(libc::malloc(8), 1000 + i % 3000);
+            libc::free(p);
+            libc::free(q);
+        }
+        std::hint::black_box(vec![0u8; 1 + i % 100]);
+        loops.fetch_add(1, Relaxed);
+        i = i.wrapping_add(1);
+    }
+}
+
+#[leaklab::test]
+fn sweeps_while_other_threads_allocate_never_hang_and_find_the_same() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let loops = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, loops) = (stop.clone(), loops.clone());
+            std::thread::spawn(move || allocate_until(&stop, &loops))
+        })
+        .collect();
+    while loops.load(Relaxed) < 1000 {
+        std::thread::yield_now();
+    }
+    // A child that hung on a lock another thread held at the fork would
+    // be stopped at this limit and reported timed out: the test fails.
+    let limit = Duration::from_secs(20);
+    let start = Instant::now();
+    let rounds = 15;
+    for round in 0..rounds {
+        let sweep = check::fault_sweep_within(limit, second_of_three_unchecked).expect("counted");
+        let ends: Vec<String> = sweep
+            .points
+            .iter()
+            .map(|p| p.ended.as_ref().map_or("returned".into(), PointEnd::how))
+            .collect();
+        assert_eq!(
+            ends,
+            ["returned", "crashed (SIGSEGV)", "returned"],
+            "round {round}: {sweep}"
+        );
+        assert!(
+            sweep.points[0].is_clean() && sweep.points[2].is_clean(),
+            "{sweep}"
+        );
+    }
+    stop.store(true, Relaxed);
+    for t in threads {
+        t.join().expect("an allocating thread");
+    }
+    eprintln!(
+        "{rounds} sweeps ({} forks) while 2 threads allocated ({} loops): {:.2} s",
+        rounds * 3,
+        loops.load(Relaxed),
+        start.elapsed().as_secs_f64()
+    );
+}
