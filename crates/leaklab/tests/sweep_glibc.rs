@@ -50,7 +50,10 @@ fn in_glibc_regex(frame: &Frame) -> bool {
 
 #[leaklab::test]
 fn glibc_regex_never_crashes_and_what_it_loses_is_its_own() {
-    assert!(compile_match_free(), "the pattern matches with nothing failed");
+    assert!(
+        compile_match_free(),
+        "the pattern matches with nothing failed"
+    );
     let sweep = check::fault_sweep(|| {
         std::hint::black_box(compile_match_free());
     })
