@@ -375,3 +375,82 @@ fn sweeps_while_other_threads_allocate_never_hang_and_find_the_same() {
         start.elapsed().as_secs_f64()
     );
 }
+
+/// In a child of this test: as a user that may start no process (RLIMIT_NPROC
+/// 0; root is exempt from it, so root becomes `nobody` first), a sweep
+/// cannot fork its first point's child. Its exit code: 0 when the sweep
+/// said so (CheckError::Isolation for point 1, naming fork), 1 when it did
+/// anything else, 3 when the limit could not be set up.
+fn sweep_without_fork() -> i32 {
+    // SAFETY: plain calls on this (single-threaded, forked) process.
+    unsafe {
+        if libc::geteuid() == 0 && (libc::setgid(65534) != 0 || libc::setuid(65534) != 0) {
+            return 3;
+        }
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::setrlimit(libc::RLIMIT_NPROC, &none) != 0 {
+            return 3;
+        }
+    }
+    let result = check::fault_sweep(|| {
+        // SAFETY: a malloc/free pair.
+        unsafe { libc::free(libc::malloc(8)) }
+    });
+    match result {
+        Err(e @ check::CheckError::Isolation { point: 1, .. })
+            if e.to_string().contains("fork failed")
+                && e.to_string()
+                    .contains("could not be run in a child process") =>
+        {
+            eprintln!("as expected: {e}");
+            0
+        }
+        other => {
+            eprintln!("not the fork failure: {other:?}");
+            1
+        }
+    }
+}
+
+#[leaklab::test]
+fn a_fork_that_fails_is_an_error_naming_the_point_never_a_skipped_point() {
+    // SAFETY: the child runs `sweep_without_fork` and `_exit`s; it never
+    // returns into the test.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(sweep_without_fork).unwrap_or(2);
+        // SAFETY: ends the child without the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let start = Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: our own child; `status` is writable.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            // SAFETY: our own child, not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        libc::WIFEXITED(status),
+        "the child died: status {status:#x}"
+    );
+    match libc::WEXITSTATUS(status) {
+        0 => {}
+        3 => panic!("could not take the right to start processes away (setuid/setrlimit)"),
+        code => panic!("the sweep did not report the failed fork (child exit {code})"),
+    }
+}
