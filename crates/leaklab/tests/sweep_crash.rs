@@ -454,3 +454,75 @@ fn a_fork_that_fails_is_an_error_naming_the_point_never_a_skipped_point() {
         code => panic!("the sweep did not report the failed fork (child exit {code})"),
     }
 }
+
+/// Waits for `pid` (a minute at most, then kills it); its wait status.
+fn wait_for(pid: libc::pid_t) -> libc::c_int {
+    let start = Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: our own child; `status` is writable.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            return status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            // SAFETY: our own child, not reaped yet.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("the child hung");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[leaklab::test]
+fn c_output_pending_before_a_sweep_is_not_printed_again_by_a_library_exit() {
+    let path = std::env::temp_dir().join(format!("leaklab-sweep-stdout-{}", std::process::id()));
+    let c_path = std::ffi::CString::new(path.to_str().expect("a UTF-8 path")).expect("no NUL");
+    // SAFETY: the child writes C's stdout to the file, sweeps, and
+    // `_exit`s; it never returns into the test.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = std::panic::catch_unwind(|| {
+            // SAFETY: our own descriptors; printf of a literal; the
+            // stream is a file, so fully buffered: "pending" waits in
+            // C's buffer while the sweep forks.
+            unsafe {
+                let fd = libc::open(
+                    c_path.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+                    0o600,
+                );
+                if fd < 0 || libc::dup2(fd, 1) < 0 {
+                    return 3;
+                }
+                libc::printf(c"pending\n".as_ptr());
+            }
+            let sweep = check::fault_sweep(exits_when_out_of_memory).expect("counted");
+            let exited = matches!(
+                sweep.points[0].ended,
+                Some(PointEnd::Exited { status: 3, .. })
+            );
+            // SAFETY: flushes C's streams.
+            unsafe { libc::fflush(std::ptr::null_mut()) };
+            if exited { 0 } else { 1 }
+        })
+        .unwrap_or(2);
+        // SAFETY: ends the child without the parent's exit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let status = wait_for(pid);
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the child's sweep failed: status {status:#x}"
+    );
+    assert_eq!(
+        written, "pending\n",
+        "C output printed again by the library's exit"
+    );
+}

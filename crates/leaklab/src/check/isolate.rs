@@ -27,7 +27,8 @@
 //!
 //! Fork safety: the interposer's `pthread_atfork` handlers hand the child
 //! its side table unlocked, and glibc does the same for its arenas and
-//! stdio; the child never records stacks (the recorder's lock may be held
+//! stdio (C's stdout is flushed before each fork, so an `exit` in the
+//! child prints nothing of the parent's twice); the child never records stacks (the recorder's lock may be held
 //! by another thread) and never symbolizes. What the closure itself shares
 //! with other threads of the test binary (a lock one of them held at the
 //! fork) is the closure's: such a child hangs, and is reported as timed
@@ -41,6 +42,11 @@ use std::time::{Duration, Instant};
 
 use super::fault::PointEnd;
 use super::{Frame, loaded_objects, raw_stack_frames};
+
+unsafe extern "C" {
+    /// C's standard output stream (glibc exports the variable).
+    static stdout: *mut libc::FILE;
+}
 
 /// Record tags.
 const FAILED: u64 = 1;
@@ -179,9 +185,11 @@ pub(super) fn run(nth: u64, f: &mut dyn FnMut(), limit: Duration) -> Result<Ran,
     // SAFETY: our own descriptor. Read without blocking: the parent polls.
     unsafe { libc::fcntl(read_fd, libc::F_SETFL, libc::O_NONBLOCK) };
     // A library that calls `exit` in the child flushes C stdio there:
-    // nothing of the parent's may be pending in it.
-    // SAFETY: fflush(NULL) flushes every open stream.
-    unsafe { libc::fflush(std::ptr::null_mut()) };
+    // nothing of the parent's may be pending in C's stdout (the stream a
+    // library prints to). Not fflush(NULL): it takes every stream's lock,
+    // and one held by a thread blocked reading would hang the sweep.
+    // SAFETY: glibc's `stdout`, a valid stream for the process's life.
+    unsafe { libc::fflush(stdout) };
     // SAFETY: the child runs `child` alone, which never returns; the
     // interposer's atfork handlers hand it the side table unlocked.
     let pid = unsafe { libc::fork() };
