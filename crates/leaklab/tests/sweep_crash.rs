@@ -426,24 +426,7 @@ fn a_fork_that_fails_is_an_error_naming_the_point_never_a_skipped_point() {
         // SAFETY: ends the child without the parent's exit handlers.
         unsafe { libc::_exit(code) };
     }
-    let start = Instant::now();
-    let mut status = 0;
-    loop {
-        // SAFETY: our own child; `status` is writable.
-        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if reaped == pid {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            // SAFETY: our own child, not reaped yet.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                libc::waitpid(pid, &mut status, 0);
-            }
-            panic!("the child hung");
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let status = wait_for(pid);
     assert!(
         libc::WIFEXITED(status),
         "the child died: status {status:#x}"
