@@ -333,13 +333,31 @@ fn allocate_until(stop: &AtomicBool, loops: &AtomicU64) {
 fn sweeps_while_other_threads_allocate_never_hang_and_find_the_same() {
     let stop = Arc::new(AtomicBool::new(false));
     let loops = Arc::new(AtomicU64::new(0));
-    let threads: Vec<_> = (0..2)
+    let mut threads: Vec<_> = (0..2)
         .map(|_| {
             let (stop, loops) = (stop.clone(), loops.clone());
             std::thread::spawn(move || allocate_until(&stop, &loops))
         })
         .collect();
-    while loops.load(Relaxed) < 1000 {
+    // A third measures a leak again and again: it takes the stack
+    // recorder's lock, walks stacks and names them (the symbolizer's lock
+    // and its addr2line pipes), none of which a child may need.
+    let measured = Arc::new(AtomicU64::new(0));
+    threads.push({
+        let (stop, measured) = (stop.clone(), measured.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                let m = check::measure(2, || {
+                    // SAFETY: a malloc never freed: the leak measured.
+                    std::hint::black_box(unsafe { libc::malloc(24) });
+                })
+                .expect("counted");
+                assert!(!m.sites.is_empty(), "{m}");
+                measured.fetch_add(1, Relaxed);
+            }
+        })
+    });
+    while loops.load(Relaxed) < 1000 || measured.load(Relaxed) < 1 {
         std::thread::yield_now();
     }
     // A child that hung on a lock another thread held at the fork would
@@ -369,9 +387,11 @@ fn sweeps_while_other_threads_allocate_never_hang_and_find_the_same() {
         t.join().expect("an allocating thread");
     }
     eprintln!(
-        "{rounds} sweeps ({} forks) while 2 threads allocated ({} loops): {:.2} s",
+        "{rounds} sweeps ({} forks) while 2 threads allocated ({} loops) and one measured a \
+         leak with its stacks ({} times): {:.2} s",
         rounds * MANY,
         loops.load(Relaxed),
+        measured.load(Relaxed),
         start.elapsed().as_secs_f64()
     );
 }
