@@ -6,7 +6,9 @@
 //! interposed C allocator) and the Rust side (counted by [`Counting`], the
 //! global allocator wrapper you install). When something was kept, the
 //! allocation stacks of two more calls say where, lost or still reachable.
-//! [`check::fault_sweep`] fails each C allocation of a call in turn.
+//! [`check::fault_sweep`] fails each C allocation of a call in turn, each
+//! point first in a forked child, so a library that crashes on the NULL is
+//! a reported finding, not the end of the test binary.
 //!
 //! Set-up: the dev-dependency, one line naming the global allocator, and
 //! `#[leaklab::test]` on the tests that measure:

@@ -46,6 +46,8 @@
 #[doc(hidden)]
 pub mod child;
 mod fault;
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) mod isolate;
 mod limits;
 #[doc(hidden)]
 pub mod protocol;
@@ -58,7 +60,9 @@ use std::fmt;
 use crate::heap;
 
 pub use crate::heap::{Live, Side};
-pub use fault::{FaultPoint, Sweep, fault_sweep};
+pub use fault::{
+    FaultPoint, POINT_TIME_LIMIT, PointEnd, Sweep, fault_sweep, fault_sweep_within, signal_name,
+};
 #[doc(hidden)]
 pub use fault::{PointRun, keep_text, record_point, run_point};
 pub use sites::{Frame, Site};
@@ -375,6 +379,15 @@ pub enum CheckError {
         /// Blocks handed out unrecorded during the measured calls.
         blocks: u64,
     },
+    /// A fault sweep could not run a point in a child process of its own
+    /// (`fork` failed, or the child could not be waited for): the sweep
+    /// stops there rather than run the point unprotected or skip it.
+    Isolation {
+        /// The point (1 = the first C allocation failed).
+        point: u64,
+        /// What failed, with the system's error.
+        why: String,
+    },
 }
 
 impl fmt::Display for CheckError {
@@ -392,6 +405,11 @@ impl fmt::Display for CheckError {
                 "{blocks} C blocks untracked during the measured calls (the C allocator's side \
                  table could not record them: it could not grow, or a signal handler allocated \
                  inside the allocator): the C figures would not be exact"
+            ),
+            CheckError::Isolation { point, why } => write!(
+                f,
+                "fault point {point} could not be run in a child process of its own ({why}): \
+                 the sweep stops there, no point is skipped unchecked"
             ),
         }
     }

@@ -132,7 +132,7 @@ fn is_machinery(function: &str, file: Option<&str>) -> bool {
 /// The leak check's own frames (the API's loop, the lab's protocol loop in
 /// its child, the fault sweep's): everything from here out is the caller
 /// of the check and the test harness.
-fn is_the_check(function: &str) -> bool {
+pub(super) fn is_the_check(function: &str) -> bool {
     // The API's loop, and the lab's own protocol loop in its child.
     [
         "leaklab::check::",

@@ -104,6 +104,10 @@ pub(super) fn note_failed_allocation() {
         slot.store(ip, Relaxed);
     }
     FAILED_DEPTH.store(depth, Relaxed);
+    // In a fault sweep's child, the parent gets it at once: a library
+    // that then ends the process in a way no handler sees (`_exit`, a
+    // hang killed at the time limit) still names the failed call.
+    crate::check::isolate::on_failed_allocation(&frames[..depth]);
 }
 
 /// Copies the stack of the last allocation fault injection failed into
