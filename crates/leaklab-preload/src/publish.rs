@@ -23,7 +23,7 @@
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-use leaklab::heap::interpose::table;
+use leaklab::heap::interpose::{sites, table};
 use leaklab::watch_page::{self as layout, Counts, MAGIC, Record, Shared};
 
 /// The constructor, run by the dynamic loader when the shim is loaded.
@@ -108,6 +108,14 @@ unsafe fn start() {
     record.exiting.store(0, Ordering::Release);
     PAGE.store(map, Ordering::Release);
     CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
+    // Sites, when the watcher asks for them (a directory for their files).
+    // SAFETY: a NUL-terminated name; the result is NULL or a C string,
+    // copied by `enable`.
+    let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
+    if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
+        // SAFETY: a C string from getenv (above).
+        leaklab::heap::interpose::sites::enable(unsafe { std::ffi::CStr::from_ptr(sites) });
+    }
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
         // Counts wanted at exit only, with the scan: no publisher thread,
         // and freed memory zeroed so it holds no stale pointer.
@@ -173,7 +181,7 @@ fn counts() -> Counts {
         live_bytes: totals.live_bytes,
         allocations: totals.allocations,
         refused: leaklab::heap::interpose::refused_allocations(),
-        shim_bytes: table::mapped_bytes() as u64,
+        shim_bytes: (table::mapped_bytes() + sites::mapped_bytes()) as u64,
     }
 }
 
@@ -277,6 +285,7 @@ extern "C" fn after_fork() {
 /// do not survive a fork). With no record free it publishes nothing.
 extern "C" fn in_child() {
     BUSY.store(false, Ordering::Release);
+    sites::in_child();
     let page = PAGE.load(Ordering::Acquire);
     if page.is_null() {
         CLAIMED.store(std::ptr::null_mut(), Ordering::Release);

@@ -1,0 +1,421 @@
+//! Per-site accounting for `leaklab watch`: every tracked allocation is
+//! attributed to its allocation stack, every free to the site of its
+//! block. Off unless the preload shim calls [`enable`] (then the hooks
+//! cost one relaxed load each).
+//!
+//! Where things live (nothing here goes through the allocator it serves):
+//! - the site table: a shared file mapping `<dir>/<pid>` the watcher reads
+//!   (layout: crate::watch_sites), interned by hash, lock-free;
+//! - block -> site: an open-addressed map of one `AtomicU64` per slot in
+//!   an anonymous private mapping (`addr << 16 | site`), lock-free (CAS),
+//!   tombstones reused by inserts. A fork's child gets its copy, and a
+//!   site file of its own ([`in_child`]).
+//!
+//! The stack is walked by libgcc's `_Unwind_Backtrace` (heap/unwind.rs)
+//! for outermost calls only: a call that re-entered the allocator (a
+//! signal handler's, the unwinder's own first-walk allocations) is counted
+//! under UNWALKED. No lock of ours is taken anywhere here; nothing waits.
+
+use std::cell::UnsafeCell;
+use std::ffi::{CStr, c_void};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+
+use crate::watch_sites::{
+    self as layout, FRAMES, OTHER, OTHER_KEY, READY, SITES, Table, UNWALKED, UNWALKED_KEY,
+};
+
+/// Slots of the block -> site map: the cap on blocks attributed at once
+/// (16 MiB of address space, touched as used).
+pub const MAP_SLOTS: usize = 1 << 21;
+/// Slots an insert or a lookup tries before giving up.
+const MAP_PROBES: usize = 128;
+/// Entries a new stack tries before it goes to OTHER.
+const SITE_PROBES: usize = 64;
+const EMPTY: u64 = 0;
+const TOMBSTONE: u64 = 1;
+
+/// Frames walked: the shim's own (a handful) and then [`FRAMES`] more.
+const WALKED: usize = FRAMES + 12;
+
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+static MAP: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+/// The shim's own code, whose frames are not a site's: [start, end).
+static OWN_START: AtomicUsize = AtomicUsize::new(0);
+static OWN_END: AtomicUsize = AtomicUsize::new(0);
+/// The directory of site files, copied by [`enable`] (the environment
+/// may change later), for a fork's child.
+static DIR: DirName = DirName(UnsafeCell::new([0; DIR_MAX]));
+static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
+const DIR_MAX: usize = 448;
+
+struct DirName(UnsafeCell<[u8; DIR_MAX]>);
+// SAFETY: written once by `enable`, before any other thread of the
+// program exists, and only read afterwards.
+unsafe impl Sync for DirName {}
+
+/// Bytes mapped here (the table's file and the map), for the RSS the
+/// watcher leaves out.
+pub fn mapped_bytes() -> usize {
+    if TABLE.load(Relaxed).is_null() {
+        0
+    } else {
+        layout::LEN + MAP_SLOTS * 8
+    }
+}
+
+/// Starts per-site accounting into `<dir>/<pid>`; false (and nothing
+/// counted) if the file or the map cannot be made. Called once, from the
+/// shim's constructor, before any other thread of the program runs.
+pub fn enable(dir: &CStr) -> bool {
+    let bytes = dir.to_bytes();
+    if bytes.len() > DIR_MAX {
+        return false;
+    }
+    own_code_range();
+    // SAFETY: no other thread reads DIR yet (see DirName).
+    unsafe { (&mut *DIR.0.get())[..bytes.len()].copy_from_slice(bytes) };
+    DIR_LEN.store(bytes.len(), Release);
+    let Some(table) = create_table(bytes) else {
+        return false;
+    };
+    // SAFETY: a fresh private anonymous mapping; no memory of ours.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            MAP_SLOTS * 8,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return false;
+    }
+    MAP.store(map.cast(), Release);
+    TABLE.store(table, Release);
+    true
+}
+
+/// The site file `<dir>/<pid>` for this process, created afresh (an
+/// older one, of the image before an exec, is unlinked: its reader keeps
+/// a whole file), mapped and initialised.
+fn create_table(dir: &[u8]) -> Option<*mut Table> {
+    let mut path = [0u8; 512];
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    layout::file_name(dir, pid, &mut path)?;
+    let path = path.as_ptr().cast::<libc::c_char>();
+    // SAFETY: `path` is NUL-terminated (file_name); plain syscalls on it
+    // and on our own descriptor.
+    let fd = unsafe {
+        libc::unlink(path);
+        libc::open(
+            path,
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: our descriptor; a fresh shared mapping of the file, which
+    // is `LEN` bytes long once ftruncate succeeded.
+    let map = unsafe {
+        let sized = libc::ftruncate(fd, layout::LEN as libc::off_t) == 0;
+        let map = if sized {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        } else {
+            libc::MAP_FAILED
+        };
+        libc::close(fd);
+        map
+    };
+    if map == libc::MAP_FAILED {
+        return None;
+    }
+    let table = map.cast::<Table>();
+    // SAFETY: a fresh zeroed mapping of a whole `Table` (all atomics).
+    let t = unsafe { &*table };
+    let h = &t.header;
+    h.pid.store(pid, Relaxed);
+    h.sites.store(SITES as u64, Relaxed);
+    h.frames.store(FRAMES as u64, Relaxed);
+    h.map_slots.store(MAP_SLOTS as u64, Relaxed);
+    h.mapped_bytes
+        .store((layout::LEN + MAP_SLOTS * 8) as u64, Relaxed);
+    t.sites[OTHER].key.store(OTHER_KEY, Relaxed);
+    t.sites[OTHER].depth.store(READY, Relaxed);
+    t.sites[UNWALKED].key.store(UNWALKED_KEY, Relaxed);
+    t.sites[UNWALKED].depth.store(READY, Relaxed);
+    h.magic.store(layout::MAGIC, Release);
+    Some(table)
+}
+
+/// In a fork's child (its only thread): a site file of its own, holding
+/// the parent's sites as they were (the child's copy of the heap is
+/// theirs), so that the parent's file stays the parent's. Without one,
+/// the child counts nothing.
+pub fn in_child() {
+    let old = TABLE.load(Acquire);
+    if old.is_null() {
+        return;
+    }
+    TABLE.store(std::ptr::null_mut(), Release);
+    // SAFETY: written by `enable` before the table was set, read-only since.
+    let dir = unsafe { &(&*DIR.0.get())[..DIR_LEN.load(Acquire)] };
+    let new = create_table(dir);
+    // SAFETY: `old` is the parent's mapping, still mapped in the child;
+    // `new` a fresh one; both whole tables, and no other thread runs.
+    unsafe {
+        if let Some(new) = new {
+            copy_sites(&*old, &*new);
+            TABLE.store(new, Release);
+        }
+        libc::munmap(old.cast::<c_void>(), layout::LEN);
+    }
+}
+
+fn copy_sites(from: &Table, to: &Table) {
+    let (f, t) = (&from.header, &to.header);
+    for (a, b) in [
+        (&f.full, &t.full),
+        (&f.unmapped_blocks, &t.unmapped_blocks),
+        (&f.unmapped_bytes, &t.unmapped_bytes),
+        (&f.unknown_frees, &t.unknown_frees),
+    ] {
+        b.store(a.load(Relaxed), Relaxed);
+    }
+    let used = (f.used.load(Relaxed) as usize).min(SITES);
+    for i in 0..used {
+        to.order[i].store(from.order[i].load(Relaxed), Relaxed);
+    }
+    for (a, b) in from.sites.iter().zip(&to.sites) {
+        let key = a.key.load(Relaxed);
+        if key == 0 {
+            continue;
+        }
+        b.key.store(key, Relaxed);
+        for (x, y) in a.frames.iter().zip(&b.frames) {
+            y.store(x.load(Relaxed), Relaxed);
+        }
+        b.depth.store(a.depth.load(Relaxed), Relaxed);
+        b.live_blocks.store(a.live_blocks.load(Relaxed), Relaxed);
+        b.live_bytes.store(a.live_bytes.load(Relaxed), Relaxed);
+        b.allocations.store(a.allocations.load(Relaxed), Relaxed);
+        b.frees.store(a.frees.load(Relaxed), Relaxed);
+    }
+    t.used.store(used as u64, Release);
+}
+
+/// Hook: a block was recorded (`outer`: by the thread's outermost call,
+/// which may walk its stack).
+#[inline]
+pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
+    let table = TABLE.load(Acquire);
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: set once to a whole table, never unmapped but by a fork's
+    // child (which stores null first, and runs alone).
+    let table = unsafe { &*table };
+    let site = if outer { site_here(table) } else { UNWALKED };
+    if !map_insert(addr, site) {
+        table.header.unmapped_blocks.fetch_add(1, Relaxed);
+        table.header.unmapped_bytes.fetch_add(size as u64, Relaxed);
+        return;
+    }
+    let s = &table.sites[site];
+    s.allocations.fetch_add(1, Relaxed);
+    s.live_blocks.fetch_add(1, Relaxed);
+    s.live_bytes.fetch_add(size as i64, Relaxed);
+}
+
+/// Hook: a recorded block of `size` bytes is being freed.
+#[inline]
+pub(super) fn on_free(addr: usize, size: usize) {
+    let table = TABLE.load(Acquire);
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: as in `on_alloc`.
+    let table = unsafe { &*table };
+    let Some(site) = map_remove(addr) else {
+        table.header.unknown_frees.fetch_add(1, Relaxed);
+        return;
+    };
+    let s = &table.sites[site];
+    s.frees.fetch_add(1, Relaxed);
+    s.live_blocks.fetch_sub(1, Relaxed);
+    s.live_bytes.fetch_sub(size as i64, Relaxed);
+}
+
+/// The site of the calling stack: walked, the shim's own frames dropped,
+/// hashed and interned.
+fn site_here(table: &Table) -> usize {
+    let mut walked = [0usize; WALKED];
+    let depth = crate::heap::unwind::trace(&mut walked);
+    let (start, end) = (OWN_START.load(Relaxed), OWN_END.load(Relaxed));
+    let first = walked[..depth]
+        .iter()
+        .position(|&ip| !(start..end).contains(&ip))
+        .unwrap_or(depth);
+    let frames = &walked[first..depth.min(first + FRAMES)];
+    intern(table, frames)
+}
+
+fn hash(frames: &[usize]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ frames.len() as u64;
+    for &f in frames {
+        h = (h ^ f as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    // Never 0 (free) nor a reserved key.
+    match h {
+        0 | OTHER_KEY | UNWALKED_KEY => 2,
+        h => h,
+    }
+}
+
+/// The entry of `frames`: found, or claimed and written; OTHER when
+/// [`SITE_PROBES`] entries in a row are other stacks'.
+fn intern(table: &Table, frames: &[usize]) -> usize {
+    let key = hash(frames);
+    let usable = SITES - 2;
+    let home = (key % usable as u64) as usize;
+    for i in 0..SITE_PROBES {
+        let index = 2 + (home + i) % usable;
+        let site = &table.sites[index];
+        let mut current = site.key.load(Acquire);
+        if current == 0 {
+            match site.key.compare_exchange(0, key, AcqRel, Acquire) {
+                Ok(_) => {
+                    for (slot, &f) in site.frames.iter().zip(frames) {
+                        slot.store(f as u64, Relaxed);
+                    }
+                    site.depth.store(frames.len() as u64 | READY, Release);
+                    let n = table.header.used.fetch_add(1, AcqRel) as usize;
+                    if let Some(slot) = table.order.get(n) {
+                        slot.store(index as u32, Release);
+                    }
+                    return index;
+                }
+                Err(now) => current = now,
+            }
+        }
+        // The same hash: the same stack (its frames may still be being
+        // written; the counts are atomics all the same).
+        if current == key {
+            return index;
+        }
+    }
+    table.header.full.fetch_add(1, Relaxed);
+    OTHER
+}
+
+fn map() -> Option<&'static [AtomicU64]> {
+    let map = MAP.load(Acquire);
+    // SAFETY: set once to MAP_SLOTS zeroed u64s, never unmapped.
+    (!map.is_null()).then(|| unsafe { std::slice::from_raw_parts(map, MAP_SLOTS) })
+}
+
+fn slot_of(addr: usize) -> usize {
+    ((addr as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MAP_SLOTS.trailing_zeros()))
+        as usize
+}
+
+/// Maps `addr` to `site`; false if the map has no slot for it.
+fn map_insert(addr: usize, site: usize) -> bool {
+    let Some(map) = map() else { return false };
+    if addr >> 48 != 0 {
+        return false;
+    }
+    let entry = (addr as u64) << 16 | site as u64;
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let slot = &map[(home + i) & (MAP_SLOTS - 1)];
+        let v = slot.load(Relaxed);
+        if (v == EMPTY || v == TOMBSTONE)
+            && slot.compare_exchange(v, entry, Relaxed, Relaxed).is_ok()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Unmaps `addr`: its site, or None if the map did not hold it.
+fn map_remove(addr: usize) -> Option<usize> {
+    let map = map()?;
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let slot = &map[(home + i) & (MAP_SLOTS - 1)];
+        let v = slot.load(Relaxed);
+        if v == EMPTY {
+            return None;
+        }
+        if v != TOMBSTONE
+            && v >> 16 == addr as u64
+            && slot.compare_exchange(v, TOMBSTONE, Relaxed, Relaxed).is_ok()
+        {
+            return Some((v & 0xffff) as usize);
+        }
+    }
+    None
+}
+
+/// Finds the loaded object holding this code, and keeps its range.
+fn own_code_range() {
+    let here = own_code_range as fn() as usize;
+    let mut found = (here, 0usize, 0usize);
+    // SAFETY: the callback reads only what glibc passes it for the length
+    // of each call; `found` outlives the iteration.
+    unsafe { libc::dl_iterate_phdr(Some(each_object), (&raw mut found).cast()) };
+    OWN_START.store(found.1, Relaxed);
+    OWN_END.store(found.2, Relaxed);
+}
+
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> libc::c_int {
+    // SAFETY: glibc passes a valid `info` for this call; `data` is the
+    // tuple `own_code_range` passed.
+    let (info, found) = unsafe { (&*info, &mut *data.cast::<(usize, usize, usize)>()) };
+    let base = info.dlpi_addr as usize;
+    // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers.
+    let headers =
+        unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    let loads = headers.iter().filter(|h| h.p_type == libc::PT_LOAD);
+    let (lo, hi) = loads.fold((usize::MAX, 0), |(lo, hi), h| {
+        let start = base + h.p_vaddr as usize;
+        (lo.min(start), hi.max(start + h.p_memsz as usize))
+    });
+    if (lo..hi).contains(&found.0) {
+        *found = (found.0, lo, hi);
+        return 1;
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_hash_apart_and_never_to_a_reserved_key() {
+        let a = hash(&[1, 2, 3]);
+        assert_ne!(a, hash(&[1, 2, 4]));
+        assert_ne!(a, hash(&[1, 2]));
+        assert_eq!(a, hash(&[1, 2, 3]));
+        assert!(![0, OTHER_KEY, UNWALKED_KEY].contains(&a));
+    }
+}
