@@ -34,6 +34,10 @@ pub const MAGIC: u64 = 0x6c65_616b_7369_7431; // "leaksit1"
 /// distinct sites per process.
 pub const SITES: usize = 16_384;
 
+/// Slots of the shim's block -> site map: the cap on blocks attributed
+/// at once (8 bytes each, touched as used).
+pub const MAP_SLOTS: usize = 1 << 21;
+
 /// Return addresses kept per site (innermost first, after the shim's own).
 pub const FRAMES: usize = 16;
 

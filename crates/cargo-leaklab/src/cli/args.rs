@@ -58,6 +58,17 @@ pub struct WatchArgs {
     /// Draw memory over time into this SVG file.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Do not count allocation sites (the shim then walks no stacks).
+    #[arg(long)]
+    pub no_sites: bool,
+    /// Count the program's output lines matching this regular expression
+    /// as requests, and report the memory kept per request.
+    #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
+    pub per: Option<regex::Regex>,
+    /// Also print the top growing sites every DURATION while the program
+    /// runs (to standard error).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub every: Option<Duration>,
     /// Print one JSON object (the program's own stdout goes to stderr).
     #[arg(long)]
     pub json: bool,
@@ -339,6 +350,11 @@ fn one_line(rendered: &str) -> String {
         .map(str::trim)
         .collect();
     format!("{first} {}", items.join(", "))
+}
+
+/// A regular expression for `watch --per`.
+fn parse_regex(text: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -21,12 +21,10 @@ use std::ffi::{CStr, c_void};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
 use crate::watch_sites::{
-    self as layout, FRAMES, OTHER, OTHER_KEY, READY, SITES, Table, UNWALKED, UNWALKED_KEY,
+    self as layout, FRAMES, MAP_SLOTS, OTHER, OTHER_KEY, READY, SITES, Table, UNWALKED,
+    UNWALKED_KEY,
 };
 
-/// Slots of the block -> site map: the cap on blocks attributed at once
-/// (16 MiB of address space, touched as used).
-pub const MAP_SLOTS: usize = 1 << 21;
 /// Slots an insert or a lookup tries before giving up.
 const MAP_PROBES: usize = 128;
 /// Entries a new stack tries before it goes to OTHER.
@@ -53,14 +51,42 @@ struct DirName(UnsafeCell<[u8; DIR_MAX]>);
 // program exists, and only read afterwards.
 unsafe impl Sync for DirName {}
 
-/// Bytes mapped here (the table's file and the map), for the RSS the
-/// watcher leaves out.
-pub fn mapped_bytes() -> usize {
-    if TABLE.load(Relaxed).is_null() {
-        0
-    } else {
-        layout::LEN + MAP_SLOTS * 8
+/// Resident bytes of what is mapped here (the table's file and the map,
+/// as `mincore` sees them), for the RSS the watcher leaves out: the map's
+/// 16 MiB are address space, touched only where blocks land.
+pub fn resident_bytes() -> usize {
+    let (table, map) = (TABLE.load(Acquire), MAP.load(Acquire));
+    if table.is_null() || map.is_null() {
+        return 0;
     }
+    resident(table.cast(), layout::LEN) + resident(map.cast(), MAP_SLOTS * 8)
+}
+
+/// Resident bytes of `len` bytes mapped at `addr` (page-aligned).
+fn resident(addr: *mut c_void, len: usize) -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let mut pages = [0u8; 1024];
+    let mut resident = 0;
+    let mut offset = 0;
+    while offset < len {
+        let chunk = (len - offset).min(pages.len() * page);
+        // SAFETY: a range inside one mapping of ours; `pages` holds a byte
+        // for each of its at most 1024 pages.
+        let ok = unsafe {
+            libc::mincore(
+                addr.cast::<u8>().add(offset).cast(),
+                chunk,
+                pages.as_mut_ptr(),
+            ) == 0
+        };
+        if ok {
+            let n = chunk.div_ceil(page);
+            resident += pages[..n].iter().filter(|&&p| p & 1 != 0).count() * page;
+        }
+        offset += chunk;
+    }
+    resident
 }
 
 /// Starts per-site accounting into `<dir>/<pid>`; false (and nothing
@@ -326,9 +352,14 @@ fn map() -> Option<&'static [AtomicU64]> {
     (!map.is_null()).then(|| unsafe { std::slice::from_raw_parts(map, MAP_SLOTS) })
 }
 
+/// The home slot of a block: its address in 16-byte units, so that
+/// neighbouring blocks share pages of the map (a hashed slot would touch
+/// a page of it per live block), offset by a hash of its 32 MiB region,
+/// so that regions alike in their low bits (glibc's arenas, 64 MiB
+/// aligned) do not pile up on the same slots.
 fn slot_of(addr: usize) -> usize {
-    ((addr as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - MAP_SLOTS.trailing_zeros()))
-        as usize
+    let region = (addr as u64 >> 25).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+    ((addr as u64 >> 4).wrapping_add(region) as usize) & (MAP_SLOTS - 1)
 }
 
 /// Maps `addr` to `site`; false if the map has no slot for it.
@@ -363,7 +394,9 @@ fn map_remove(addr: usize) -> Option<usize> {
         }
         if v != TOMBSTONE
             && v >> 16 == addr as u64
-            && slot.compare_exchange(v, TOMBSTONE, Relaxed, Relaxed).is_ok()
+            && slot
+                .compare_exchange(v, TOMBSTONE, Relaxed, Relaxed)
+                .is_ok()
         {
             return Some((v & 0xffff) as usize);
         }

@@ -1,0 +1,773 @@
+//! Which code keeps the memory: the shim's allocation sites (one table per
+//! process, `<dir>/<pid>`, layout in `leaklab`'s watch_sites.rs), sampled
+//! with the rest, each site's live bytes fitted over time as the heap is,
+//! and the sites that climb named (library, function, file:line: the
+//! shared symbolizer, one `addr2line` server per object).
+//!
+//! A site's frames are raw return addresses of its process; they become
+//! object + offset through that process's `/proc/PID/maps`, read while
+//! it runs (again whenever it has new sites: a library it loaded since).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::fit::{COUNTERS_MIN_SLOPE, Fit, fit};
+use leaklab::check::LoadedObject;
+use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
+
+/// The directory of the site files, removed with this.
+pub struct SiteFiles {
+    dir: tempfile::TempDir,
+}
+
+impl SiteFiles {
+    /// A fresh directory for the shim's site files.
+    pub fn create() -> std::io::Result<SiteFiles> {
+        Ok(SiteFiles {
+            dir: tempfile::Builder::new()
+                .prefix("leaklab-sites-")
+                .tempdir()?,
+        })
+    }
+
+    /// Tells the shim to count sites, into this directory.
+    pub fn configure(&self, cmd: &mut Command) {
+        cmd.env(layout::DIR_VAR, self.dir.path());
+    }
+
+    /// Process `pid`'s table as it is now, if the shim keeps one there.
+    fn read(&self, pid: u32) -> Option<Reading> {
+        let path = self.dir.path().join(pid.to_string());
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if len < layout::LEN as u64 {
+            return None;
+        }
+        let map = Mapped::of(&file)?;
+        let table = map.table();
+        let h = &table.header;
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if h.magic.load(Acquire) != layout::MAGIC
+            || h.sites.load(Relaxed) != SITES as u64
+            || h.frames.load(Relaxed) != FRAMES as u64
+        {
+            return None;
+        }
+        let used = (h.used.load(Acquire) as usize).min(SITES);
+        let indexes = [OTHER as u32, UNWALKED as u32]
+            .into_iter()
+            .chain(table.order[..used].iter().map(|o| o.load(Acquire)));
+        let mut sites = Vec::with_capacity(used + 2);
+        let mut seen_zero = false;
+        for index in indexes {
+            // A slot of `order` not yet written reads 0, which is OTHER's.
+            if index == 0 {
+                if seen_zero {
+                    continue;
+                }
+                seen_zero = true;
+            }
+            let Some(s) = table.sites.get(index as usize) else {
+                continue;
+            };
+            let depth = s.depth.load(Acquire);
+            let frames = (depth & READY != 0).then(|| {
+                let n = ((depth & !READY) as usize).min(FRAMES);
+                s.frames[..n].iter().map(|f| f.load(Relaxed)).collect()
+            });
+            sites.push(SiteNow {
+                index,
+                frames,
+                counts: Counts {
+                    live_blocks: s.live_blocks.load(Relaxed),
+                    live_bytes: s.live_bytes.load(Relaxed),
+                    allocations: s.allocations.load(Relaxed),
+                    frees: s.frees.load(Relaxed),
+                },
+            });
+        }
+        Some(Reading {
+            used: used as u64,
+            header: HeaderCounts {
+                full: h.full.load(Relaxed),
+                unmapped_blocks: h.unmapped_blocks.load(Relaxed),
+                unmapped_bytes: h.unmapped_bytes.load(Relaxed),
+                unknown_frees: h.unknown_frees.load(Relaxed),
+            },
+            sites,
+        })
+    }
+}
+
+/// A read-only mapping of one site file, unmapped on drop.
+struct Mapped(*mut libc::c_void);
+
+impl Mapped {
+    fn of(file: &std::fs::File) -> Option<Mapped> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh shared read-only mapping of an open file at
+        // least LEN bytes long (checked by the caller; the shim never
+        // shrinks one).
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout::LEN,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (map != libc::MAP_FAILED).then_some(Mapped(map))
+    }
+
+    fn table(&self) -> &Table {
+        // SAFETY: LEN bytes mapped, page-aligned; every field is an
+        // atomic, so reading while the shim writes is sound.
+        unsafe { &*self.0.cast::<Table>() }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `of`; no reference outlives self.
+        unsafe { libc::munmap(self.0, layout::LEN) };
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+struct Counts {
+    live_blocks: i64,
+    live_bytes: i64,
+    allocations: u64,
+    frees: u64,
+}
+
+/// The table's own counts: what could not be attributed.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct HeaderCounts {
+    /// Allocations whose stack found no free entry (counted in "other").
+    pub full: u64,
+    /// Allocations attributed to no site: the block map was full.
+    pub unmapped_blocks: u64,
+    pub unmapped_bytes: u64,
+    /// Frees of blocks the map did not hold (allocated before the shim
+    /// began to count sites, or unmapped).
+    pub unknown_frees: u64,
+}
+
+struct SiteNow {
+    index: u32,
+    frames: Option<Vec<u64>>,
+    counts: Counts,
+}
+
+struct Reading {
+    used: u64,
+    header: HeaderCounts,
+    sites: Vec<SiteNow>,
+}
+
+/// One site of one process over time.
+struct Track {
+    frames: Option<Vec<u64>>,
+    /// (t, live bytes) each time they changed.
+    changes: Vec<(f64, i64)>,
+    last: Counts,
+}
+
+/// One process's sites over time.
+#[derive(Default)]
+struct ProcessSites {
+    /// Times its table was read, and whether it was exiting then.
+    times: Vec<(f64, bool)>,
+    sites: HashMap<u32, Track>,
+    header: HeaderCounts,
+    used: u64,
+    objects: Vec<LoadedObject>,
+    /// `used` when the maps were last read.
+    maps_at: Option<u64>,
+}
+
+/// Every process's sites over time.
+#[derive(Default)]
+pub struct Tracker {
+    processes: BTreeMap<u32, ProcessSites>,
+}
+
+impl Tracker {
+    /// Reads process `pid`'s table at time `t`; false if it has none.
+    pub fn sample(&mut self, files: &SiteFiles, pid: u32, t: f64, exiting: bool) -> bool {
+        let Some(reading) = files.read(pid) else {
+            return false;
+        };
+        let p = self.processes.entry(pid).or_default();
+        p.times.push((t, exiting));
+        p.header = reading.header;
+        p.used = reading.used;
+        for s in reading.sites {
+            let track = p.sites.entry(s.index).or_insert_with(|| Track {
+                frames: None,
+                changes: Vec::new(),
+                last: Counts::default(),
+            });
+            if track.frames.is_none() {
+                track.frames = s.frames;
+            }
+            if track
+                .changes
+                .last()
+                .is_none_or(|c| c.1 != s.counts.live_bytes)
+            {
+                track.changes.push((t, s.counts.live_bytes));
+            }
+            track.last = s.counts;
+        }
+        if p.maps_at != Some(p.used)
+            && let Some(objects) = objects_of(pid)
+        {
+            p.objects = objects;
+            p.maps_at = Some(p.used);
+        }
+        true
+    }
+
+    /// Whether any process had a table.
+    pub fn any(&self) -> bool {
+        !self.processes.is_empty()
+    }
+}
+
+/// The loaded objects of process `pid`, from its `/proc/PID/maps`: each
+/// file's mappings, and the bias to take off a run-time address for the
+/// address its file speaks of.
+pub fn objects_of(pid: u32) -> Option<Vec<LoadedObject>> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    Some(parse_maps(&maps, elf_is_executable))
+}
+
+/// `is_exec(path)`: the file is an ELF ET_EXEC (loaded where its
+/// addresses say: no bias) rather than ET_DYN (a PIE or a library).
+fn parse_maps(maps: &str, is_exec: impl Fn(&Path) -> bool) -> Vec<LoadedObject> {
+    // Per file: its mappings, and where its offset-0 mapping starts.
+    type Mappings = (Vec<(usize, usize)>, Option<usize>);
+    let mut by_path: BTreeMap<PathBuf, Mappings> = BTreeMap::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(_perms), Some(offset)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let path: String = fields.skip(2).collect::<Vec<_>>().join(" ");
+        if !path.starts_with('/') || path.ends_with(" (deleted)") {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end), Ok(offset)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+            usize::from_str_radix(offset, 16),
+        ) else {
+            continue;
+        };
+        let entry = by_path.entry(PathBuf::from(path)).or_default();
+        entry.0.push((start, end));
+        if offset == 0 && entry.1.is_none() {
+            entry.1 = Some(start);
+        }
+    }
+    by_path
+        .into_iter()
+        .filter_map(|(path, (ranges, first))| {
+            let first = first?;
+            let base = if is_exec(&path) { 0 } else { first };
+            Some(LoadedObject { path, base, ranges })
+        })
+        .collect()
+}
+
+/// Whether `path` is an ELF executable of type ET_EXEC (not position
+/// independent).
+fn elf_is_executable(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 18];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head[..4] == b"\x7fELF" && u16::from_le_bytes([head[16], head[17]]) == 2)
+}
+
+/// One site as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// The process.
+    pub pid: u32,
+    /// "stack", or "other" (stacks the full table could not take), or
+    /// "unwalked" (allocations that re-entered the allocator: no stack).
+    pub kind: &'static str,
+    /// Its live bytes climb steadily after the warm-up: it keeps memory.
+    pub grows: bool,
+    /// The fit of its live bytes over the fitted samples (bytes/second).
+    pub fit: Fit,
+    /// Bytes kept per request (`--per`): slope over the request rate.
+    pub bytes_per_request: Option<f64>,
+    /// Live blocks and bytes at the last sample, allocations and frees.
+    pub live_blocks: i64,
+    pub live_bytes: i64,
+    pub allocations: u64,
+    pub frees: u64,
+    /// The first frame outside the allocator: its library, function,
+    /// file and line (function, file and line where symbols say).
+    pub library: Option<String>,
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Every frame, innermost first: "library+0xoffset", and the function
+    /// and file:line for the sites that were symbolized.
+    pub frames: Vec<String>,
+}
+
+/// What the sites say.
+#[derive(Debug, Clone, Serialize)]
+pub struct SitesReport {
+    /// The caps: sites per process (two reserved), frames per site, and
+    /// blocks attributed at once.
+    pub cap_sites: usize,
+    pub cap_frames: usize,
+    pub cap_blocks: usize,
+    /// Fitted samples (a process's own warm-up rule) of the longest-lived
+    /// process: fewer than judge's MIN_POINTS and nothing is decided.
+    pub fitted: usize,
+    /// Sites whose live bytes climb.
+    pub growing: usize,
+    /// Every site seen, the growing first (steepest first), then by live
+    /// bytes.
+    pub sites: Vec<SiteReport>,
+    /// Per process: what could not be attributed.
+    pub processes: Vec<ProcessNote>,
+    /// Objects whose frames have no symbols (stripped, no debug info).
+    pub missing_symbols: Vec<String>,
+}
+
+/// One process's table, in counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessNote {
+    pub pid: u32,
+    /// Sites it used (of `cap_sites`).
+    pub sites_used: u64,
+    #[serde(flatten)]
+    pub header: HeaderCounts,
+}
+
+/// How many sites are symbolized in full (the growing ones always).
+const SYMBOLIZED: usize = 20;
+
+impl Tracker {
+    /// Fits every site and names them: `warmup` seconds after each
+    /// process's first sample are left out, as are samples taken as it
+    /// exited. `requests`: the request rate (per second) for `--per`.
+    pub fn report(&self, warmup: f64, requests_per_sec: Option<f64>) -> SitesReport {
+        let mut sites = Vec::new();
+        let mut notes = Vec::new();
+        let mut most_fitted = 0;
+        let mut objects_of_pid: HashMap<u32, &[LoadedObject]> = HashMap::new();
+        let mut stacks: Vec<Option<(u32, Vec<u64>)>> = Vec::new();
+        for (&pid, p) in &self.processes {
+            objects_of_pid.insert(pid, &p.objects);
+            notes.push(ProcessNote {
+                pid,
+                sites_used: p.used,
+                header: p.header,
+            });
+            let Some(&(first, _)) = p.times.first() else {
+                continue;
+            };
+            let times: Vec<f64> = p
+                .times
+                .iter()
+                .filter(|(t, exiting)| *t >= first + warmup && !exiting)
+                .map(|(t, _)| *t)
+                .collect();
+            most_fitted = most_fitted.max(times.len());
+            // Entries with the same stack (two threads interned it at once)
+            // are one site.
+            let mut merged: HashMap<SiteKey, Vec<&Track>> = HashMap::new();
+            for (&index, track) in &p.sites {
+                let key = match (index as usize, &track.frames) {
+                    (OTHER | UNWALKED, _) => SiteKey::Reserved(index),
+                    (_, Some(frames)) => SiteKey::Stack(frames.clone()),
+                    (_, None) => SiteKey::Unready(index),
+                };
+                merged.entry(key).or_default().push(track);
+            }
+            for (key, tracks) in merged {
+                let points: Vec<(f64, f64)> = times
+                    .iter()
+                    .map(|&t| {
+                        (
+                            t,
+                            tracks.iter().map(|tr| value_at(tr, t)).sum::<i64>() as f64,
+                        )
+                    })
+                    .collect();
+                let f = fit(&points);
+                let rise = match (points.first(), points.last()) {
+                    (Some(a), Some(b)) => b.1 - a.1,
+                    _ => 0.0,
+                };
+                let grows = points.len() >= super::judge::MIN_POINTS
+                    && f.climbs(COUNTERS_MIN_SLOPE)
+                    && rise > 0.0;
+                let last = tracks.iter().fold(Counts::default(), |a, t| Counts {
+                    live_blocks: a.live_blocks + t.last.live_blocks,
+                    live_bytes: a.live_bytes + t.last.live_bytes,
+                    allocations: a.allocations + t.last.allocations,
+                    frees: a.frees + t.last.frees,
+                });
+                if last.allocations == 0 && last.live_blocks == 0 {
+                    continue;
+                }
+                let kind = match key {
+                    SiteKey::Reserved(i) if i as usize == OTHER => "other",
+                    SiteKey::Reserved(_) => "unwalked",
+                    SiteKey::Stack(_) | SiteKey::Unready(_) => "stack",
+                };
+                let frames = tracks.iter().find_map(|t| t.frames.clone());
+                stacks.push(match (kind, frames) {
+                    ("stack", Some(f)) => Some((pid, f)),
+                    _ => None,
+                });
+                sites.push(SiteReport {
+                    pid,
+                    kind,
+                    grows,
+                    fit: f,
+                    bytes_per_request: requests_per_sec
+                        .filter(|&r| r > 0.0 && grows)
+                        .map(|r| f.slope / r),
+                    live_blocks: last.live_blocks,
+                    live_bytes: last.live_bytes,
+                    allocations: last.allocations,
+                    frees: last.frees,
+                    library: None,
+                    function: None,
+                    file: None,
+                    line: None,
+                    frames: Vec::new(),
+                });
+            }
+        }
+        // The growing first (steepest first), then by live bytes.
+        let mut order: Vec<usize> = (0..sites.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&sites[a], &sites[b]);
+            y.grows.cmp(&x.grows).then(
+                y.fit
+                    .slope
+                    .partial_cmp(&x.fit.slope)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(y.live_bytes.cmp(&x.live_bytes))
+                    .then(x.pid.cmp(&y.pid))
+                    .then(x.allocations.cmp(&y.allocations)),
+            )
+        });
+        let mut sorted: Vec<SiteReport> = Vec::with_capacity(sites.len());
+        let mut sorted_stacks = Vec::with_capacity(sites.len());
+        for i in order {
+            sorted.push(sites[i].clone());
+            sorted_stacks.push(stacks[i].take());
+        }
+        let mut missing = Vec::new();
+        for (n, (site, stack)) in sorted.iter_mut().zip(&sorted_stacks).enumerate() {
+            let Some((pid, frames)) = stack else {
+                site.function = Some(match site.kind {
+                    "other" => format!(
+                        "(other sites: stacks the full table of {} could not take)",
+                        SITES - 2
+                    ),
+                    "unwalked" => "(no stack: allocations that re-entered the allocator, \
+                                   e.g. in a signal handler or the unwinder)"
+                        .into(),
+                    _ => "(a stack still being written when sampled)".into(),
+                });
+                continue;
+            };
+            let objects = objects_of_pid.get(pid).copied().unwrap_or(&[]);
+            name_site(
+                site,
+                objects,
+                frames,
+                site.grows || n < SYMBOLIZED,
+                &mut missing,
+            );
+        }
+        missing.sort();
+        missing.dedup();
+        SitesReport {
+            cap_sites: SITES,
+            cap_frames: FRAMES,
+            cap_blocks: layout::MAP_SLOTS,
+            fitted: most_fitted,
+            growing: sorted.iter().filter(|s| s.grows).count(),
+            sites: sorted,
+            processes: notes,
+            missing_symbols: missing,
+        }
+    }
+}
+
+/// What makes two table entries one site.
+#[derive(PartialEq, Eq, Hash)]
+enum SiteKey {
+    /// OTHER or UNWALKED.
+    Reserved(u32),
+    /// A stack.
+    Stack(Vec<u64>),
+    /// An entry whose frames were still being written at every reading.
+    Unready(u32),
+}
+
+impl SiteReport {
+    /// "+9.8 KiB/s (R² 1.00), 100 B per request; 1000 blocks / 97.7 KiB
+    /// live at the end: leak_one at leak.c:6 (leak)".
+    pub fn text(&self, with_pid: bool) -> String {
+        use crate::units::bytes;
+        let sign = if self.fit.slope < 0.0 { "-" } else { "+" };
+        let mut t = format!(
+            "{sign}{}/s (R² {:.2})",
+            bytes(self.fit.slope.abs().round() as u64),
+            self.fit.r_squared
+        );
+        if let Some(b) = self.bytes_per_request {
+            t.push_str(&format!(
+                ", {} per request",
+                bytes(b.max(0.0).round() as u64)
+            ));
+        }
+        t.push_str(&format!(
+            "; {} block{} / {} live at the end: {}",
+            self.live_blocks,
+            if self.live_blocks == 1 { "" } else { "s" },
+            bytes(self.live_bytes.max(0) as u64),
+            self.place()
+        ));
+        if with_pid {
+            t.push_str(&format!(" [pid {}]", self.pid));
+        }
+        t
+    }
+
+    /// "leak_one at src/leak.c:6 (leak)".
+    pub fn place(&self) -> String {
+        let function = self.function.as_deref().unwrap_or("???");
+        let at = match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!(" at {f}:{l}"),
+            (Some(f), None) => format!(" at {f}"),
+            _ => String::new(),
+        };
+        let lib = match &self.library {
+            Some(l) if !function.starts_with(&format!("{l}+")) => format!(" in {l}"),
+            _ => String::new(),
+        };
+        format!("{function}{at}{lib}")
+    }
+}
+
+impl SitesReport {
+    /// The lines of the summary about sites (indented by the caller).
+    pub fn lines(&self, top: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let pids = self.processes.len();
+        let stacks = self.sites.iter().filter(|s| s.kind == "stack").count();
+        let multi = pids > 1;
+        if self.fitted < super::judge::MIN_POINTS {
+            out.push(format!(
+                "sites: {stacks} allocation stacks seen, too few samples after the warm-up \
+                 ({}) to fit them: undecided",
+                self.fitted
+            ));
+        } else if self.growing == 0 {
+            out.push(format!(
+                "sites: none of {stacks} allocation stacks{} keeps memory steadily after the \
+                 warm-up (each fitted: +1 B/s with R² >= {} to count)",
+                if multi {
+                    format!(" in {pids} processes")
+                } else {
+                    String::new()
+                },
+                crate::fit::MIN_R_SQUARED
+            ));
+        } else {
+            out.push(format!(
+                "sites: {} of {stacks} allocation stacks{} keep memory, the steepest first:",
+                self.growing,
+                if multi {
+                    format!(" in {pids} processes")
+                } else {
+                    String::new()
+                }
+            ));
+            for s in self.sites.iter().filter(|s| s.grows).take(top) {
+                out.push(format!("  {}", s.text(multi)));
+            }
+            if self.growing > top {
+                out.push(format!(
+                    "  ... and {} more (--json has them all)",
+                    self.growing - top
+                ));
+            }
+        }
+        for lib in &self.missing_symbols {
+            out.push(format!(
+                "symbols missing in {lib} (stripped, or no debug info): its sites are shown as \
+                 library+offset"
+            ));
+        }
+        for p in &self.processes {
+            let h = &p.header;
+            let mut lost = Vec::new();
+            if h.full > 0 {
+                lost.push(format!(
+                    "{} allocations of stacks past the table's {} went to \"other sites\"",
+                    h.full,
+                    self.cap_sites - 2
+                ));
+            }
+            if h.unmapped_blocks > 0 {
+                lost.push(format!(
+                    "{} allocations ({}) attributed to no site: the block map ({} blocks) was full",
+                    h.unmapped_blocks,
+                    crate::units::bytes(h.unmapped_bytes),
+                    self.cap_blocks
+                ));
+            }
+            if !lost.is_empty() {
+                out.push(format!("sites of pid {}: {}", p.pid, lost.join("; ")));
+            }
+        }
+        out
+    }
+}
+
+/// A track's live bytes at time `t` (0 before its first change).
+fn value_at(track: &Track, t: f64) -> i64 {
+    match track.changes.partition_point(|c| c.0 <= t) {
+        0 => 0,
+        n => track.changes[n - 1].1,
+    }
+}
+
+/// The object holding `address`.
+fn object_at(objects: &[LoadedObject], address: usize) -> Option<&LoadedObject> {
+    objects
+        .iter()
+        .find(|o| o.ranges.iter().any(|r| (r.0..r.1).contains(&address)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Fills in where `site` allocates: its frames as object+offset, and, if
+/// `symbolize`, the first frame outside the allocator by name.
+fn name_site(
+    site: &mut SiteReport,
+    objects: &[LoadedObject],
+    frames: &[u64],
+    symbolize: bool,
+    missing: &mut Vec<String>,
+) {
+    let raw: Vec<String> = frames
+        .iter()
+        .map(|&ip| {
+            let a = (ip as usize).saturating_sub(1);
+            match object_at(objects, a) {
+                Some(o) => format!("{}+{:#x}", file_name(&o.path), a - o.base),
+                None => format!("{a:#x}"),
+            }
+        })
+        .collect();
+    let first_object = frames
+        .first()
+        .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)));
+    site.library = first_object.map(|o| file_name(&o.path));
+    site.frames = raw.clone();
+    if !symbolize {
+        site.function = raw.first().cloned();
+        return;
+    }
+    let stack: Vec<usize> = frames.iter().map(|&f| f as usize).collect();
+    let named = leaklab::check::raw_stack_frames(objects, &stack);
+    // raw_stack_frames drops the allocator's own frames at the top; the
+    // first left is the caller that keeps the memory.
+    let Some(top) = named.first() else {
+        site.function = raw.first().cloned();
+        return;
+    };
+    let cut = frames.len().saturating_sub(named.len());
+    let object = frames
+        .get(cut)
+        .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)));
+    site.library = object.map(|o| file_name(&o.path)).or(site.library.take());
+    site.function = Some(top.function.clone());
+    site.file = top.file.clone();
+    site.line = top.line;
+    if top.file.is_none() {
+        missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
+    }
+    site.frames = named
+        .iter()
+        .map(|f| match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{} ({file}:{line})", f.function),
+            (Some(file), None) => format!("{} ({file})", f.function),
+            _ => f.function.clone(),
+        })
+        .collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_become_objects_with_their_bias() {
+        let maps = "\
+55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 42 /usr/bin/prog
+55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 42 /usr/bin/prog
+00400000-00401000 r-xp 00000000 08:01 43 /opt/old exec
+7f0000000000-7f0000001000 rw-p 00000000 00:00 0 [heap]
+7f0000002000-7f0000003000 r-xp 00002000 08:01 44 /lib/gone.so (deleted)
+";
+        let objects = parse_maps(maps, |p| p.ends_with("old exec"));
+        assert_eq!(objects.len(), 2, "{objects:?}");
+        let prog = objects.iter().find(|o| o.path.ends_with("prog")).unwrap();
+        assert_eq!(prog.base, 0x55d0_c0a0_0000);
+        assert_eq!(prog.ranges.len(), 2);
+        let old = objects
+            .iter()
+            .find(|o| o.path.ends_with("old exec"))
+            .unwrap();
+        assert_eq!(old.base, 0, "an ET_EXEC is loaded at its own addresses");
+    }
+
+    #[test]
+    fn a_track_reads_its_last_change_at_or_before_t() {
+        let track = Track {
+            frames: None,
+            changes: vec![(1.0, 100), (2.0, 300)],
+            last: Counts::default(),
+        };
+        assert_eq!(value_at(&track, 0.5), 0);
+        assert_eq!(value_at(&track, 1.0), 100);
+        assert_eq!(value_at(&track, 1.5), 100);
+        assert_eq!(value_at(&track, 9.0), 300);
+    }
+}
