@@ -114,7 +114,19 @@ unsafe fn start() {
     let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
     if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
         // SAFETY: a C string from getenv (above).
-        leaklab::heap::interpose::sites::enable(unsafe { std::ffi::CStr::from_ptr(sites) });
+        // SAFETY: as above, for the sampling mean.
+        let mean = unsafe { libc::getenv(leaklab::watch_sites::SAMPLE_VAR_C.as_ptr()) };
+        // SAFETY: a C string from getenv (above), or NULL.
+        let mean = decimal(if mean.is_null() {
+            &[]
+        } else {
+            unsafe { std::ffi::CStr::from_ptr(mean) }.to_bytes()
+        });
+        leaklab::heap::interpose::sites::enable(
+            // SAFETY: a C string from getenv (above).
+            unsafe { std::ffi::CStr::from_ptr(sites) },
+            mean,
+        );
     }
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
         // Counts wanted at exit only, with the scan: no publisher thread,
@@ -133,6 +145,17 @@ unsafe fn start() {
     // but for the child's, which starts the child's publisher.
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child)) };
     spawn_publisher(record);
+}
+
+/// A decimal number, without allocating (0 for anything else).
+fn decimal(text: &[u8]) -> u64 {
+    text.iter()
+        .try_fold(0u64, |n, &c| {
+            c.is_ascii_digit()
+                .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+                .flatten()
+        })
+        .unwrap_or(0)
 }
 
 /// Starts the publishing thread for `record` (of the 'static page).

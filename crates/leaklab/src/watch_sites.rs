@@ -98,8 +98,14 @@ pub struct Header {
     pub map_slots: AtomicU64,
     /// Bytes the shim mapped for sites in this process (table and map).
     pub mapped_bytes: AtomicU64,
+    /// 0: every allocation's stack is walked and the counts are exact;
+    /// else the mean of the byte intervals between sampled allocations
+    /// (Poisson sampling by bytes, as tcmalloc's heap profiler): a sampled
+    /// block of `s` bytes counts as `s / p` bytes and `1 / p` blocks, `p =
+    /// 1 - exp(-s / mean)` ([`weight`]), an unbiased estimate per site.
+    pub sample_bytes: AtomicU64,
     /// Room for more counts without a new layout.
-    pub _spare: [AtomicU64; 5],
+    pub _spare: [AtomicU64; 4],
 }
 
 /// One allocation site.
@@ -126,6 +132,27 @@ pub const READY: u64 = 1 << 63;
 
 const _: () = assert!(size_of::<Header>() == 128);
 const _: () = assert!(SITES <= u16::MAX as usize + 1, "a site id fits 16 bits");
+
+/// The environment variable with the sampling mean in bytes (decimal;
+/// absent or 0: every allocation).
+pub const SAMPLE_VAR: &str = "LEAKLAB_WATCH_SITES_SAMPLE";
+
+/// [`SAMPLE_VAR`] as a C string.
+pub const SAMPLE_VAR_C: &std::ffi::CStr = c"LEAKLAB_WATCH_SITES_SAMPLE";
+
+/// What a sampled block of `size` bytes stands for, under sampling with
+/// mean `mean` (0: exact, itself): (blocks, bytes), rounded. The shim adds
+/// it at the allocation and takes the same off at the free.
+pub fn weight(size: usize, mean: u64) -> (i64, i64) {
+    if mean == 0 {
+        return (1, size as i64);
+    }
+    let p = -(-(size.max(1) as f64) / mean as f64).exp_m1();
+    (
+        (1.0 / p).round().max(1.0) as i64,
+        (size as f64 / p).round() as i64,
+    )
+}
 
 /// The file's length.
 pub const LEN: usize = size_of::<Table>();
@@ -160,6 +187,17 @@ pub fn file_name(dir: &[u8], pid: u64, out: &mut [u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sampled_block_stands_for_what_its_odds_say() {
+        assert_eq!(super::weight(100, 0), (1, 100));
+        // 100 B at a 16 KiB mean: p ~ 0.0061, so ~164 blocks, ~16 KiB.
+        let (blocks, bytes) = super::weight(100, 16384);
+        assert!((160..170).contains(&blocks), "{blocks}");
+        assert!((16_300..16_500).contains(&bytes), "{bytes}");
+        // A block far above the mean is always sampled: itself.
+        assert_eq!(super::weight(1 << 20, 16384), (1, 1 << 20));
+    }
+
     #[test]
     fn file_names_are_dir_slash_pid() {
         let mut out = [0u8; 32];

@@ -46,6 +46,8 @@ pub struct Options {
     pub mem_cap: Option<u64>,
     /// Count allocation sites in the shim and name the growing ones.
     pub sites: bool,
+    /// Sample one allocation per this many bytes on average (0: all).
+    pub sites_sample: u64,
     /// Count the program's output lines that match this (requests).
     pub per: Option<regex::Regex>,
 }
@@ -259,7 +261,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     let (site_files, mut sites_note) = match (&channel, opts.sites) {
         (Ok(_), true) => match sites::SiteFiles::create() {
             Ok(files) => {
-                files.configure(&mut cmd);
+                files.configure(&mut cmd, opts.sites_sample);
                 (Some(files), None)
             }
             Err(e) => (
@@ -436,7 +438,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             .and_then(|p| p.rate)
             .filter(|r| r.determined)
             .map(|r| r.slope);
-        Some(site_tracker.report(warmup_secs, rate))
+        Some(site_tracker.report(warmup_secs, rate, opts.sites_sample))
     } else {
         if site_files.is_some() {
             sites_note = Some(

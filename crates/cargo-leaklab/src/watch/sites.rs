@@ -33,9 +33,11 @@ impl SiteFiles {
         })
     }
 
-    /// Tells the shim to count sites, into this directory.
-    pub fn configure(&self, cmd: &mut Command) {
+    /// Tells the shim to count sites, into this directory, sampling one
+    /// allocation per `sample_bytes` on average (0: every one).
+    pub fn configure(&self, cmd: &mut Command, sample_bytes: u64) {
         cmd.env(layout::DIR_VAR, self.dir.path());
+        cmd.env(layout::SAMPLE_VAR, sample_bytes.to_string());
     }
 
     /// Process `pid`'s table as it is now, if the shim keeps one there.
@@ -121,7 +123,14 @@ impl Mapped {
                 0,
             )
         };
-        (map != libc::MAP_FAILED).then_some(Mapped(map))
+        if map == libc::MAP_FAILED {
+            return None;
+        }
+        // Sites are read where they are, not in sequence: no read-ahead
+        // (which would also fill the page cache with the file's holes).
+        // SAFETY: advice on the mapping just made.
+        unsafe { libc::madvise(map, layout::LEN, libc::MADV_RANDOM) };
+        Some(Mapped(map))
     }
 
     fn table(&self) -> &Table {
@@ -335,6 +344,9 @@ pub struct SiteReport {
 /// What the sites say.
 #[derive(Debug, Clone, Serialize)]
 pub struct SitesReport {
+    /// 0: every allocation was attributed (exact counts); else the mean
+    /// bytes between sampled allocations, and every count is an estimate.
+    pub sample_bytes: u64,
     /// The caps: sites per process (two reserved), frames per site, and
     /// blocks attributed at once.
     pub cap_sites: usize,
@@ -371,7 +383,12 @@ impl Tracker {
     /// Fits every site and names them: `warmup` seconds after each
     /// process's first sample are left out, as are samples taken as it
     /// exited. `requests`: the request rate (per second) for `--per`.
-    pub fn report(&self, warmup: f64, requests_per_sec: Option<f64>) -> SitesReport {
+    pub fn report(
+        &self,
+        warmup: f64,
+        requests_per_sec: Option<f64>,
+        sample_bytes: u64,
+    ) -> SitesReport {
         let mut sites = Vec::new();
         let mut notes = Vec::new();
         let mut most_fitted = 0;
@@ -509,6 +526,7 @@ impl Tracker {
         missing.sort();
         missing.dedup();
         SitesReport {
+            sample_bytes,
             cap_sites: SITES,
             cap_frames: FRAMES,
             cap_blocks: layout::MAP_SLOTS,
@@ -621,6 +639,13 @@ impl SitesReport {
                     self.growing - top
                 ));
             }
+        }
+        if self.sample_bytes > 0 {
+            out.push(format!(
+                "(sites sampled: one allocation per {} on average; their blocks and bytes are \
+                 estimates)",
+                crate::units::bytes(self.sample_bytes)
+            ));
         }
         for lib in &self.missing_symbols {
             out.push(format!(

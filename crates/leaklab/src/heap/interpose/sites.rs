@@ -16,7 +16,7 @@
 //! signal handler's, the unwinder's own first-walk allocations) is counted
 //! under UNWALKED. No lock of ours is taken anywhere here; nothing waits.
 
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ffi::{CStr, c_void};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 
@@ -36,6 +36,16 @@ const TOMBSTONE: u64 = 1;
 const WALKED: usize = FRAMES + 12;
 
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+/// The sampling mean in bytes (0: every allocation), set by [`enable`].
+static SAMPLE_BYTES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Bytes still to allocate before this thread's next sampled
+    /// allocation, and its random state (const, no Drop: a plain
+    /// `#[thread_local]`, which allocates nothing; see interpose/guard.rs).
+    static COUNTDOWN: Cell<i64> = const { Cell::new(0) };
+    static RANDOM: Cell<u64> = const { Cell::new(0) };
+}
 static MAP: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 /// The shim's own code, whose frames are not a site's: [start, end).
 static OWN_START: AtomicUsize = AtomicUsize::new(0);
@@ -51,21 +61,33 @@ struct DirName(UnsafeCell<[u8; DIR_MAX]>);
 // program exists, and only read afterwards.
 unsafe impl Sync for DirName {}
 
-/// Resident bytes of what is mapped here (the table's file and the map,
-/// as `mincore` sees them), for the RSS the watcher leaves out: the map's
-/// 16 MiB are address space, touched only where blocks land.
+/// Resident bytes of what is mapped here, for the RSS the watcher leaves
+/// out: the map's 16 MiB are address space, touched only where blocks
+/// land (`mincore` says which pages); the table's file pages are counted
+/// as this process touches them at most (header, the order list, a page
+/// per site up to all of them), not as `mincore` would (the page cache
+/// holds pages the watcher's reads brought in).
 pub fn resident_bytes() -> usize {
     let (table, map) = (TABLE.load(Acquire), MAP.load(Acquire));
     if table.is_null() || map.is_null() {
         return 0;
     }
-    resident(table.cast(), layout::LEN) + resident(map.cast(), MAP_SLOTS * 8)
+    // SAFETY: a whole table, mapped while TABLE holds it.
+    let used = (unsafe { &*table }.header.used.load(Relaxed) as usize).min(SITES);
+    let page = page_size();
+    let order = (4 * used).div_ceil(page);
+    let sites = (used + 2).min((SITES * size_of::<layout::Site>()).div_ceil(page));
+    (1 + order + sites) * page + resident(map.cast(), MAP_SLOTS * 8)
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
 }
 
 /// Resident bytes of `len` bytes mapped at `addr` (page-aligned).
 fn resident(addr: *mut c_void, len: usize) -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let page = page_size();
     let mut pages = [0u8; 1024];
     let mut resident = 0;
     let mut offset = 0;
@@ -92,7 +114,7 @@ fn resident(addr: *mut c_void, len: usize) -> usize {
 /// Starts per-site accounting into `<dir>/<pid>`; false (and nothing
 /// counted) if the file or the map cannot be made. Called once, from the
 /// shim's constructor, before any other thread of the program runs.
-pub fn enable(dir: &CStr) -> bool {
+pub fn enable(dir: &CStr, sample_bytes: u64) -> bool {
     let bytes = dir.to_bytes();
     if bytes.len() > DIR_MAX {
         return false;
@@ -119,7 +141,48 @@ pub fn enable(dir: &CStr) -> bool {
         return false;
     }
     MAP.store(map.cast(), Release);
+    SAMPLE_BYTES.store(sample_bytes, Relaxed);
+    // SAFETY: the table just made, whole.
+    unsafe { &*table }
+        .header
+        .sample_bytes
+        .store(sample_bytes, Relaxed);
     TABLE.store(table, Release);
+    true
+}
+
+/// Whether this allocation of `size` bytes is sampled: every one when
+/// not sampling, else one per `mean` bytes on average, the intervals
+/// drawn from an exponential distribution (so the odds of a block are
+/// `1 - exp(-size / mean)`, what [`layout::weight`] undoes).
+fn sampled(size: usize, mean: u64) -> bool {
+    if mean == 0 {
+        return true;
+    }
+    let left = COUNTDOWN.get() - size as i64;
+    if left > 0 {
+        COUNTDOWN.set(left);
+        return false;
+    }
+    // xorshift64*, seeded per thread from its stack address and the time.
+    let mut x = RANDOM.get();
+    if x == 0 {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        x = (&raw const now as u64) ^ (now.tv_nsec as u64).rotate_left(32) | 1;
+    }
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    RANDOM.set(x);
+    let u = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let interval = (-u.ln() * mean as f64) as i64;
+    // The part of the interval this block overshot counts towards the next.
+    COUNTDOWN.set(left + interval.max(1));
     true
 }
 
@@ -252,16 +315,22 @@ pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
     // SAFETY: set once to a whole table, never unmapped but by a fork's
     // child (which stores null first, and runs alone).
     let table = unsafe { &*table };
+    let mean = SAMPLE_BYTES.load(Relaxed);
+    // A re-entered call leaves the thread's sampling state to its outer one.
+    if outer && !sampled(size, mean) {
+        return;
+    }
     let site = if outer { site_here(table) } else { UNWALKED };
     if !map_insert(addr, site) {
         table.header.unmapped_blocks.fetch_add(1, Relaxed);
         table.header.unmapped_bytes.fetch_add(size as u64, Relaxed);
         return;
     }
+    let (blocks, bytes) = layout::weight(size, mean);
     let s = &table.sites[site];
-    s.allocations.fetch_add(1, Relaxed);
-    s.live_blocks.fetch_add(1, Relaxed);
-    s.live_bytes.fetch_add(size as i64, Relaxed);
+    s.allocations.fetch_add(blocks as u64, Relaxed);
+    s.live_blocks.fetch_add(blocks, Relaxed);
+    s.live_bytes.fetch_add(bytes, Relaxed);
 }
 
 /// Hook: a recorded block of `size` bytes is being freed.
@@ -273,14 +342,19 @@ pub(super) fn on_free(addr: usize, size: usize) {
     }
     // SAFETY: as in `on_alloc`.
     let table = unsafe { &*table };
+    let mean = SAMPLE_BYTES.load(Relaxed);
     let Some(site) = map_remove(addr) else {
-        table.header.unknown_frees.fetch_add(1, Relaxed);
+        // Sampling, most blocks were never mapped.
+        if mean == 0 {
+            table.header.unknown_frees.fetch_add(1, Relaxed);
+        }
         return;
     };
+    let (blocks, bytes) = layout::weight(size, mean);
     let s = &table.sites[site];
-    s.frees.fetch_add(1, Relaxed);
-    s.live_blocks.fetch_sub(1, Relaxed);
-    s.live_bytes.fetch_sub(size as i64, Relaxed);
+    s.frees.fetch_add(blocks as u64, Relaxed);
+    s.live_blocks.fetch_sub(blocks, Relaxed);
+    s.live_bytes.fetch_sub(bytes, Relaxed);
 }
 
 /// The site of the calling stack: walked, the shim's own frames dropped,
