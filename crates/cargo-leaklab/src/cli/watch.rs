@@ -20,6 +20,7 @@ pub fn run(args: WatchArgs) -> Result<i32, Failure> {
         sites: !args.no_sites,
         sites_sample: args.sites_sample,
         per: args.per.clone(),
+        every: args.every,
     };
     let w = watch::watch(&opts).map_err(|e| Failure::usage(e.0))?;
     if let Some(path) = &args.plot {

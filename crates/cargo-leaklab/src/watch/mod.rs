@@ -50,6 +50,8 @@ pub struct Options {
     pub sites_sample: u64,
     /// Count the program's output lines that match this (requests).
     pub per: Option<regex::Regex>,
+    /// Print the growing sites to stderr this often while the program runs.
+    pub every: Option<Duration>,
 }
 
 /// A finished watch.
@@ -304,6 +306,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         _ => None,
     };
     let mut request_points: Vec<(f64, u64)> = Vec::new();
+    let mut next_report = opts.every.map(|every| start + every);
     let me = std::process::id();
     let page = crate::fit::page_size();
     let mut samples = Vec::new();
@@ -343,6 +346,26 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
                 samples.push(sample);
             }
             next += opts.interval;
+            if let (Some(at), Some(every)) = (next_report, opts.every)
+                && now >= at
+            {
+                next_report = Some(at + every);
+                if site_tracker.any() {
+                    let warmup = opts.warmup.as_secs_f64();
+                    let rate = opts
+                        .per
+                        .as_ref()
+                        .and_then(|re| {
+                            per_request(re.as_str(), 0, &request_points, &samples, warmup).rate
+                        })
+                        .filter(|r| r.determined)
+                        .map(|r| r.slope);
+                    let report = site_tracker.report(warmup, rate, opts.sites_sample);
+                    for line in report.lines(PERIODIC_SITES) {
+                        eprintln!("leaklab [{t:.1} s] {line}");
+                    }
+                }
+            }
         }
         let reason = if stop::interrupted() {
             Some((StopReason::Interrupt, libc::SIGINT))
@@ -475,6 +498,9 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         per,
     })
 }
+
+/// Growing sites printed by `--every`.
+const PERIODIC_SITES: usize = 5;
 
 /// Copies the program's output to ours (or to our stderr), line by line,
 /// counting the lines that match `re` into `count`.

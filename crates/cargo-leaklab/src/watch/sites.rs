@@ -552,7 +552,7 @@ enum SiteKey {
 
 impl SiteReport {
     /// "+9.8 KiB/s (R² 1.00), 100 B per request; 1000 blocks / 97.7 KiB
-    /// live at the end: leak_one at leak.c:6 (leak)".
+    /// live: leak_one at leak.c:6 in leak" (live: at the last sample).
     pub fn text(&self, with_pid: bool) -> String {
         use crate::units::bytes;
         let sign = if self.fit.slope < 0.0 { "-" } else { "+" };
@@ -568,7 +568,7 @@ impl SiteReport {
             ));
         }
         t.push_str(&format!(
-            "; {} block{} / {} live at the end: {}",
+            "; {} block{} / {} live: {}",
             self.live_blocks,
             if self.live_blocks == 1 { "" } else { "s" },
             bytes(self.live_bytes.max(0) as u64),

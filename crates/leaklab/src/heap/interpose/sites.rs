@@ -175,14 +175,20 @@ fn sampled(size: usize, mean: u64) -> bool {
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
         x = (&raw const now as u64) ^ (now.tv_nsec as u64).rotate_left(32) | 1;
     }
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
+    // The next point of the process comes an exponential interval after
+    // this one, which lies inside this block: what the block overshot
+    // counts towards it (points that fall inside the block too are the
+    // same sample).
+    let mut next = left;
+    while next <= 0 {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let u = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        next += ((-u.ln() * mean as f64) as i64).max(1);
+    }
     RANDOM.set(x);
-    let u = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    let interval = (-u.ln() * mean as f64) as i64;
-    // The part of the interval this block overshot counts towards the next.
-    COUNTDOWN.set(left + interval.max(1));
+    COUNTDOWN.set(next);
     true
 }
 
