@@ -1,0 +1,276 @@
+//! `leaklab watch` names the code that keeps the memory: a small C
+//! program, compiled here, leaks `malloc(100)` per request in `leak_one`
+//! and frees another site's block; its twin frees both. Watch must name
+//! `leak_one` at its file:line with ~100 B per request, and blame nothing
+//! in the twin.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The program: `leak N [free|fork]`. `leak_one`'s malloc is on line
+/// [`LEAK_LINE`]; `churn` allocates and frees a 200-byte block per request.
+const PROGRAM: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+void *volatile sink;
+__attribute__((noinline)) void *leak_one(void) {
+    return malloc(100);
+}
+__attribute__((noinline)) void churn(void) { void *p = malloc(200); sink = p; free(p); }
+static void serve(int n, int freeit) {
+    for (int i = 0; i < n; i++) {
+        void *p = leak_one();
+        sink = p;
+        if (freeit) free(p);
+        churn();
+        printf("request %d\n", i);
+        fflush(stdout);
+        usleep(1000);
+    }
+}
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1000;
+    const char *mode = argc > 2 ? argv[2] : "";
+    if (strcmp(mode, "fork") == 0) {
+        pid_t child = fork();
+        if (child == 0) { serve(n, 0); return 0; }
+        serve(n, 1);
+        waitpid(child, NULL, 0);
+        return 0;
+    }
+    serve(n, strcmp(mode, "free") == 0);
+    return 0;
+}
+"#;
+
+/// The line of `leak_one`'s `malloc` in [`PROGRAM`].
+const LEAK_LINE: u64 = 8;
+
+/// [`PROGRAM`] compiled with debug info (and, if `strip`, stripped), once
+/// per test binary (the tests run on threads of one process).
+fn program(strip: bool) -> PathBuf {
+    static PLAIN: OnceLock<PathBuf> = OnceLock::new();
+    static STRIPPED: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if strip { &STRIPPED } else { &PLAIN };
+    cell.get_or_init(|| build(strip)).clone()
+}
+
+fn build(strip: bool) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("watch-sites");
+    std::fs::create_dir_all(&dir).unwrap();
+    // One source per variant: the two are built at once.
+    let source = dir.join(if strip { "stripped/leak.c" } else { "leak.c" });
+    std::fs::create_dir_all(source.parent().unwrap()).unwrap();
+    std::fs::write(&source, PROGRAM).unwrap();
+    let exe = dir.join(if strip { "leak-stripped" } else { "leak" });
+    let built = Command::new("cc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&exe)
+        .arg(&source)
+        .status()
+        .expect("cc runs");
+    assert!(built.success(), "cc failed");
+    if strip {
+        let stripped = Command::new("strip")
+            .arg(&exe)
+            .status()
+            .expect("strip runs");
+        assert!(stripped.success());
+    }
+    exe
+}
+
+fn watch(args: &[&str], exe: &Path, program_args: &[&str]) -> (Output, Value) {
+    let exe = exe.to_str().unwrap();
+    let out = common::leaklab(&[&["watch"], args, &["--json", "--", exe], program_args].concat());
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); exit {:?}; stderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out, json)
+}
+
+fn growing(w: &Value) -> Vec<&Value> {
+    w["sites"]["sites"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no sites: {:#}", w["sites_note"]))
+        .iter()
+        .filter(|s| s["grows"] == true)
+        .collect()
+}
+
+#[test]
+fn exact_sites_name_leak_one_at_its_line_with_100_bytes_per_request() {
+    let exe = program(false);
+    let (_, w) = watch(
+        &[
+            "--duration",
+            "3s",
+            "--sites-sample",
+            "0",
+            "--per",
+            "^request",
+        ],
+        &exe,
+        &["100000"],
+    );
+    let grows = growing(&w);
+    assert_eq!(grows.len(), 1, "only leak_one grows: {:#}", w["sites"]);
+    let site = grows[0];
+    assert_eq!(site["function"], "leak_one", "{site:#}");
+    assert!(
+        site["file"].as_str().is_some_and(|f| f.ends_with("leak.c")),
+        "{site:#}"
+    );
+    assert_eq!(site["line"], LEAK_LINE, "{site:#}");
+    assert_eq!(site["library"], "leak");
+    let per = site["bytes_per_request"].as_f64().unwrap();
+    assert!((90.0..=110.0).contains(&per), "{per} B per request");
+    assert!(site["fit"]["r_squared"].as_f64().unwrap() >= 0.9);
+    assert_eq!(w["sites"]["sample_bytes"], 0);
+    // Exact counts: every block leak_one made is live, and churn's site
+    // freed all it allocated.
+    assert_eq!(site["frees"], 0, "{site:#}");
+    assert_eq!(site["live_blocks"], site["allocations"]);
+    let churn = w["sites"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["function"] == "churn")
+        .unwrap_or_else(|| panic!("churn's site is listed: {:#}", w["sites"]));
+    assert_eq!(churn["grows"], false);
+    assert_eq!(churn["live_blocks"], 0, "{churn:#}");
+    assert!(churn["allocations"].as_u64().unwrap() > 100, "{churn:#}");
+    let whole = w["per"]["heap_bytes_per_request"].as_f64().unwrap();
+    assert!(
+        (90.0..=110.0).contains(&whole),
+        "heap {whole} B per request"
+    );
+}
+
+#[test]
+fn the_twin_that_frees_blames_no_site() {
+    let exe = program(false);
+    let (out, w) = watch(
+        &["--duration", "3s", "--sites-sample", "0"],
+        &exe,
+        &["100000", "free"],
+    );
+    assert!(
+        w["sites"]["fitted"].as_u64().unwrap() >= 3,
+        "decided: {:#}",
+        w["sites"]
+    );
+    assert_eq!(growing(&w).len(), 0, "{:#}", w["sites"]);
+    assert_eq!(w["judgement"]["heap_grows"], false, "{:#}", w["judgement"]);
+    // The same run, summarised: it says no site keeps memory.
+    let _ = out;
+    let text = common::leaklab(&[
+        "watch",
+        "--duration",
+        "2s",
+        "--sites-sample",
+        "0",
+        "--",
+        exe.to_str().unwrap(),
+        "100000",
+        "free",
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("allocation stacks keeps memory steadily"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sampled_sites_still_name_leak_one() {
+    let exe = program(false);
+    let (_, w) = watch(
+        &[
+            "--duration",
+            "3s",
+            "--sites-sample",
+            "2K",
+            "--per",
+            "^request",
+        ],
+        &exe,
+        &["100000"],
+    );
+    let grows = growing(&w);
+    assert!(!grows.is_empty(), "{:#}", w["sites"]);
+    assert_eq!(grows[0]["function"], "leak_one", "{:#}", w["sites"]);
+    assert_eq!(w["sites"]["sample_bytes"], 2048);
+    // An estimate: one sample per ~20 requests.
+    let per = grows[0]["bytes_per_request"].as_f64().unwrap();
+    assert!((40.0..=250.0).contains(&per), "{per} B per request");
+}
+
+#[test]
+fn a_stripped_program_gets_library_and_offset_and_one_line_saying_so() {
+    let exe = program(true);
+    let out = common::leaklab(&[
+        "watch",
+        "--duration",
+        "2s",
+        "--sites-sample",
+        "0",
+        "--",
+        exe.to_str().unwrap(),
+        "100000",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let site = text
+        .lines()
+        .find(|l| l.contains(" live: "))
+        .unwrap_or_else(|| panic!("a growing site: {text}"));
+    assert!(site.contains("leak-stripped+0x"), "{site}");
+    assert!(!site.contains("leak.c"), "{site}");
+    assert_eq!(
+        text.matches("symbols missing in leak-stripped").count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn a_forked_child_has_sites_of_its_own() {
+    let exe = program(false);
+    let (_, w) = watch(
+        &["--duration", "3s", "--sites-sample", "0"],
+        &exe,
+        &["100000", "fork"],
+    );
+    let grows = growing(&w);
+    assert_eq!(grows.len(), 1, "{:#}", w["sites"]);
+    let parent = w["pid"].as_u64().unwrap();
+    let child = grows[0]["pid"].as_u64().unwrap();
+    assert_ne!(child, parent, "the child leaks, the parent frees");
+    assert_eq!(grows[0]["function"], "leak_one");
+    let pids: Vec<u64> = w["sites"]["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(pids.contains(&parent) && pids.contains(&child), "{pids:?}");
+}
+
+#[test]
+fn no_sites_says_so() {
+    let exe = program(false);
+    let (_, w) = watch(&["--duration", "1s", "--no-sites"], &exe, &["100000"]);
+    assert!(w["sites"].is_null());
+    assert_eq!(w["sites_note"], "sites not counted (--no-sites)");
+}
