@@ -274,3 +274,72 @@ fn no_sites_says_so() {
     assert!(w["sites"].is_null());
     assert_eq!(w["sites_note"], "sites not counted (--no-sites)");
 }
+
+/// A real program nobody here wrote: CPython (PYTHONMALLOC=malloc, so
+/// every object is a malloc block) keeping a dict with a string per
+/// request in a list; its twin drops them.
+const PY_KEEPS: &str = "
+import time
+kept = []
+n = 0
+while True:
+    kept.append({'i': n, 's': 'x' * 50 + str(n)})
+    n += 1
+    print('request', n, flush=True)
+    time.sleep(0.002)
+";
+
+const PY_DROPS: &str = "
+import time
+n = 0
+while True:
+    d = {'i': n, 's': 'x' * 50 + str(n)}
+    del d
+    n += 1
+    print('request', n, flush=True)
+    time.sleep(0.002)
+";
+
+fn python(script: &str) -> Value {
+    let out = common::command(env!("CARGO_BIN_EXE_leaklab"))
+        .env("PYTHONMALLOC", "malloc")
+        .args([
+            "watch",
+            "--json",
+            "--duration",
+            "4s",
+            "--warmup",
+            "1s",
+            "--sites-sample",
+            "1K",
+            "--per",
+            "^request",
+            "--",
+            common::python3(),
+            "-c",
+            script,
+        ])
+        .output()
+        .expect("leaklab runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn python_keeping_dicts_is_blamed_on_the_interpreter_and_its_twin_is_not() {
+    let w = python(PY_KEEPS);
+    let grows = growing(&w);
+    assert!(!grows.is_empty(), "{:#}", w["sites"]);
+    for site in &grows {
+        let library = site["library"].as_str().unwrap_or_default();
+        assert!(library.contains("python"), "{site:#}");
+        assert!(site["bytes_per_request"].as_f64().unwrap() > 0.0);
+    }
+    let w = python(PY_DROPS);
+    assert!(w["sites"]["fitted"].as_u64().unwrap() >= 3);
+    assert_eq!(growing(&w).len(), 0, "{:#}", w["sites"]);
+}

@@ -131,8 +131,9 @@ fn print_summary(w: &Watch) -> std::io::Result<()> {
                 outln!("  {line}")?;
             }
         }
-        (None, Some(note)) => outln!("  {note}")?,
-        (None, None) => {}
+        // Without the heap, its line above says why; one line is enough.
+        (None, Some(note)) if w.heap.seen => outln!("  {note}")?,
+        (None, _) => {}
     }
     outln!("verdict: {} ({})", j.verdict.as_str(), reason(w))
 }

@@ -44,7 +44,8 @@ impl SiteFiles {
     fn read(&self, pid: u32) -> Option<Reading> {
         let path = self.dir.path().join(pid.to_string());
         let file = std::fs::File::open(path).ok()?;
-        let len = file.metadata().ok()?.len();
+        let meta = file.metadata().ok()?;
+        let len = meta.len();
         if len < layout::LEN as u64 {
             return None;
         }
@@ -92,6 +93,7 @@ impl SiteFiles {
             });
         }
         Some(Reading {
+            file: std::os::unix::fs::MetadataExt::ino(&meta),
             used: used as u64,
             header: HeaderCounts {
                 full: h.full.load(Relaxed),
@@ -175,6 +177,8 @@ struct SiteNow {
 }
 
 struct Reading {
+    /// The file's inode: a new one after an exec (the same pid).
+    file: u64,
     used: u64,
     header: HeaderCounts,
     sites: Vec<SiteNow>,
@@ -201,10 +205,12 @@ struct ProcessSites {
     maps_at: Option<u64>,
 }
 
-/// Every process's sites over time.
+/// Every process's sites over time, by pid and table (a process that
+/// execs starts a new table, of another program: its sites are another
+/// image's, fitted apart).
 #[derive(Default)]
 pub struct Tracker {
-    processes: BTreeMap<u32, ProcessSites>,
+    processes: BTreeMap<(u32, u64), ProcessSites>,
 }
 
 impl Tracker {
@@ -213,7 +219,7 @@ impl Tracker {
         let Some(reading) = files.read(pid) else {
             return false;
         };
-        let p = self.processes.entry(pid).or_default();
+        let p = self.processes.entry((pid, reading.file)).or_default();
         p.times.push((t, exiting));
         p.header = reading.header;
         p.used = reading.used;
@@ -392,10 +398,10 @@ impl Tracker {
         let mut sites = Vec::new();
         let mut notes = Vec::new();
         let mut most_fitted = 0;
-        let mut objects_of_pid: HashMap<u32, &[LoadedObject]> = HashMap::new();
-        let mut stacks: Vec<Option<(u32, Vec<u64>)>> = Vec::new();
-        for (&pid, p) in &self.processes {
-            objects_of_pid.insert(pid, &p.objects);
+        let mut objects_of_image: HashMap<usize, &[LoadedObject]> = HashMap::new();
+        let mut stacks: Vec<Option<(usize, Vec<u64>)>> = Vec::new();
+        for (image, (&(pid, _), p)) in self.processes.iter().enumerate() {
+            objects_of_image.insert(image, &p.objects);
             notes.push(ProcessNote {
                 pid,
                 sites_used: p.used,
@@ -456,7 +462,7 @@ impl Tracker {
                 };
                 let frames = tracks.iter().find_map(|t| t.frames.clone());
                 stacks.push(match (kind, frames) {
-                    ("stack", Some(f)) => Some((pid, f)),
+                    ("stack", Some(f)) => Some((image, f)),
                     _ => None,
                 });
                 sites.push(SiteReport {
@@ -501,7 +507,7 @@ impl Tracker {
         }
         let mut missing = Vec::new();
         for (n, (site, stack)) in sorted.iter_mut().zip(&sorted_stacks).enumerate() {
-            let Some((pid, frames)) = stack else {
+            let Some((image, frames)) = stack else {
                 site.function = Some(match site.kind {
                     "other" => format!(
                         "(other sites: stacks the full table of {} could not take)",
@@ -514,7 +520,7 @@ impl Tracker {
                 });
                 continue;
             };
-            let objects = objects_of_pid.get(pid).copied().unwrap_or(&[]);
+            let objects = objects_of_image.get(image).copied().unwrap_or(&[]);
             name_site(
                 site,
                 objects,
@@ -725,6 +731,13 @@ fn name_site(
         .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)));
     site.library = first_object.map(|o| file_name(&o.path));
     site.frames = raw.clone();
+    if objects.is_empty() {
+        site.function = Some(format!(
+            "{} (the process ended before its objects were read: no names)",
+            raw.first().map_or("?", String::as_str)
+        ));
+        return;
+    }
     if !symbolize {
         site.function = raw.first().cloned();
         return;
