@@ -343,3 +343,62 @@ fn python_keeping_dicts_is_blamed_on_the_interpreter_and_its_twin_is_not() {
     assert!(w["sites"]["fitted"].as_u64().unwrap() >= 3);
     assert_eq!(growing(&w).len(), 0, "{:#}", w["sites"]);
 }
+
+/// Six functions that each leak a block per request: six stacks.
+const MANY: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+void *volatile sink;
+#define LEAKER(name) __attribute__((noinline)) void name(void) { sink = malloc(100); }
+LEAKER(a) LEAKER(b) LEAKER(c) LEAKER(d) LEAKER(e) LEAKER(f)
+int main(void) {
+    for (;;) { a(); b(); c(); d(); e(); f(); usleep(1000); }
+}
+"#;
+
+#[test]
+fn a_full_site_table_folds_the_rest_into_other_sites_and_says_so() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("watch-sites-many");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("many.c"), MANY).unwrap();
+    let exe = dir.join("many");
+    let built = Command::new("cc")
+        .args(["-g", "-O0", "-o"])
+        .arg(&exe)
+        .arg(dir.join("many.c"))
+        .status()
+        .expect("cc runs");
+    assert!(built.success());
+    let run = |json: bool| {
+        let mut cmd = common::command(env!("CARGO_BIN_EXE_leaklab"));
+        cmd.env("LEAKLAB_WATCH_SITES_CAP", "3").args([
+            "watch",
+            "--duration",
+            "2s",
+            "--sites-sample",
+            "0",
+        ]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.arg("--").arg(&exe).output().expect("leaklab runs")
+    };
+    let w: Value = serde_json::from_slice(&run(true).stdout).expect("JSON");
+    let process = &w["sites"]["processes"][0];
+    assert_eq!(process["cap"], 3, "{process:#}");
+    assert!(process["full"].as_u64().unwrap() > 100, "{process:#}");
+    let other = growing(&w)
+        .into_iter()
+        .find(|s| s["kind"] == "other")
+        .unwrap_or_else(|| panic!("other sites grow: {:#}", w["sites"]));
+    // At most 3 of the six leakers have entries: 3 or more are in "other".
+    let per_sec = other["fit"]["slope"].as_f64().unwrap();
+    assert!(per_sec > 0.0, "{other:#}");
+    let text = run(false);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("the site table (3 stacks) was full"),
+        "{text}"
+    );
+    assert!(text.contains("(other sites: "), "{text}");
+}

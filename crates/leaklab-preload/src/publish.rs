@@ -114,18 +114,13 @@ unsafe fn start() {
     let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
     if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
         // SAFETY: a C string from getenv (above).
-        // SAFETY: as above, for the sampling mean.
-        let mean = unsafe { libc::getenv(leaklab::watch_sites::SAMPLE_VAR_C.as_ptr()) };
-        // SAFETY: a C string from getenv (above), or NULL.
-        let mean = decimal(if mean.is_null() {
-            &[]
-        } else {
-            unsafe { std::ffi::CStr::from_ptr(mean) }.to_bytes()
-        });
+        let mean = env_number(leaklab::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
+        let cap = env_number(leaklab::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
         leaklab::heap::interpose::sites::enable(
             // SAFETY: a C string from getenv (above).
             unsafe { std::ffi::CStr::from_ptr(sites) },
             mean,
+            cap,
         );
     }
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
@@ -147,15 +142,25 @@ unsafe fn start() {
     spawn_publisher(record);
 }
 
-/// A decimal number, without allocating (0 for anything else).
-fn decimal(text: &[u8]) -> u64 {
-    text.iter()
-        .try_fold(0u64, |n, &c| {
-            c.is_ascii_digit()
-                .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
-                .flatten()
-        })
-        .unwrap_or(0)
+/// The environment variable `name` as a decimal number, without
+/// allocating; None if unset, empty or not a number.
+fn env_number(name: &std::ffi::CStr) -> Option<u64> {
+    // SAFETY: a NUL-terminated name; the result is NULL or a C string
+    // that lives as long as the environment is not modified (read here).
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: a C string from getenv (above).
+    let text = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+            .flatten()
+    })
 }
 
 /// Starts the publishing thread for `record` (of the 'static page).

@@ -43,6 +43,7 @@ pub mod check;
 pub mod heap;
 #[doc(hidden)]
 pub mod watch_page;
+#[doc(hidden)]
 pub mod watch_sites;
 
 pub use heap::rust::Counting;

@@ -104,8 +104,11 @@ pub struct Header {
     /// block of `s` bytes counts as `s / p` bytes and `1 / p` blocks, `p =
     /// 1 - exp(-s / mean)` ([`weight`]), an unbiased estimate per site.
     pub sample_bytes: AtomicU64,
+    /// Entries stacks may take (the table's [`SITES`] less the reserved,
+    /// or fewer if [`CAP_VAR`] asked for fewer).
+    pub cap: AtomicU64,
     /// Room for more counts without a new layout.
-    pub _spare: [AtomicU64; 4],
+    pub _spare: [AtomicU64; 3],
 }
 
 /// One allocation site.
@@ -139,6 +142,14 @@ pub const SAMPLE_VAR: &str = "LEAKLAB_WATCH_SITES_SAMPLE";
 
 /// [`SAMPLE_VAR`] as a C string.
 pub const SAMPLE_VAR_C: &std::ffi::CStr = c"LEAKLAB_WATCH_SITES_SAMPLE";
+
+/// The environment variable capping the entries stacks may take (at
+/// least 1, at most [`SITES`] - 2, the default): a smaller table, to see
+/// it fill.
+pub const CAP_VAR: &str = "LEAKLAB_WATCH_SITES_CAP";
+
+/// [`CAP_VAR`] as a C string.
+pub const CAP_VAR_C: &std::ffi::CStr = c"LEAKLAB_WATCH_SITES_CAP";
 
 /// What a sampled block of `size` bytes stands for, under sampling with
 /// mean `mean` (0: exact, itself): (blocks, bytes), rounded. The shim adds

@@ -96,6 +96,7 @@ impl SiteFiles {
             file: std::os::unix::fs::MetadataExt::ino(&meta),
             used: used as u64,
             header: HeaderCounts {
+                cap: h.cap.load(Relaxed),
                 full: h.full.load(Relaxed),
                 unmapped_blocks: h.unmapped_blocks.load(Relaxed),
                 unmapped_bytes: h.unmapped_bytes.load(Relaxed),
@@ -160,6 +161,8 @@ struct Counts {
 /// The table's own counts: what could not be attributed.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct HeaderCounts {
+    /// Entries stacks could take in this process (the cap on its sites).
+    pub cap: u64,
     /// Allocations whose stack found no free entry (counted in "other").
     pub full: u64,
     /// Allocations attributed to no site: the block map was full.
@@ -509,10 +512,7 @@ impl Tracker {
         for (n, (site, stack)) in sorted.iter_mut().zip(&sorted_stacks).enumerate() {
             let Some((image, frames)) = stack else {
                 site.function = Some(match site.kind {
-                    "other" => format!(
-                        "(other sites: stacks the full table of {} could not take)",
-                        SITES - 2
-                    ),
+                    "other" => "(other sites: stacks the full site table could not take)".into(),
                     "unwalked" => "(no stack: allocations that re-entered the allocator, \
                                    e.g. in a signal handler or the unwinder)"
                         .into(),
@@ -664,9 +664,9 @@ impl SitesReport {
             let mut lost = Vec::new();
             if h.full > 0 {
                 lost.push(format!(
-                    "{} allocations of stacks past the table's {} went to \"other sites\"",
-                    h.full,
-                    self.cap_sites - 2
+                    "the site table ({} stacks) was full: {} allocations of other stacks \
+                     counted under \"other sites\"",
+                    h.cap, h.full
                 ));
             }
             if h.unmapped_blocks > 0 {

@@ -38,6 +38,8 @@ const WALKED: usize = FRAMES + 12;
 static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
 /// The sampling mean in bytes (0: every allocation), set by [`enable`].
 static SAMPLE_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Entries stacks may take, set by [`enable`].
+static CAP: AtomicUsize = AtomicUsize::new(SITES - 2);
 
 thread_local! {
     /// Bytes still to allocate before this thread's next sampled
@@ -114,7 +116,8 @@ fn resident(addr: *mut c_void, len: usize) -> usize {
 /// Starts per-site accounting into `<dir>/<pid>`; false (and nothing
 /// counted) if the file or the map cannot be made. Called once, from the
 /// shim's constructor, before any other thread of the program runs.
-pub fn enable(dir: &CStr, sample_bytes: u64) -> bool {
+pub fn enable(dir: &CStr, sample_bytes: u64, cap: usize) -> bool {
+    CAP.store(cap.clamp(1, SITES - 2), Relaxed);
     let bytes = dir.to_bytes();
     if bytes.len() > DIR_MAX {
         return false;
@@ -159,7 +162,9 @@ fn sampled(size: usize, mean: u64) -> bool {
     if mean == 0 {
         return true;
     }
-    let left = COUNTDOWN.get() - size as i64;
+    let left = COUNTDOWN
+        .get()
+        .saturating_sub(i64::try_from(size).unwrap_or(i64::MAX));
     if left > 0 {
         COUNTDOWN.set(left);
         return false;
@@ -244,6 +249,7 @@ fn create_table(dir: &[u8]) -> Option<*mut Table> {
     h.sites.store(SITES as u64, Relaxed);
     h.frames.store(FRAMES as u64, Relaxed);
     h.map_slots.store(MAP_SLOTS as u64, Relaxed);
+    h.cap.store(CAP.load(Relaxed) as u64, Relaxed);
     h.mapped_bytes
         .store((layout::LEN + MAP_SLOTS * 8) as u64, Relaxed);
     t.sites[OTHER].key.store(OTHER_KEY, Relaxed);
@@ -394,7 +400,7 @@ fn hash(frames: &[usize]) -> u64 {
 /// [`SITE_PROBES`] entries in a row are other stacks'.
 fn intern(table: &Table, frames: &[usize]) -> usize {
     let key = hash(frames);
-    let usable = SITES - 2;
+    let usable = CAP.load(Relaxed);
     let home = (key % usable as u64) as usize;
     for i in 0..SITE_PROBES {
         let index = 2 + (home + i) % usable;
