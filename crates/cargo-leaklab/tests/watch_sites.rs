@@ -188,7 +188,7 @@ fn the_twin_that_frees_blames_no_site() {
     ]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("allocation stacks keeps memory steadily"),
+        text.contains("allocation sites keeps memory steadily"),
         "{text}"
     );
 }

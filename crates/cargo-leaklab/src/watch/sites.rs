@@ -607,17 +607,18 @@ impl SitesReport {
     pub fn lines(&self, top: usize) -> Vec<String> {
         let mut out = Vec::new();
         let pids = self.processes.len();
-        let stacks = self.sites.iter().filter(|s| s.kind == "stack").count();
+        // Every site that allocated: stacks, and "other" / "no stack".
+        let stacks = self.sites.len();
         let multi = pids > 1;
         if self.fitted < super::judge::MIN_POINTS {
             out.push(format!(
-                "sites: {stacks} allocation stacks seen, too few samples after the warm-up \
+                "sites: {stacks} allocation sites seen, too few samples after the warm-up \
                  ({}) to fit them: undecided",
                 self.fitted
             ));
         } else if self.growing == 0 {
             out.push(format!(
-                "sites: none of {stacks} allocation stacks{} keeps memory steadily after the \
+                "sites: none of {stacks} allocation sites{} keeps memory steadily after the \
                  warm-up (each fitted: +1 B/s with R² >= {} to count)",
                 if multi {
                     format!(" in {pids} processes")
@@ -628,7 +629,7 @@ impl SitesReport {
             ));
         } else {
             out.push(format!(
-                "sites: {} of {stacks} allocation stacks{} keep memory, the steepest first:",
+                "sites: {} of {stacks} allocation sites{} keep memory, the steepest first:",
                 self.growing,
                 if multi {
                     format!(" in {pids} processes")
