@@ -402,3 +402,33 @@ fn a_full_site_table_folds_the_rest_into_other_sites_and_says_so() {
     );
     assert!(text.contains("(other sites: "), "{text}");
 }
+
+#[test]
+fn a_program_that_exits_says_which_sites_blocks_are_lost() {
+    let exe = program(false);
+    // 1500 requests (~2 s), then exit: every leak_one block is lost (the
+    // one pointer kept, `sink`, is overwritten by churn's next block).
+    let (_, w) = watch(&["--sites-sample", "0"], &exe, &["1500"]);
+    assert_eq!(w["ending"]["status"]["code"], 0, "{:#}", w["ending"]);
+    assert_eq!(w["sites"]["processes"][0]["scanned_at_exit"], true);
+    let site = w["sites"]["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["function"] == "leak_one")
+        .unwrap_or_else(|| panic!("{:#}", w["sites"]));
+    assert_eq!(site["lost_blocks"], 1500, "{site:#}");
+    assert_eq!(site["lost_bytes"], 150_000, "{site:#}");
+    // Stopped by --duration (SIGTERM: no exit, no scan): unknown, not 0.
+    let (_, w) = watch(
+        &["--duration", "1s", "--sites-sample", "0"],
+        &exe,
+        &["100000"],
+    );
+    assert_eq!(w["sites"]["processes"][0]["scanned_at_exit"], false);
+    assert!(
+        w["sites"]["sites"][0]["lost_blocks"].is_null(),
+        "{:#}",
+        w["sites"]
+    );
+}

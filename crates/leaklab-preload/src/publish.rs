@@ -235,10 +235,13 @@ extern "C" fn fini() {
     // watcher reads no scan, and it would only lengthen the exit. It
     // allocates (through this very interposer): before the publisher is
     // held out, and the block list sized first.
-    let (lost, possible) = if watched {
+    // With sites, the watcher does read one: which sites' blocks are lost.
+    let (lost, possible) = if watched && !sites::enabled() {
         ((0, 0), (0, 0))
     } else {
-        scan_at_exit()
+        let found = scan_at_exit();
+        sites::scanned();
+        found
     };
     before_fork();
     record.publish(counts());
@@ -250,7 +253,7 @@ extern "C" fn fini() {
 }
 
 /// Every live block classed by a scan of the process's memory: (blocks,
-/// bytes) lost, and possibly lost.
+/// bytes) lost, and possibly lost; each lost one told to its site.
 fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
     use leaklab::heap::reach::{Class, Roots, classify_with};
     use leaklab::heap::stacks::Recorded;
@@ -279,7 +282,10 @@ fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
         .zip(classify_with(&recorded, Roots::DataAndThisStack))
     {
         let slot = match class {
-            Class::Lost => &mut lost,
+            Class::Lost => {
+                sites::note_lost(block.address(), block.size);
+                &mut lost
+            }
             Class::Possible => &mut possible,
             Class::Reachable => continue,
         };

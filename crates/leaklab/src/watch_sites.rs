@@ -107,8 +107,12 @@ pub struct Header {
     /// Entries stacks may take (the table's [`SITES`] less the reserved,
     /// or fewer if [`CAP_VAR`] asked for fewer).
     pub cap: AtomicU64,
+    /// 1 once the process's scan at exit wrote each site's lost blocks
+    /// (the process ended through `exit`): until then, "lost" is unknown,
+    /// not 0.
+    pub scanned: AtomicU64,
     /// Room for more counts without a new layout.
-    pub _spare: [AtomicU64; 3],
+    pub _spare: [AtomicU64; 2],
 }
 
 /// One allocation site.
@@ -128,6 +132,10 @@ pub struct Site {
     pub allocations: AtomicU64,
     /// Of those, freed.
     pub frees: AtomicU64,
+    /// At exit (once [`Header::scanned`]): the live blocks no pointer
+    /// reached in the shim's scan, and their bytes.
+    pub lost_blocks: AtomicI64,
+    pub lost_bytes: AtomicI64,
 }
 
 /// Set in [`Site::depth`] once the frames are written.

@@ -455,6 +455,9 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             warmup_secs,
         )
     });
+    if let Some(files) = &site_files {
+        site_tracker.at_exit(files);
+    }
     let sites = if site_tracker.any() {
         let rate = per
             .as_ref()

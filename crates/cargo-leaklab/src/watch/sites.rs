@@ -90,9 +90,11 @@ impl SiteFiles {
                     allocations: s.allocations.load(Relaxed),
                     frees: s.frees.load(Relaxed),
                 },
+                lost: (s.lost_blocks.load(Relaxed), s.lost_bytes.load(Relaxed)),
             });
         }
         Some(Reading {
+            scanned: h.scanned.load(Acquire) == 1,
             file: std::os::unix::fs::MetadataExt::ino(&meta),
             used: used as u64,
             header: HeaderCounts {
@@ -177,9 +179,13 @@ struct SiteNow {
     index: u32,
     frames: Option<Vec<u64>>,
     counts: Counts,
+    /// Lost blocks and bytes at exit (meaningful once scanned).
+    lost: (i64, i64),
 }
 
 struct Reading {
+    /// The process's scan at exit wrote the lost counts.
+    scanned: bool,
     /// The file's inode: a new one after an exec (the same pid).
     file: u64,
     used: u64,
@@ -193,6 +199,8 @@ struct Track {
     /// (t, live bytes) each time they changed.
     changes: Vec<(f64, i64)>,
     last: Counts,
+    /// Lost at exit, by the shim's scan.
+    lost: Option<(i64, i64)>,
 }
 
 /// One process's sites over time.
@@ -206,6 +214,8 @@ struct ProcessSites {
     objects: Vec<LoadedObject>,
     /// `used` when the maps were last read.
     maps_at: Option<u64>,
+    /// Its scan at exit told the sites what was lost.
+    scanned: bool,
 }
 
 /// Every process's sites over time, by pid and table (a process that
@@ -231,6 +241,7 @@ impl Tracker {
                 frames: None,
                 changes: Vec::new(),
                 last: Counts::default(),
+                lost: None,
             });
             if track.frames.is_none() {
                 track.frames = s.frames;
@@ -251,6 +262,22 @@ impl Tracker {
             p.maps_at = Some(p.used);
         }
         true
+    }
+
+    /// After the tree ended: what each process's scan at exit found lost,
+    /// per site (a process stopped by a signal made no scan).
+    pub fn at_exit(&mut self, files: &SiteFiles) {
+        for (&(pid, file), p) in &mut self.processes {
+            let Some(reading) = files.read(pid).filter(|r| r.file == file && r.scanned) else {
+                continue;
+            };
+            p.scanned = true;
+            for s in reading.sites {
+                if let Some(track) = p.sites.get_mut(&s.index) {
+                    track.lost = Some(s.lost);
+                }
+            }
+        }
     }
 
     /// Whether any process had a table.
@@ -334,6 +361,12 @@ pub struct SiteReport {
     pub fit: Fit,
     /// Bytes kept per request (`--per`): slope over the request rate.
     pub bytes_per_request: Option<f64>,
+    /// At exit, by the shim's conservative scan: its blocks no pointer
+    /// reached, and their bytes (None: no scan, the process did not end
+    /// through `exit`; the rest of its live blocks were still reachable or
+    /// possibly lost).
+    pub lost_blocks: Option<i64>,
+    pub lost_bytes: Option<i64>,
     /// Live blocks and bytes at the last sample, allocations and frees.
     pub live_blocks: i64,
     pub live_bytes: i64,
@@ -381,6 +414,9 @@ pub struct ProcessNote {
     pub pid: u32,
     /// Sites it used (of `cap_sites`).
     pub sites_used: u64,
+    /// Its scan at exit told the sites what was lost (it ended through
+    /// `exit`).
+    pub scanned_at_exit: bool,
     #[serde(flatten)]
     pub header: HeaderCounts,
 }
@@ -408,6 +444,7 @@ impl Tracker {
             notes.push(ProcessNote {
                 pid,
                 sites_used: p.used,
+                scanned_at_exit: p.scanned,
                 header: p.header,
             });
             let Some(&(first, _)) = p.times.first() else {
@@ -458,6 +495,12 @@ impl Tracker {
                 if last.allocations == 0 && last.live_blocks == 0 {
                     continue;
                 }
+                let lost = p.scanned.then(|| {
+                    tracks.iter().fold((0, 0), |a, t| {
+                        let l = t.lost.unwrap_or((0, 0));
+                        (a.0 + l.0, a.1 + l.1)
+                    })
+                });
                 let kind = match key {
                     SiteKey::Reserved(i) if i as usize == OTHER => "other",
                     SiteKey::Reserved(_) => "unwalked",
@@ -476,6 +519,8 @@ impl Tracker {
                     bytes_per_request: requests_per_sec
                         .filter(|&r| r > 0.0 && grows)
                         .map(|r| f.slope / r),
+                    lost_blocks: lost.map(|l| l.0),
+                    lost_bytes: lost.map(|l| l.1),
                     live_blocks: last.live_blocks,
                     live_bytes: last.live_bytes,
                     allocations: last.allocations,
@@ -582,6 +627,15 @@ impl SiteReport {
         ));
         if with_pid {
             t.push_str(&format!(" [pid {}]", self.pid));
+        }
+        match (self.lost_blocks, self.lost_bytes) {
+            (Some(0), _) => t.push_str("; at exit none of its blocks lost"),
+            (Some(blocks), Some(b)) => t.push_str(&format!(
+                "; at exit {blocks} block{} / {} lost (no pointer to them)",
+                if blocks == 1 { "" } else { "s" },
+                bytes(b.max(0) as u64)
+            )),
+            _ => {}
         }
         t
     }
@@ -803,6 +857,7 @@ mod tests {
             frames: None,
             changes: vec![(1.0, 100), (2.0, 300)],
             last: Counts::default(),
+            lost: None,
         };
         assert_eq!(value_at(&track, 0.5), 0);
         assert_eq!(value_at(&track, 1.0), 100);

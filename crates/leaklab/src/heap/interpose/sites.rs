@@ -468,6 +468,46 @@ fn map_insert(addr: usize, site: usize) -> bool {
     false
 }
 
+/// Whether sites are counted in this process.
+pub fn enabled() -> bool {
+    !TABLE.load(Acquire).is_null()
+}
+
+/// At exit, from the shim's scan: the live block at `addr` (`size`
+/// bytes) is lost; its site (if the map holds it) counts it.
+pub fn note_lost(addr: usize, size: usize) {
+    let table = TABLE.load(Acquire);
+    let Some(map) = map() else { return };
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: as in `on_alloc`.
+    let table = unsafe { &*table };
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let v = map[(home + i) & (MAP_SLOTS - 1)].load(Relaxed);
+        if v == EMPTY {
+            return;
+        }
+        if v != TOMBSTONE && v >> 16 == addr as u64 {
+            let (blocks, bytes) = layout::weight(size, SAMPLE_BYTES.load(Relaxed));
+            let s = &table.sites[(v & 0xffff) as usize];
+            s.lost_blocks.fetch_add(blocks, Relaxed);
+            s.lost_bytes.fetch_add(bytes, Relaxed);
+            return;
+        }
+    }
+}
+
+/// At exit: every lost block was noted ([`note_lost`]).
+pub fn scanned() {
+    let table = TABLE.load(Acquire);
+    if !table.is_null() {
+        // SAFETY: as in `on_alloc`.
+        unsafe { &*table }.header.scanned.store(1, Release);
+    }
+}
+
 /// Unmaps `addr`: its site, or None if the map did not hold it.
 fn map_remove(addr: usize) -> Option<usize> {
     let map = map()?;
