@@ -12,8 +12,9 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The program: `leak N [free|fork]`. `leak_one`'s malloc is on line
-/// [`LEAK_LINE`]; `churn` allocates and frees a 200-byte block per request.
+/// The program: `leak N [free|fork|dup]`. `leak_one`'s malloc is on line
+/// [`LEAK_LINE`]; `churn` allocates and frees a 200-byte block per request;
+/// `dup` keeps a 64-byte `strdup` (line [`DUP_LINE`]) instead.
 const PROGRAM: &str = r#"#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,11 @@ __attribute__((noinline)) void *leak_one(void) {
     return malloc(100);
 }
 __attribute__((noinline)) void churn(void) { void *p = malloc(200); sink = p; free(p); }
+__attribute__((noinline)) char *leak_dup(int i) { char b[64]; snprintf(b, sizeof b, "%063d", i); return strdup(b); }
+static int dup_mode;
 static void serve(int n, int freeit) {
     for (int i = 0; i < n; i++) {
-        void *p = leak_one();
+        void *p = dup_mode ? (void *)leak_dup(i) : leak_one();
         sink = p;
         if (freeit) free(p);
         churn();
@@ -38,6 +41,7 @@ static void serve(int n, int freeit) {
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 1000;
     const char *mode = argc > 2 ? argv[2] : "";
+    dup_mode = strcmp(mode, "dup") == 0;
     if (strcmp(mode, "fork") == 0) {
         pid_t child = fork();
         if (child == 0) { serve(n, 0); return 0; }
@@ -52,6 +56,8 @@ int main(int argc, char **argv) {
 
 /// The line of `leak_one`'s `malloc` in [`PROGRAM`].
 const LEAK_LINE: u64 = 8;
+/// The line of `leak_dup`'s `strdup`.
+const DUP_LINE: u64 = 11;
 
 /// [`PROGRAM`] compiled with debug info (and, if `strip`, stripped), once
 /// per test binary (the tests run on threads of one process).
@@ -430,5 +436,34 @@ fn a_program_that_exits_says_which_sites_blocks_are_lost() {
         w["sites"]["sites"][0]["lost_blocks"].is_null(),
         "{:#}",
         w["sites"]
+    );
+}
+
+#[test]
+fn a_block_libc_allocates_for_its_caller_names_the_caller() {
+    let exe = program(false);
+    let (_, w) = watch(
+        &["--duration", "2s", "--sites-sample", "0"],
+        &exe,
+        &["100000", "dup"],
+    );
+    let grows = growing(&w);
+    assert_eq!(grows.len(), 1, "{:#}", w["sites"]);
+    let site = grows[0];
+    assert!(
+        site["library"].as_str().unwrap().starts_with("libc.so"),
+        "{site:#}"
+    );
+    assert!(
+        site["function"].as_str().unwrap().contains("strdup"),
+        "{site:#}"
+    );
+    let caller = site["caller"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{site:#}"));
+    assert!(
+        caller.starts_with("leak_dup at ")
+            && caller.ends_with(&format!("leak.c:{DUP_LINE} in leak")),
+        "{caller}"
     );
 }

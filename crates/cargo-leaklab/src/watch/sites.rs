@@ -378,6 +378,9 @@ pub struct SiteReport {
     pub function: Option<String>,
     pub file: Option<String>,
     pub line: Option<u32>,
+    /// Where that is a runtime library's (libc's strdup, libstdc++'s
+    /// operator new): the first frame outside them, which asked for it.
+    pub caller: Option<String>,
     /// Every frame, innermost first: "library+0xoffset", and the function
     /// and file:line for the sites that were symbolized.
     pub frames: Vec<String>,
@@ -529,6 +532,7 @@ impl Tracker {
                     function: None,
                     file: None,
                     line: None,
+                    caller: None,
                     frames: Vec::new(),
                 });
             }
@@ -652,7 +656,11 @@ impl SiteReport {
             Some(l) if !function.starts_with(&format!("{l}+")) => format!(" in {l}"),
             _ => String::new(),
         };
-        format!("{function}{at}{lib}")
+        let caller = self
+            .caller
+            .as_ref()
+            .map_or(String::new(), |c| format!(", called from {c}"));
+        format!("{function}{at}{lib}{caller}")
     }
 }
 
@@ -797,33 +805,73 @@ fn name_site(
         site.function = raw.first().cloned();
         return;
     }
-    let stack: Vec<usize> = frames.iter().map(|&f| f as usize).collect();
-    let named = leaklab::check::raw_stack_frames(objects, &stack);
-    // raw_stack_frames drops the allocator's own frames at the top; the
-    // first left is the caller that keeps the memory.
-    let Some(top) = named.first() else {
+    // Each frame named on its own (addr2line's answers are cached), so
+    // that each name keeps its object; the allocator's own frames at the
+    // top (malloc, the shim's) name nothing and are skipped.
+    let named: Vec<(usize, Vec<leaklab::check::Frame>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, &ip)| (i, leaklab::check::raw_stack_frames(objects, &[ip as usize])))
+        .skip_while(|(_, n)| n.is_empty())
+        .collect();
+    let Some((top_index, top)) = named.first().and_then(|(i, n)| Some((*i, n.first()?))) else {
         site.function = raw.first().cloned();
         return;
     };
-    let cut = frames.len().saturating_sub(named.len());
-    let object = frames
-        .get(cut)
-        .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)));
-    site.library = object.map(|o| file_name(&o.path)).or(site.library.take());
+    let library_of = |i: usize| {
+        frames
+            .get(i)
+            .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)))
+            .map(|o| file_name(&o.path))
+    };
+    site.library = library_of(top_index).or(site.library.take());
     site.function = Some(top.function.clone());
     site.file = top.file.clone();
     site.line = top.line;
     if top.file.is_none() {
         missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
     }
+    // Memory a runtime library allocated for its caller (strdup, operator
+    // new, fopen): the caller is what keeps it.
+    if site.library.as_deref().is_some_and(is_runtime) {
+        site.caller = named
+            .iter()
+            .skip(1)
+            .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(is_runtime))
+            .map(|(i, n)| {
+                let f = &n[0];
+                let at = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!(" at {file}:{line}"),
+                    _ => String::new(),
+                };
+                let lib = library_of(*i).map_or(String::new(), |l| format!(" in {l}"));
+                format!("{}{at}{lib}", f.function)
+            });
+    }
     site.frames = named
         .iter()
+        .flat_map(|(_, n)| n)
         .map(|f| match (&f.file, f.line) {
             (Some(file), Some(line)) => format!("{} ({file}:{line})", f.function),
             (Some(file), None) => format!("{} ({file})", f.function),
             _ => f.function.clone(),
         })
         .collect();
+}
+
+/// The C and C++ runtime's libraries, whose allocations are made for
+/// their caller.
+fn is_runtime(library: &str) -> bool {
+    [
+        "libc.so",
+        "libstdc++.so",
+        "ld-linux",
+        "libgcc_s.so",
+        "libc++.so",
+        "libm.so",
+    ]
+    .iter()
+    .any(|r| library.starts_with(r))
 }
 
 #[cfg(test)]
