@@ -441,10 +441,11 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     );
     let heap = heap_seen(&channel, pid, &samples);
     let warmup_secs = opts.warmup.as_secs_f64();
-    if let Some(c) = counter {
+    if let Some(done) = counter {
         // The tree is gone: what it wrote is read to the end (a process it
-        // left holding the pipe was stopped above).
-        let _ = c.join();
+        // left holding the pipe was stopped above); a process outside the
+        // tree that holds it too is not waited for past a second.
+        let _ = done.recv_timeout(Duration::from_secs(1));
     }
     let per = opts.per.as_ref().map(|re| {
         per_request(
@@ -507,12 +508,14 @@ const PERIODIC_SITES: usize = 5;
 
 /// Copies the program's output to ours (or to our stderr), line by line,
 /// counting the lines that match `re` into `count`.
+/// The receiver hears when the output ended.
 fn count_lines(
     out: std::process::ChildStdout,
     re: regex::Regex,
     count: std::sync::Arc<std::sync::atomic::AtomicU64>,
     to_stderr: bool,
-) -> std::thread::JoinHandle<()> {
+) -> std::sync::mpsc::Receiver<()> {
+    let (done, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::{BufRead, Write};
         let mut reader = std::io::BufReader::new(out);
@@ -534,7 +537,9 @@ fn count_lines(
                 o.write_all(&line).and_then(|()| o.flush())
             };
         }
-    })
+        let _ = done.send(());
+    });
+    ended
 }
 
 /// `--per`: the request rate fitted over the fitted samples, and the

@@ -328,8 +328,10 @@ pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
     // child (which stores null first, and runs alone).
     let table = unsafe { &*table };
     let mean = SAMPLE_BYTES.load(Relaxed);
-    // A re-entered call leaves the thread's sampling state to its outer one.
-    if outer && !sampled(size, mean) {
+    // Re-entered calls are sampled alike (their weight assumes it); one
+    // that interrupts the outer call's update of the countdown may lose
+    // that update, which only shifts the next sample.
+    if !sampled(size, mean) {
         return;
     }
     let site = if outer { site_here(table) } else { UNWALKED };
