@@ -425,6 +425,7 @@ fn a_program_that_exits_says_which_sites_blocks_are_lost() {
         .unwrap_or_else(|| panic!("{:#}", w["sites"]));
     assert_eq!(site["lost_blocks"], 1500, "{site:#}");
     assert_eq!(site["lost_bytes"], 150_000, "{site:#}");
+    assert_eq!(site["possible_blocks"], 0, "{site:#}");
     // Stopped by --duration (SIGTERM: no exit, no scan): unknown, not 0.
     let (_, w) = watch(
         &["--duration", "1s", "--sites-sample", "0"],

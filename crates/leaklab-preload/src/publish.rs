@@ -283,10 +283,13 @@ fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
     {
         let slot = match class {
             Class::Lost => {
-                sites::note_lost(block.address(), block.size);
+                sites::note_lost(block.address(), block.size, false);
                 &mut lost
             }
-            Class::Possible => &mut possible,
+            Class::Possible => {
+                sites::note_lost(block.address(), block.size, true);
+                &mut possible
+            }
             Class::Reachable => continue,
         };
         slot.0 += 1;

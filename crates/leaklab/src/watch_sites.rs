@@ -136,6 +136,10 @@ pub struct Site {
     /// reached in the shim's scan, and their bytes.
     pub lost_blocks: AtomicI64,
     pub lost_bytes: AtomicI64,
+    /// At exit: the live blocks reached only through pointers into their
+    /// middle (memcheck's "possibly lost"), and their bytes.
+    pub possible_blocks: AtomicI64,
+    pub possible_bytes: AtomicI64,
 }
 
 /// Set in [`Site::depth`] once the frames are written.

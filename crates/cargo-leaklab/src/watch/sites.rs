@@ -90,7 +90,12 @@ impl SiteFiles {
                     allocations: s.allocations.load(Relaxed),
                     frees: s.frees.load(Relaxed),
                 },
-                lost: (s.lost_blocks.load(Relaxed), s.lost_bytes.load(Relaxed)),
+                lost: [
+                    s.lost_blocks.load(Relaxed),
+                    s.lost_bytes.load(Relaxed),
+                    s.possible_blocks.load(Relaxed),
+                    s.possible_bytes.load(Relaxed),
+                ],
             });
         }
         Some(Reading {
@@ -179,8 +184,9 @@ struct SiteNow {
     index: u32,
     frames: Option<Vec<u64>>,
     counts: Counts,
-    /// Lost blocks and bytes at exit (meaningful once scanned).
-    lost: (i64, i64),
+    /// Lost blocks and bytes at exit, then possibly lost ones
+    /// (meaningful once scanned).
+    lost: [i64; 4],
 }
 
 struct Reading {
@@ -199,8 +205,9 @@ struct Track {
     /// (t, live bytes) each time they changed.
     changes: Vec<(f64, i64)>,
     last: Counts,
-    /// Lost at exit, by the shim's scan.
-    lost: Option<(i64, i64)>,
+    /// Lost and possibly lost at exit (blocks, bytes each), by the
+    /// shim's scan.
+    lost: Option<[i64; 4]>,
 }
 
 /// One process's sites over time.
@@ -367,6 +374,10 @@ pub struct SiteReport {
     /// possibly lost).
     pub lost_blocks: Option<i64>,
     pub lost_bytes: Option<i64>,
+    /// At exit: its blocks reached only through pointers into their
+    /// middle (possibly lost), and their bytes; None as above.
+    pub possible_blocks: Option<i64>,
+    pub possible_bytes: Option<i64>,
     /// Live blocks and bytes at the last sample, allocations and frees.
     pub live_blocks: i64,
     pub live_bytes: i64,
@@ -499,9 +510,9 @@ impl Tracker {
                     continue;
                 }
                 let lost = p.scanned.then(|| {
-                    tracks.iter().fold((0, 0), |a, t| {
-                        let l = t.lost.unwrap_or((0, 0));
-                        (a.0 + l.0, a.1 + l.1)
+                    tracks.iter().fold([0; 4], |a, t| {
+                        let l = t.lost.unwrap_or([0; 4]);
+                        [a[0] + l[0], a[1] + l[1], a[2] + l[2], a[3] + l[3]]
                     })
                 });
                 let kind = match key {
@@ -522,8 +533,10 @@ impl Tracker {
                     bytes_per_request: requests_per_sec
                         .filter(|&r| r > 0.0 && grows)
                         .map(|r| f.slope / r),
-                    lost_blocks: lost.map(|l| l.0),
-                    lost_bytes: lost.map(|l| l.1),
+                    lost_blocks: lost.map(|l| l[0]),
+                    lost_bytes: lost.map(|l| l[1]),
+                    possible_blocks: lost.map(|l| l[2]),
+                    possible_bytes: lost.map(|l| l[3]),
                     live_blocks: last.live_blocks,
                     live_bytes: last.live_bytes,
                     allocations: last.allocations,
@@ -632,14 +645,24 @@ impl SiteReport {
         if with_pid {
             t.push_str(&format!(" [pid {}]", self.pid));
         }
+        let plural = |n: i64| if n == 1 { "" } else { "s" };
         match (self.lost_blocks, self.lost_bytes) {
             (Some(0), _) => t.push_str("; at exit none of its blocks lost"),
             (Some(blocks), Some(b)) => t.push_str(&format!(
                 "; at exit {blocks} block{} / {} lost (no pointer to them)",
-                if blocks == 1 { "" } else { "s" },
+                plural(blocks),
                 bytes(b.max(0) as u64)
             )),
             _ => {}
+        }
+        if let (Some(blocks), Some(b)) = (self.possible_blocks, self.possible_bytes)
+            && blocks > 0
+        {
+            t.push_str(&format!(
+                ", {blocks} block{} / {} possibly lost (pointers into their middle only)",
+                plural(blocks),
+                bytes(b.max(0) as u64)
+            ));
         }
         t
     }

@@ -476,8 +476,9 @@ pub fn enabled() -> bool {
 }
 
 /// At exit, from the shim's scan: the live block at `addr` (`size`
-/// bytes) is lost; its site (if the map holds it) counts it.
-pub fn note_lost(addr: usize, size: usize) {
+/// bytes) is lost (`possible`: only possibly lost); its site (if the map
+/// holds it) counts it.
+pub fn note_lost(addr: usize, size: usize, possible: bool) {
     let table = TABLE.load(Acquire);
     let Some(map) = map() else { return };
     if table.is_null() {
@@ -494,8 +495,13 @@ pub fn note_lost(addr: usize, size: usize) {
         if v != TOMBSTONE && v >> 16 == addr as u64 {
             let (blocks, bytes) = layout::weight(size, SAMPLE_BYTES.load(Relaxed));
             let s = &table.sites[(v & 0xffff) as usize];
-            s.lost_blocks.fetch_add(blocks, Relaxed);
-            s.lost_bytes.fetch_add(bytes, Relaxed);
+            let (b, n) = if possible {
+                (&s.possible_blocks, &s.possible_bytes)
+            } else {
+                (&s.lost_blocks, &s.lost_bytes)
+            };
+            b.fetch_add(blocks, Relaxed);
+            n.fetch_add(bytes, Relaxed);
             return;
         }
     }
