@@ -109,6 +109,19 @@ fn child(dir: &std::path::Path) -> ! {
         // SAFETY: a block the handler allocated, or NULL.
         unsafe { libc::free(slot.swap(std::ptr::null_mut(), Relaxed)) };
     }
+    let (live, allocations, unwalked, unmapped) = sums(dir);
+    let ok = live == 0 && allocations > 2 * SIGNALS && unmapped == 0;
+    eprintln!(
+        "sites under signals: {live} live blocks left, {allocations} allocations \
+         ({unwalked} with no stack), {unmapped} unmapped"
+    );
+    // SAFETY: exit at once, running none of the parent's handlers.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+/// The sites' sums: (live blocks, allocations, of which with no stack,
+/// allocations attributed to no site).
+fn sums(dir: &std::path::Path) -> (i64, u64, u64, u64) {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() };
     let file = std::fs::File::open(dir.join(pid.to_string())).expect("the site file");
@@ -138,19 +151,75 @@ fn child(dir: &std::path::Path) -> ! {
             unwalked = site.allocations.load(Relaxed);
         }
     }
-    let unmapped = table.header.unmapped_blocks.load(Relaxed);
-    let ok = live == 0 && allocations > 2 * SIGNALS && unmapped == 0;
+    (
+        live,
+        allocations,
+        unwalked,
+        table.header.unmapped_blocks.load(Relaxed),
+    )
+}
+
+/// Threads allocating, reallocating and freeing blocks of many sizes from
+/// a few stacks at once (interning races, the map under contention); all
+/// freed, every site back to where it was.
+fn threads_child(dir: &std::path::Path) -> ! {
+    let c_dir = CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+    assert!(leaklab::heap::interpose::sites::enable(
+        &c_dir,
+        0,
+        usize::MAX
+    ));
+    // glibc keeps a finished thread's stack, and its TLS vector (a calloc
+    // of pthread_create's), for the next thread: four idle threads first,
+    // so that the measured ones reuse theirs, and the baseline holds them.
+    for t in (0..4)
+        .map(|_| std::thread::spawn(|| ()))
+        .collect::<Vec<_>>()
+    {
+        t.join().unwrap();
+    }
+    let (baseline, _, _, _) = sums(dir);
+    const PER_THREAD: usize = 20_000;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut kept = [std::ptr::null_mut::<libc::c_void>(); 64];
+                for i in 0..PER_THREAD {
+                    let size = 8 + (i * 37 + t * 11) % 3000;
+                    // SAFETY: plain C allocations, each freed once.
+                    unsafe {
+                        let p = if i % 3 == 0 {
+                            libc::realloc(libc::malloc(size / 2 + 1), size)
+                        } else {
+                            libc::malloc(size)
+                        };
+                        libc::free(std::mem::replace(&mut kept[i % kept.len()], p));
+                    }
+                }
+                for p in kept {
+                    // SAFETY: blocks of this thread's, or NULL.
+                    unsafe { libc::free(p) };
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (live, allocations, _, unmapped) = sums(dir);
+    let ok = live == baseline && allocations as usize >= 4 * PER_THREAD && unmapped == 0;
     eprintln!(
-        "sites under signals: {live} live blocks left, {allocations} allocations \
-         ({unwalked} with no stack), {unmapped} unmapped"
+        "sites across threads: {live} live blocks left ({baseline} before the threads), \
+         {allocations} allocations"
     );
-    // SAFETY: exit at once, running none of the parent's handlers.
+    // SAFETY: exit at once.
     unsafe { libc::_exit(if ok { 0 } else { 1 }) }
 }
 
-#[test]
-fn sites_stay_exact_and_nothing_hangs_under_an_allocating_signal_handler() {
-    let dir = std::env::temp_dir().join(format!("leaklab-sites-signals-{}", std::process::id()));
+/// Runs `child` in a forked child under a deadline; panics if it hangs
+/// or fails.
+fn in_child(what: &str, child: fn(&std::path::Path) -> !) {
+    let dir = std::env::temp_dir().join(format!("leaklab-sites-{what}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).unwrap();
     for round in 0..3 {
@@ -180,8 +249,18 @@ fn sites_stay_exact_and_nothing_hangs_under_an_allocating_signal_handler() {
         }
         assert!(
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "round {round}: status {status:#x} (its stderr says why)"
+            "{what}, round {round}: status {status:#x} (its stderr says why)"
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sites_stay_exact_and_nothing_hangs_under_an_allocating_signal_handler() {
+    in_child("signals", child);
+}
+
+#[test]
+fn sites_stay_exact_across_threads() {
+    in_child("threads", threads_child);
 }
