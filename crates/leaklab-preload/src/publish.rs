@@ -113,7 +113,6 @@ unsafe fn start() {
     // copied by `enable`.
     let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
     if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
-        // SAFETY: a C string from getenv (above).
         let mean = env_number(leaklab::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
         let cap = env_number(leaklab::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
         leaklab::heap::interpose::sites::enable(

@@ -370,8 +370,8 @@ pub struct SiteReport {
     pub bytes_per_request: Option<f64>,
     /// At exit, by the shim's conservative scan: its blocks no pointer
     /// reached, and their bytes (None: no scan, the process did not end
-    /// through `exit`; the rest of its live blocks were still reachable or
-    /// possibly lost).
+    /// through `exit`). A floor: under watch freed memory is not zeroed,
+    /// so a stale pointer left in it can make a lost block look reached.
     pub lost_blocks: Option<i64>,
     pub lost_bytes: Option<i64>,
     /// At exit: its blocks reached only through pointers into their
@@ -647,9 +647,9 @@ impl SiteReport {
         }
         let plural = |n: i64| if n == 1 { "" } else { "s" };
         match (self.lost_blocks, self.lost_bytes) {
-            (Some(0), _) => t.push_str("; at exit none of its blocks lost"),
+            (Some(0), _) => t.push_str("; at exit no block of it found lost"),
             (Some(blocks), Some(b)) => t.push_str(&format!(
-                "; at exit {blocks} block{} / {} lost (no pointer to them)",
+                "; at exit at least {blocks} block{} / {} lost (no pointer to them)",
                 plural(blocks),
                 bytes(b.max(0) as u64)
             )),
