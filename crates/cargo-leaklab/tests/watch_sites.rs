@@ -468,3 +468,38 @@ fn a_block_libc_allocates_for_its_caller_names_the_caller() {
         "{caller}"
     );
 }
+
+#[test]
+fn every_prints_the_growing_sites_while_the_program_runs() {
+    let exe = program(false);
+    let out = common::leaklab(&[
+        "watch",
+        "--duration",
+        "3s",
+        "--every",
+        "1s",
+        "--sites-sample",
+        "0",
+        "--per",
+        "^nothing matches this",
+        "--",
+        exe.to_str().unwrap(),
+        "100000",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let periodic: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("leaklab [") && l.contains("leak_one at "))
+        .collect();
+    assert!(periodic.len() >= 2, "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("requests (/^nothing matches this/): 0 lines")
+            && stdout.contains("; no line matched: nothing to divide by"),
+        "{stdout}"
+    );
+    // The symbolizer's servers --every started are leaklab's, not the
+    // program's: one process watched, nothing left running.
+    assert!(!stdout.contains("processes seen"), "{stdout}");
+    assert!(!stdout.contains("left running"), "{stdout}");
+}

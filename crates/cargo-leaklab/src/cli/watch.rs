@@ -157,7 +157,11 @@ fn per_text(per: &watch::PerRequest) -> String {
                 bytes(b.round() as u64)
             }
         ),
-        _ => "; too few requests after the warm-up to divide by: undecided".into(),
+        _ if per.requests == 0 => "; no line matched: nothing to divide by".into(),
+        _ if !per.rate.is_some_and(|r| r.determined && r.slope > 0.0) => {
+            "; too few requests after the warm-up to divide by: undecided".into()
+        }
+        _ => "; the heap is not seen (above): nothing to divide".into(),
     };
     format!(
         "requests (/{}/): {} lines{rate}{kept}",

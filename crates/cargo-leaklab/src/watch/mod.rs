@@ -296,6 +296,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         .map_err(|e| StartError(format!("cannot start {}: {e}", name.to_string_lossy())))?;
     let start = Instant::now();
     let pid = child.id();
+    tree::set_root(pid);
     let counter = match (&opts.per, child.stdout.take()) {
         (Some(re), Some(out)) => Some(count_lines(
             out,
