@@ -279,7 +279,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             Some("sites not counted: the shim is not loaded".into()),
         ),
     };
-    let mut site_tracker = sites::Tracker::default();
+    let mut site_tracker = sites::Tracker::new(opts.warmup.as_secs_f64());
     let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     if opts.per.is_some() {
         cmd.stdout(Stdio::piped());
@@ -361,7 +361,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
                         })
                         .filter(|r| r.determined)
                         .map(|r| r.slope);
-                    let report = site_tracker.report(warmup, rate, opts.sites_sample);
+                    let report = site_tracker.report(rate, opts.sites_sample);
                     for line in report.lines(PERIODIC_SITES) {
                         eprintln!("leaklab [{t:.1} s] {line}");
                     }
@@ -466,7 +466,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             .and_then(|p| p.rate)
             .filter(|r| r.determined)
             .map(|r| r.slope);
-        Some(site_tracker.report(warmup_secs, rate, opts.sites_sample))
+        Some(site_tracker.report(rate, opts.sites_sample))
     } else {
         if site_files.is_some() {
             sites_note = Some(

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use serde::Serialize;
 
-use crate::fit::{COUNTERS_MIN_SLOPE, Fit, fit};
+use crate::fit::{COUNTERS_MIN_SLOPE, Fit};
 use leaklab::check::LoadedObject;
 use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
 
@@ -199,11 +199,77 @@ struct Reading {
     sites: Vec<SiteNow>,
 }
 
+/// A least-squares line kept up to date point by point (Welford's
+/// updates): the fit `fit::fit` makes of the same points, in constant
+/// memory, so that an hour's watch of thousands of sites keeps no series.
+#[derive(Debug, Clone, Copy, Default)]
+struct Running {
+    n: usize,
+    mean_x: f64,
+    mean_y: f64,
+    cxx: f64,
+    cxy: f64,
+    cyy: f64,
+    first_y: f64,
+    last_y: f64,
+}
+
+impl Running {
+    fn add(&mut self, x: f64, y: f64) {
+        if self.n == 0 {
+            self.first_y = y;
+        }
+        self.n += 1;
+        let n = self.n as f64;
+        let dx = x - self.mean_x;
+        let dy = y - self.mean_y;
+        self.mean_x += dx / n;
+        self.mean_y += dy / n;
+        self.cxx += dx * (x - self.mean_x);
+        self.cxy += dx * (y - self.mean_y);
+        self.cyy += dy * (y - self.mean_y);
+        self.last_y = y;
+    }
+
+    fn fit(&self) -> Fit {
+        if self.n < 2 || self.cxx <= 0.0 {
+            return Fit {
+                points: self.n,
+                determined: false,
+                slope: 0.0,
+                intercept: self.mean_y,
+                r_squared: 0.0,
+            };
+        }
+        let slope = self.cxy / self.cxx;
+        let r_squared = if self.cyy <= 0.0 {
+            1.0
+        } else {
+            (1.0 - (self.cyy - slope * self.cxy) / self.cyy).clamp(0.0, 1.0)
+        };
+        Fit {
+            points: self.n,
+            determined: true,
+            slope,
+            intercept: self.mean_y - slope * self.mean_x,
+            r_squared,
+        }
+    }
+
+    /// The last fitted value less the first.
+    fn rise(&self) -> f64 {
+        self.last_y - self.first_y
+    }
+}
+
 /// One site of one process over time.
 struct Track {
     frames: Option<Vec<u64>>,
-    /// (t, live bytes) each time they changed.
-    changes: Vec<(f64, i64)>,
+    /// Its live bytes at each fitted sample, as a running line (a site
+    /// first seen late counts 0 bytes at the samples before).
+    line: Running,
+    /// The reading it was last seen in.
+    seen: u64,
     last: Counts,
     /// Lost and possibly lost at exit (blocks, bytes each), by the
     /// shim's scan.
@@ -213,8 +279,13 @@ struct Track {
 /// One process's sites over time.
 #[derive(Default)]
 struct ProcessSites {
-    /// Times its table was read, and whether it was exiting then.
-    times: Vec<(f64, bool)>,
+    /// When its table was first read: its warm-up counts from there.
+    first: Option<f64>,
+    /// Readings so far.
+    readings: u64,
+    /// Fitted samples so far, as the line of a site that kept 0 bytes: a
+    /// site seen for the first time starts from it.
+    zero: Running,
     sites: HashMap<u32, Track>,
     header: HeaderCounts,
     used: u64,
@@ -228,39 +299,58 @@ struct ProcessSites {
 /// Every process's sites over time, by pid and table (a process that
 /// execs starts a new table, of another program: its sites are another
 /// image's, fitted apart).
-#[derive(Default)]
 pub struct Tracker {
     processes: BTreeMap<(u32, u64), ProcessSites>,
+    /// Seconds after a process's first reading left out of its sites' fits.
+    warmup: f64,
 }
 
 impl Tracker {
+    /// A tracker leaving the first `warmup` seconds of each process out of
+    /// its sites' fits (and samples taken as it exited).
+    pub fn new(warmup: f64) -> Tracker {
+        Tracker {
+            processes: BTreeMap::new(),
+            warmup,
+        }
+    }
+
     /// Reads process `pid`'s table at time `t`; false if it has none.
     pub fn sample(&mut self, files: &SiteFiles, pid: u32, t: f64, exiting: bool) -> bool {
         let Some(reading) = files.read(pid) else {
             return false;
         };
         let p = self.processes.entry((pid, reading.file)).or_default();
-        p.times.push((t, exiting));
+        let first = *p.first.get_or_insert(t);
+        let fitted = t >= first + self.warmup && !exiting;
+        p.readings += 1;
         p.header = reading.header;
         p.used = reading.used;
         for s in reading.sites {
+            let zero = p.zero;
             let track = p.sites.entry(s.index).or_insert_with(|| Track {
                 frames: None,
-                changes: Vec::new(),
+                line: zero,
+                seen: 0,
                 last: Counts::default(),
                 lost: None,
             });
             if track.frames.is_none() {
                 track.frames = s.frames;
             }
-            if track
-                .changes
-                .last()
-                .is_none_or(|c| c.1 != s.counts.live_bytes)
-            {
-                track.changes.push((t, s.counts.live_bytes));
+            if fitted {
+                track.line.add(t, s.counts.live_bytes as f64);
             }
+            track.seen = p.readings;
             track.last = s.counts;
+        }
+        if fitted {
+            // A site this reading missed (its slot of the order list not
+            // yet written) keeps its last value.
+            for track in p.sites.values_mut().filter(|tr| tr.seen != p.readings) {
+                track.line.add(t, track.last.live_bytes as f64);
+            }
+            p.zero.add(t, 0.0);
         }
         if p.maps_at != Some(p.used)
             && let Some(objects) = objects_of(pid)
@@ -442,12 +532,7 @@ impl Tracker {
     /// Fits every site and names them: `warmup` seconds after each
     /// process's first sample are left out, as are samples taken as it
     /// exited. `requests`: the request rate (per second) for `--per`.
-    pub fn report(
-        &self,
-        warmup: f64,
-        requests_per_sec: Option<f64>,
-        sample_bytes: u64,
-    ) -> SitesReport {
+    pub fn report(&self, requests_per_sec: Option<f64>, sample_bytes: u64) -> SitesReport {
         let mut sites = Vec::new();
         let mut notes = Vec::new();
         let mut most_fitted = 0;
@@ -461,67 +546,23 @@ impl Tracker {
                 scanned_at_exit: p.scanned,
                 header: p.header,
             });
-            let Some(&(first, _)) = p.times.first() else {
-                continue;
-            };
-            let times: Vec<f64> = p
-                .times
-                .iter()
-                .filter(|(t, exiting)| *t >= first + warmup && !exiting)
-                .map(|(t, _)| *t)
-                .collect();
-            most_fitted = most_fitted.max(times.len());
-            // Entries with the same stack (two threads interned it at once)
-            // are one site.
-            let mut merged: HashMap<SiteKey, Vec<&Track>> = HashMap::new();
+            most_fitted = most_fitted.max(p.zero.n);
             for (&index, track) in &p.sites {
-                let key = match (index as usize, &track.frames) {
-                    (OTHER | UNWALKED, _) => SiteKey::Reserved(index),
-                    (_, Some(frames)) => SiteKey::Stack(frames.clone()),
-                    (_, None) => SiteKey::Unready(index),
-                };
-                merged.entry(key).or_default().push(track);
-            }
-            for (key, tracks) in merged {
-                let points: Vec<(f64, f64)> = times
-                    .iter()
-                    .map(|&t| {
-                        (
-                            t,
-                            tracks.iter().map(|tr| value_at(tr, t)).sum::<i64>() as f64,
-                        )
-                    })
-                    .collect();
-                let f = fit(&points);
-                let rise = match (points.first(), points.last()) {
-                    (Some(a), Some(b)) => b.1 - a.1,
-                    _ => 0.0,
-                };
-                let grows = points.len() >= super::judge::MIN_POINTS
+                let f = track.line.fit();
+                let grows = f.points >= super::judge::MIN_POINTS
                     && f.climbs(COUNTERS_MIN_SLOPE)
-                    && rise > 0.0;
-                let last = tracks.iter().fold(Counts::default(), |a, t| Counts {
-                    live_blocks: a.live_blocks + t.last.live_blocks,
-                    live_bytes: a.live_bytes + t.last.live_bytes,
-                    allocations: a.allocations + t.last.allocations,
-                    frees: a.frees + t.last.frees,
-                });
+                    && track.line.rise() > 0.0;
+                let last = track.last;
                 if last.allocations == 0 && last.live_blocks == 0 {
                     continue;
                 }
-                let lost = p.scanned.then(|| {
-                    tracks.iter().fold([0; 4], |a, t| {
-                        let l = t.lost.unwrap_or([0; 4]);
-                        [a[0] + l[0], a[1] + l[1], a[2] + l[2], a[3] + l[3]]
-                    })
-                });
-                let kind = match key {
-                    SiteKey::Reserved(i) if i as usize == OTHER => "other",
-                    SiteKey::Reserved(_) => "unwalked",
-                    SiteKey::Stack(_) | SiteKey::Unready(_) => "stack",
+                let lost = p.scanned.then(|| track.lost.unwrap_or([0; 4]));
+                let kind = match index as usize {
+                    OTHER => "other",
+                    UNWALKED => "unwalked",
+                    _ => "stack",
                 };
-                let frames = tracks.iter().find_map(|t| t.frames.clone());
-                stacks.push(match (kind, frames) {
+                stacks.push(match (kind, track.frames.clone()) {
                     ("stack", Some(f)) => Some((image, f)),
                     _ => None,
                 });
@@ -605,17 +646,6 @@ impl Tracker {
             missing_symbols: missing,
         }
     }
-}
-
-/// What makes two table entries one site.
-#[derive(PartialEq, Eq, Hash)]
-enum SiteKey {
-    /// OTHER or UNWALKED.
-    Reserved(u32),
-    /// A stack.
-    Stack(Vec<u64>),
-    /// An entry whose frames were still being written at every reading.
-    Unready(u32),
 }
 
 impl SiteReport {
@@ -771,14 +801,6 @@ impl SitesReport {
     }
 }
 
-/// A track's live bytes at time `t` (0 before its first change).
-fn value_at(track: &Track, t: f64) -> i64 {
-    match track.changes.partition_point(|c| c.0 <= t) {
-        0 => 0,
-        n => track.changes[n - 1].1,
-    }
-}
-
 /// The object holding `address`.
 fn object_at(objects: &[LoadedObject], address: usize) -> Option<&LoadedObject> {
     objects
@@ -900,6 +922,7 @@ fn is_runtime(library: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fit::fit;
 
     #[test]
     fn maps_become_objects_with_their_bias() {
@@ -923,16 +946,33 @@ mod tests {
     }
 
     #[test]
-    fn a_track_reads_its_last_change_at_or_before_t() {
-        let track = Track {
-            frames: None,
-            changes: vec![(1.0, 100), (2.0, 300)],
-            last: Counts::default(),
-            lost: None,
-        };
-        assert_eq!(value_at(&track, 0.5), 0);
-        assert_eq!(value_at(&track, 1.0), 100);
-        assert_eq!(value_at(&track, 1.5), 100);
-        assert_eq!(value_at(&track, 9.0), 300);
+    fn the_running_line_is_the_least_squares_fit_of_its_points() {
+        let points = [
+            (0.5, 10.0),
+            (1.0, 12.0),
+            (1.5, 11.0),
+            (2.0, 20.0),
+            (2.5, 21.0),
+        ];
+        let mut running = Running::default();
+        for (x, y) in points {
+            running.add(x, y);
+        }
+        let (a, b) = (running.fit(), fit(&points));
+        assert_eq!((a.points, a.determined), (b.points, b.determined));
+        for (x, y) in [
+            (a.slope, b.slope),
+            (a.intercept, b.intercept),
+            (a.r_squared, b.r_squared),
+        ] {
+            assert!((x - y).abs() < 1e-9, "{a:?} against {b:?}");
+        }
+        assert_eq!(running.rise(), 11.0);
+        // A flat line explains everything; one point determines nothing.
+        let mut flat = Running::default();
+        flat.add(1.0, 5.0);
+        assert!(!flat.fit().determined);
+        flat.add(2.0, 5.0);
+        assert_eq!((flat.fit().slope, flat.fit().r_squared), (0.0, 1.0));
     }
 }
