@@ -23,7 +23,7 @@
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-use leaklab::heap::interpose::table;
+use leaklab::heap::interpose::{sites, table};
 use leaklab::watch_page::{self as layout, Counts, MAGIC, Record, Shared};
 
 /// The constructor, run by the dynamic loader when the shim is loaded.
@@ -108,6 +108,20 @@ unsafe fn start() {
     record.exiting.store(0, Ordering::Release);
     PAGE.store(map, Ordering::Release);
     CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
+    // Sites, when the watcher asks for them (a directory for their files).
+    // SAFETY: a NUL-terminated name; the result is NULL or a C string,
+    // copied by `enable`.
+    let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
+    if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
+        let mean = env_number(leaklab::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
+        let cap = env_number(leaklab::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
+        leaklab::heap::interpose::sites::enable(
+            // SAFETY: a C string from getenv (above).
+            unsafe { std::ffi::CStr::from_ptr(sites) },
+            mean,
+            cap,
+        );
+    }
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
         // Counts wanted at exit only, with the scan: no publisher thread,
         // and freed memory zeroed so it holds no stale pointer.
@@ -125,6 +139,27 @@ unsafe fn start() {
     // but for the child's, which starts the child's publisher.
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child)) };
     spawn_publisher(record);
+}
+
+/// The environment variable `name` as a decimal number, without
+/// allocating; None if unset, empty or not a number.
+fn env_number(name: &std::ffi::CStr) -> Option<u64> {
+    // SAFETY: a NUL-terminated name; the result is NULL or a C string
+    // that lives as long as the environment is not modified (read here).
+    let value = unsafe { libc::getenv(name.as_ptr()) };
+    if value.is_null() {
+        return None;
+    }
+    // SAFETY: a C string from getenv (above).
+    let text = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
+    if text.is_empty() {
+        return None;
+    }
+    text.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+            .flatten()
+    })
 }
 
 /// Starts the publishing thread for `record` (of the 'static page).
@@ -173,7 +208,7 @@ fn counts() -> Counts {
         live_bytes: totals.live_bytes,
         allocations: totals.allocations,
         refused: leaklab::heap::interpose::refused_allocations(),
-        shim_bytes: table::mapped_bytes() as u64,
+        shim_bytes: (table::mapped_bytes() + sites::resident_bytes()) as u64,
     }
 }
 
@@ -199,10 +234,13 @@ extern "C" fn fini() {
     // watcher reads no scan, and it would only lengthen the exit. It
     // allocates (through this very interposer): before the publisher is
     // held out, and the block list sized first.
-    let (lost, possible) = if watched {
+    // With sites, the watcher does read one: which sites' blocks are lost.
+    let (lost, possible) = if watched && !sites::enabled() {
         ((0, 0), (0, 0))
     } else {
-        scan_at_exit()
+        let found = scan_at_exit();
+        sites::scanned();
+        found
     };
     before_fork();
     record.publish(counts());
@@ -214,7 +252,7 @@ extern "C" fn fini() {
 }
 
 /// Every live block classed by a scan of the process's memory: (blocks,
-/// bytes) lost, and possibly lost.
+/// bytes) lost, and possibly lost; each lost one told to its site.
 fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
     use leaklab::heap::reach::{Class, Roots, classify_with};
     use leaklab::heap::stacks::Recorded;
@@ -243,8 +281,14 @@ fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
         .zip(classify_with(&recorded, Roots::DataAndThisStack))
     {
         let slot = match class {
-            Class::Lost => &mut lost,
-            Class::Possible => &mut possible,
+            Class::Lost => {
+                sites::note_lost(block.address(), block.size, false);
+                &mut lost
+            }
+            Class::Possible => {
+                sites::note_lost(block.address(), block.size, true);
+                &mut possible
+            }
             Class::Reachable => continue,
         };
         slot.0 += 1;
@@ -277,6 +321,7 @@ extern "C" fn after_fork() {
 /// do not survive a fork). With no record free it publishes nothing.
 extern "C" fn in_child() {
     BUSY.store(false, Ordering::Release);
+    sites::in_child();
     let page = PAGE.load(Ordering::Acquire);
     if page.is_null() {
         CLAIMED.store(std::ptr::null_mut(), Ordering::Release);

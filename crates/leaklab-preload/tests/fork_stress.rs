@@ -147,9 +147,19 @@ fn fork_while_threads_allocate_under_the_shim_never_hangs() {
     for (way, publish_ns) in [
         ("no watcher", None),
         ("watch", Some(1_000_000)),
+        ("watch with sites", Some(1_000_000)),
         ("at exit", Some(0)),
     ] {
         let page = publish_ns.map(page);
+        // Sites: every allocation's stack walked (the unwinder inside the
+        // allocator while other threads fork), each child a file of its own.
+        let sites = (way == "watch with sites").then(|| {
+            let dir =
+                std::env::temp_dir().join(format!("leaklab-fork-sites-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).expect("a directory for the site files");
+            dir
+        });
         let mut command = Command::new(&exe);
         command
             .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
@@ -160,6 +170,14 @@ fn fork_while_threads_allocate_under_the_shim_never_hangs() {
             .stderr(Stdio::piped());
         if let Some((_, path)) = &page {
             command.env("LEAKLAB_WATCH_HEAP", path);
+        }
+        command
+            .env_remove("LEAKLAB_WATCH_SITES")
+            .env_remove("LEAKLAB_WATCH_SITES_SAMPLE");
+        if let Some(dir) = &sites {
+            command
+                .env("LEAKLAB_WATCH_SITES", dir)
+                .env("LEAKLAB_WATCH_SITES_SAMPLE", "0");
         }
         let rounds = env_number("LEAKLAB_FORK_ROUNDS", 200);
         let per_child = env_number("LEAKLAB_FORK_DEADLINE_MS", 10_000);
@@ -182,6 +200,14 @@ fn fork_while_threads_allocate_under_the_shim_never_hangs() {
                 "{way}: {} hangs, {} failed children in {} rounds",
                 n[1], n[2], n[0]
             ));
+        }
+        if let Some(dir) = &sites {
+            // The program's file and one per child that forked.
+            let files = std::fs::read_dir(dir).map_or(0, |d| d.count() as u64);
+            if files < n[0] {
+                problems.push(format!("{way}: {files} site files for {} children", n[0]));
+            }
+            let _ = std::fs::remove_dir_all(dir);
         }
         if let Some((_, path)) = &page {
             // The shim claimed the page and published its counts at exit.

@@ -45,6 +45,8 @@ pub mod check;
 pub mod heap;
 #[doc(hidden)]
 pub mod watch_page;
+#[doc(hidden)]
+pub mod watch_sites;
 
 pub use heap::rust::Counting;
 

@@ -17,6 +17,10 @@ pub fn run(args: WatchArgs) -> Result<i32, Failure> {
         warmup: args.warmup,
         stdout_to_stderr: args.json,
         mem_cap: args.mem_cap,
+        sites: !args.no_sites,
+        sites_sample: args.sites_sample,
+        per: args.per.clone(),
+        every: args.every,
     };
     let w = watch::watch(&opts).map_err(|e| Failure::usage(e.0))?;
     if let Some(path) = &args.plot {
@@ -118,7 +122,51 @@ fn print_summary(w: &Watch) -> std::io::Result<()> {
         }
         _ => outln!("  {}", w.heap.note)?,
     }
+    if let Some(per) = &w.per {
+        outln!("  {}", per_text(per))?;
+    }
+    match (&w.sites, &w.sites_note) {
+        (Some(sites), _) => {
+            for line in sites.lines(TOP_SITES) {
+                outln!("  {line}")?;
+            }
+        }
+        // Without the heap, its line above says why; one line is enough.
+        (None, Some(note)) if w.heap.seen => outln!("  {note}")?,
+        (None, _) => {}
+    }
     outln!("verdict: {} ({})", j.verdict.as_str(), reason(w))
+}
+
+/// Growing sites the summary names (--json has every site).
+const TOP_SITES: usize = 10;
+
+/// "requests (/^request/): 1000 lines, 200/s; the heap keeps 1.0 blocks /
+/// 100 B per request".
+fn per_text(per: &watch::PerRequest) -> String {
+    let rate = match per.rate {
+        Some(r) if r.determined => format!(", {:.1}/s", r.slope),
+        _ => String::new(),
+    };
+    let kept = match (per.heap_blocks_per_request, per.heap_bytes_per_request) {
+        (Some(blocks), Some(b)) => format!(
+            "; the heap keeps {blocks:.1} blocks / {} per request",
+            if b < 0.0 {
+                format!("-{}", bytes((-b).round() as u64))
+            } else {
+                bytes(b.round() as u64)
+            }
+        ),
+        _ if per.requests == 0 => "; no line matched: nothing to divide by".into(),
+        _ if !per.rate.is_some_and(|r| r.determined && r.slope > 0.0) => {
+            "; too few requests after the warm-up to divide by: undecided".into()
+        }
+        _ => "; the heap is not seen (above): nothing to divide".into(),
+    };
+    format!(
+        "requests (/{}/): {} lines{rate}{kept}",
+        per.pattern, per.requests
+    )
 }
 
 /// The program and its arguments on one short line: arguments with spaces

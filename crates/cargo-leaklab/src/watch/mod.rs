@@ -12,6 +12,7 @@ pub mod judge;
 
 pub mod preload;
 pub mod sample;
+pub mod sites;
 pub mod stop;
 pub mod tree;
 
@@ -43,6 +44,14 @@ pub struct Options {
     /// Cap on the program's address space (RLIMIT_AS, each process) and
     /// on its tree's RSS (the watch stops the tree there), in bytes.
     pub mem_cap: Option<u64>,
+    /// Count allocation sites in the shim and name the growing ones.
+    pub sites: bool,
+    /// Sample one allocation per this many bytes on average (0: all).
+    pub sites_sample: u64,
+    /// Count the program's output lines that match this (requests).
+    pub per: Option<regex::Regex>,
+    /// Print the growing sites to stderr this often while the program runs.
+    pub every: Option<Duration>,
 }
 
 /// A finished watch.
@@ -72,6 +81,27 @@ pub struct Watch {
     pub samples: Vec<Sample>,
     /// Every process seen in the tree, with its own samples.
     pub processes: Vec<judge::ProcessSeries>,
+    /// The allocation sites, fitted and named (None: not counted, and
+    /// `sites_note` says why).
+    pub sites: Option<sites::SitesReport>,
+    /// Why there are no sites, or what limits them.
+    pub sites_note: Option<String>,
+    /// `--per`: the requests counted and the memory kept per request.
+    pub per: Option<PerRequest>,
+}
+
+/// `--per REGEX`: the program's output lines that match, as requests.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerRequest {
+    /// The pattern.
+    pub pattern: String,
+    /// Lines that matched, in all.
+    pub requests: u64,
+    /// Their rate over the fitted samples (per second), fitted as memory is.
+    pub rate: Option<crate::fit::Fit>,
+    /// The heap's growth per request: blocks and bytes.
+    pub heap_blocks_per_request: Option<f64>,
+    pub heap_bytes_per_request: Option<f64>,
 }
 
 /// Whether the heap series is there.
@@ -230,6 +260,30 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     if let Ok(ch) = &channel {
         ch.configure(&mut cmd);
     }
+    let (site_files, mut sites_note) = match (&channel, opts.sites) {
+        (Ok(_), true) => match sites::SiteFiles::create() {
+            Ok(files) => {
+                files.configure(&mut cmd, opts.sites_sample);
+                (Some(files), None)
+            }
+            Err(e) => (
+                None,
+                Some(format!(
+                    "sites not counted: cannot make their directory: {e}"
+                )),
+            ),
+        },
+        (Ok(_), false) => (None, Some("sites not counted (--no-sites)".into())),
+        (Err(_), _) => (
+            None,
+            Some("sites not counted: the shim is not loaded".into()),
+        ),
+    };
+    let mut site_tracker = sites::Tracker::new(opts.warmup.as_secs_f64());
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    if opts.per.is_some() {
+        cmd.stdout(Stdio::piped());
+    }
     if let Some(cap) = opts.mem_cap {
         cap_address_space(&mut cmd, cap);
     }
@@ -242,6 +296,18 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         .map_err(|e| StartError(format!("cannot start {}: {e}", name.to_string_lossy())))?;
     let start = Instant::now();
     let pid = child.id();
+    tree::set_root(pid);
+    let counter = match (&opts.per, child.stdout.take()) {
+        (Some(re), Some(out)) => Some(count_lines(
+            out,
+            re.clone(),
+            requests.clone(),
+            opts.stdout_to_stderr,
+        )),
+        _ => None,
+    };
+    let mut request_points: Vec<(f64, u64)> = Vec::new();
+    let mut next_report = opts.every.map(|every| start + every);
     let me = std::process::id();
     let page = crate::fit::page_size();
     let mut samples = Vec::new();
@@ -264,12 +330,43 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         let now = Instant::now();
         if now >= next {
             let t = now.duration_since(start).as_secs_f64();
-            let at = sample_tree(me, pid, t, page, &channel, &mut tracks, &mut refused);
+            let mut sites = site_files.as_ref().map(|f| (f, &mut site_tracker));
+            let at = sample_tree(
+                me,
+                pid,
+                t,
+                page,
+                &channel,
+                &mut tracks,
+                &mut refused,
+                sites.as_mut().map(|(f, t)| (*f, &mut **t)),
+            );
+            request_points.push((t, requests.load(std::sync::atomic::Ordering::Relaxed)));
             if let Some((sample, raw_rss)) = at {
                 capped = opts.mem_cap.is_some_and(|cap| raw_rss >= cap);
                 samples.push(sample);
             }
             next += opts.interval;
+            if let (Some(at), Some(every)) = (next_report, opts.every)
+                && now >= at
+            {
+                next_report = Some(at + every);
+                if site_tracker.any() {
+                    let warmup = opts.warmup.as_secs_f64();
+                    let rate = opts
+                        .per
+                        .as_ref()
+                        .and_then(|re| {
+                            per_request(re.as_str(), 0, &request_points, &samples, warmup).rate
+                        })
+                        .filter(|r| r.determined)
+                        .map(|r| r.slope);
+                    let report = site_tracker.report(rate, opts.sites_sample);
+                    for line in report.lines(PERIODIC_SITES) {
+                        eprintln!("leaklab [{t:.1} s] {line}");
+                    }
+                }
+            }
         }
         let reason = if stop::interrupted() {
             Some((StopReason::Interrupt, libc::SIGINT))
@@ -345,6 +442,40 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     );
     let heap = heap_seen(&channel, pid, &samples);
     let warmup_secs = opts.warmup.as_secs_f64();
+    if let Some(done) = counter {
+        // The tree is gone: what it wrote is read to the end (a process it
+        // left holding the pipe was stopped above); a process outside the
+        // tree that holds it too is not waited for past a second.
+        let _ = done.recv_timeout(Duration::from_secs(1));
+    }
+    let per = opts.per.as_ref().map(|re| {
+        per_request(
+            re.as_str(),
+            requests.load(std::sync::atomic::Ordering::Relaxed),
+            &request_points,
+            &samples,
+            warmup_secs,
+        )
+    });
+    if let Some(files) = &site_files {
+        site_tracker.at_exit(files);
+    }
+    let sites = if site_tracker.any() {
+        let rate = per
+            .as_ref()
+            .and_then(|p| p.rate)
+            .filter(|r| r.determined)
+            .map(|r| r.slope);
+        Some(site_tracker.report(rate, opts.sites_sample))
+    } else {
+        if site_files.is_some() {
+            sites_note = Some(
+                "sites not seen: no process of the tree kept a site table (the shim did not                  load, or the program ended first)"
+                    .into(),
+            );
+        }
+        None
+    };
     let processes: Vec<judge::ProcessSeries> = tracks.into_values().collect();
     Ok(Watch {
         program: opts
@@ -367,7 +498,90 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         judgement: judge::judge(&samples, warmup_secs, page, &processes, &evidence),
         samples,
         processes,
+        sites,
+        sites_note,
+        per,
     })
+}
+
+/// Growing sites printed by `--every`.
+const PERIODIC_SITES: usize = 5;
+
+/// Copies the program's output to ours (or to our stderr), line by line,
+/// counting the lines that match `re` into `count`.
+/// The receiver hears when the output ended.
+fn count_lines(
+    out: std::process::ChildStdout,
+    re: regex::Regex,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    to_stderr: bool,
+) -> std::sync::mpsc::Receiver<()> {
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut reader = std::io::BufReader::new(out);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if re.is_match(&String::from_utf8_lossy(&line)) {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            // A closed stdout of ours must not stop the counting.
+            let _ = if to_stderr {
+                std::io::stderr().write_all(&line)
+            } else {
+                let mut o = std::io::stdout().lock();
+                o.write_all(&line).and_then(|()| o.flush())
+            };
+        }
+        let _ = done.send(());
+    });
+    ended
+}
+
+/// `--per`: the request rate fitted over the fitted samples, and the
+/// heap's slopes divided by it.
+fn per_request(
+    pattern: &str,
+    requests: u64,
+    points: &[(f64, u64)],
+    samples: &[Sample],
+    warmup: f64,
+) -> PerRequest {
+    let fitted: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.t >= warmup && !s.exiting)
+        .collect();
+    let (from, to) = match (fitted.first(), fitted.last()) {
+        (Some(a), Some(b)) => (a.t, b.t),
+        _ => (f64::INFINITY, f64::NEG_INFINITY),
+    };
+    let req: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(t, _)| (from..=to).contains(t))
+        .map(|&(t, n)| (t, n as f64))
+        .collect();
+    let rate = (req.len() >= judge::MIN_POINTS).then(|| crate::fit::fit(&req));
+    let per = |value: &dyn Fn(&Sample) -> Option<f64>| -> Option<f64> {
+        let r = rate.filter(|r| r.determined && r.slope > 0.0)?;
+        let pts: Vec<(f64, f64)> = fitted
+            .iter()
+            .filter_map(|s| value(s).map(|v| (s.t, v)))
+            .collect();
+        let f = crate::fit::fit(&pts);
+        f.determined.then(|| f.slope / r.slope)
+    };
+    PerRequest {
+        pattern: pattern.to_owned(),
+        requests,
+        rate,
+        heap_blocks_per_request: per(&|s| s.heap.map(|h| h.blocks as f64)),
+        heap_bytes_per_request: per(&|s| s.heap.map(|h| h.bytes as f64)),
+    }
 }
 
 /// Caps the program's address space (RLIMIT_AS, inherited by everything
@@ -394,7 +608,9 @@ fn cap_address_space(cmd: &mut Command, cap: u64) {
 /// One sample of every live process below leaklab: the tree's sum (None
 /// once the program itself is gone) and its RSS with the shim's own
 /// memory included, for `--mem-cap`. Each process's own sample goes to
-/// `tracks`; the most allocations glibc refused one process, to `refused`.
+/// `tracks`; the most allocations glibc refused one process, to `refused`;
+/// each process's sites, to `sites`.
+#[allow(clippy::too_many_arguments)]
 fn sample_tree(
     me: u32,
     root: u32,
@@ -403,6 +619,7 @@ fn sample_tree(
     channel: &Result<preload::Channel, String>,
     tracks: &mut Tracks,
     refused: &mut Option<(u32, u64)>,
+    mut sites: Option<(&sites::SiteFiles, &mut sites::Tracker)>,
 ) -> Option<(Sample, u64)> {
     let mut sum = Sample {
         t,
@@ -428,6 +645,9 @@ fn sample_tree(
             && refused.is_none_or(|(_, most)| n > most)
         {
             *refused = Some((p.pid, n));
+        }
+        if let (Some((files, tracker)), Some(_)) = (sites.as_mut(), published) {
+            tracker.sample(files, p.pid, t, own.exiting);
         }
         raw += rss;
         sum.rss_bytes += own.rss_bytes;

@@ -22,8 +22,36 @@ pub fn become_subreaper() -> bool {
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
 }
 
-/// Every process below `ancestor` (not itself), parents before children.
+/// The watched program's pid, once started ([`set_root`]).
+static ROOT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Names the watched program, which is never one of leaklab's helpers.
+pub fn set_root(pid: u32) {
+    ROOT.store(pid, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether child `pid` of this process is one of leaklab's own helpers:
+/// the symbolizer's servers (`addr2line`, or the tool
+/// `LEAKLAB_ADDR2LINE` names), which `--every` starts while the program
+/// runs. They are no process of the program's: not sampled, not stopped.
+fn is_own_helper(pid: u32) -> bool {
+    if pid == ROOT.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    let tool = std::env::var("LEAKLAB_ADDR2LINE").unwrap_or_else(|_| "addr2line".into());
+    let name = std::path::Path::new(&tool)
+        .file_name()
+        .map_or(tool.clone(), |n| n.to_string_lossy().into_owned());
+    // The kernel keeps the first 15 bytes of the name.
+    let short = name.get(..name.len().min(15)).unwrap_or(&name);
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| !short.is_empty() && comm.trim_end_matches('\n') == short)
+}
+
+/// Every process below `ancestor` (not itself), parents before children;
+/// below this process, leaving out its own helpers.
 pub fn below(ancestor: u32) -> Vec<Proc> {
+    let own = ancestor == std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -45,6 +73,9 @@ pub fn below(ancestor: u32) -> Vec<Proc> {
     let mut queue = vec![ancestor];
     while let Some(parent) = queue.pop() {
         for p in children.remove(&parent).unwrap_or_default() {
+            if own && parent == ancestor && is_own_helper(p.pid) {
+                continue;
+            }
             queue.push(p.pid);
             out.push(p);
         }

@@ -56,6 +56,7 @@
 
 pub mod fork;
 mod guard;
+pub mod sites;
 pub mod table;
 pub mod threads;
 mod untracked;
@@ -385,6 +386,7 @@ fn track(ptr: *mut c_void, size: usize, call: Call) {
     match table::insert(ptr as usize, size, true, call.wait(), call.thread.id()) {
         Inserted::Yes => {
             call.count(1, size as i64);
+            sites::on_alloc(ptr as usize, size, call.outer());
             if call.outer() {
                 super::stacks::on_alloc(ptr as usize, size, super::Side::C);
             }
@@ -411,6 +413,7 @@ fn untrack(ptr: *mut c_void, call: Call) -> Forgot {
     match table::remove(ptr as usize, call.wait(), call.thread.id()) {
         Removed::Size(size) => {
             call.count(-1, -(size as i64));
+            sites::on_free(ptr as usize, size);
             if call.outer() {
                 super::stacks::on_free(ptr as usize, size);
             }
@@ -432,7 +435,10 @@ fn retrack(ptr: *mut c_void, forgot: Forgot, call: Call) {
     match forgot {
         Forgot::Tracked(size) => {
             match table::insert(ptr as usize, size, false, call.wait(), call.thread.id()) {
-                Inserted::Yes => call.count(1, size as i64),
+                Inserted::Yes => {
+                    call.count(1, size as i64);
+                    sites::on_alloc(ptr as usize, size, call.outer());
+                }
                 Inserted::NoRoom | Inserted::Busy => note_untracked(ptr, call.thread),
             }
         }

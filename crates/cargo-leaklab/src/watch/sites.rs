@@ -1,0 +1,978 @@
+//! Which code keeps the memory: the shim's allocation sites (one table per
+//! process, `<dir>/<pid>`, layout in `leaklab`'s watch_sites.rs), sampled
+//! with the rest, each site's live bytes fitted over time as the heap is,
+//! and the sites that climb named (library, function, file:line: the
+//! shared symbolizer, one `addr2line` server per object).
+//!
+//! A site's frames are raw return addresses of its process; they become
+//! object + offset through that process's `/proc/PID/maps`, read while
+//! it runs (again whenever it has new sites: a library it loaded since).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::fit::{COUNTERS_MIN_SLOPE, Fit};
+use leaklab::check::LoadedObject;
+use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
+
+/// The directory of the site files, removed with this.
+pub struct SiteFiles {
+    dir: tempfile::TempDir,
+}
+
+impl SiteFiles {
+    /// A fresh directory for the shim's site files.
+    pub fn create() -> std::io::Result<SiteFiles> {
+        Ok(SiteFiles {
+            dir: tempfile::Builder::new()
+                .prefix("leaklab-sites-")
+                .tempdir()?,
+        })
+    }
+
+    /// Tells the shim to count sites, into this directory, sampling one
+    /// allocation per `sample_bytes` on average (0: every one).
+    pub fn configure(&self, cmd: &mut Command, sample_bytes: u64) {
+        cmd.env(layout::DIR_VAR, self.dir.path());
+        cmd.env(layout::SAMPLE_VAR, sample_bytes.to_string());
+    }
+
+    /// Process `pid`'s table as it is now, if the shim keeps one there.
+    fn read(&self, pid: u32) -> Option<Reading> {
+        let path = self.dir.path().join(pid.to_string());
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        let len = meta.len();
+        if len < layout::LEN as u64 {
+            return None;
+        }
+        let map = Mapped::of(&file)?;
+        let table = map.table();
+        let h = &table.header;
+        use std::sync::atomic::Ordering::{Acquire, Relaxed};
+        if h.magic.load(Acquire) != layout::MAGIC
+            || h.sites.load(Relaxed) != SITES as u64
+            || h.frames.load(Relaxed) != FRAMES as u64
+        {
+            return None;
+        }
+        let used = (h.used.load(Acquire) as usize).min(SITES);
+        let indexes = [OTHER as u32, UNWALKED as u32]
+            .into_iter()
+            .chain(table.order[..used].iter().map(|o| o.load(Acquire)));
+        let mut sites = Vec::with_capacity(used + 2);
+        let mut seen_zero = false;
+        for index in indexes {
+            // A slot of `order` not yet written reads 0, which is OTHER's.
+            if index == 0 {
+                if seen_zero {
+                    continue;
+                }
+                seen_zero = true;
+            }
+            let Some(s) = table.sites.get(index as usize) else {
+                continue;
+            };
+            let depth = s.depth.load(Acquire);
+            let frames = (depth & READY != 0).then(|| {
+                let n = ((depth & !READY) as usize).min(FRAMES);
+                s.frames[..n].iter().map(|f| f.load(Relaxed)).collect()
+            });
+            sites.push(SiteNow {
+                index,
+                frames,
+                counts: Counts {
+                    live_blocks: s.live_blocks.load(Relaxed),
+                    live_bytes: s.live_bytes.load(Relaxed),
+                    allocations: s.allocations.load(Relaxed),
+                    frees: s.frees.load(Relaxed),
+                },
+                lost: [
+                    s.lost_blocks.load(Relaxed),
+                    s.lost_bytes.load(Relaxed),
+                    s.possible_blocks.load(Relaxed),
+                    s.possible_bytes.load(Relaxed),
+                ],
+            });
+        }
+        Some(Reading {
+            scanned: h.scanned.load(Acquire) == 1,
+            file: std::os::unix::fs::MetadataExt::ino(&meta),
+            used: used as u64,
+            header: HeaderCounts {
+                cap: h.cap.load(Relaxed),
+                full: h.full.load(Relaxed),
+                unmapped_blocks: h.unmapped_blocks.load(Relaxed),
+                unmapped_bytes: h.unmapped_bytes.load(Relaxed),
+                unknown_frees: h.unknown_frees.load(Relaxed),
+            },
+            sites,
+        })
+    }
+}
+
+/// A read-only mapping of one site file, unmapped on drop.
+struct Mapped(*mut libc::c_void);
+
+impl Mapped {
+    fn of(file: &std::fs::File) -> Option<Mapped> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a fresh shared read-only mapping of an open file at
+        // least LEN bytes long (checked by the caller; the shim never
+        // shrinks one).
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout::LEN,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return None;
+        }
+        // Sites are read where they are, not in sequence: no read-ahead
+        // (which would also fill the page cache with the file's holes).
+        // SAFETY: advice on the mapping just made.
+        unsafe { libc::madvise(map, layout::LEN, libc::MADV_RANDOM) };
+        Some(Mapped(map))
+    }
+
+    fn table(&self) -> &Table {
+        // SAFETY: LEN bytes mapped, page-aligned; every field is an
+        // atomic, so reading while the shim writes is sound.
+        unsafe { &*self.0.cast::<Table>() }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `of`; no reference outlives self.
+        unsafe { libc::munmap(self.0, layout::LEN) };
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+struct Counts {
+    live_blocks: i64,
+    live_bytes: i64,
+    allocations: u64,
+    frees: u64,
+}
+
+/// The table's own counts: what could not be attributed.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct HeaderCounts {
+    /// Entries stacks could take in this process (the cap on its sites).
+    pub cap: u64,
+    /// Allocations whose stack found no free entry (counted in "other").
+    pub full: u64,
+    /// Allocations attributed to no site: the block map was full.
+    pub unmapped_blocks: u64,
+    pub unmapped_bytes: u64,
+    /// Frees of blocks the map did not hold (allocated before the shim
+    /// began to count sites, or unmapped).
+    pub unknown_frees: u64,
+}
+
+struct SiteNow {
+    index: u32,
+    frames: Option<Vec<u64>>,
+    counts: Counts,
+    /// Lost blocks and bytes at exit, then possibly lost ones
+    /// (meaningful once scanned).
+    lost: [i64; 4],
+}
+
+struct Reading {
+    /// The process's scan at exit wrote the lost counts.
+    scanned: bool,
+    /// The file's inode: a new one after an exec (the same pid).
+    file: u64,
+    used: u64,
+    header: HeaderCounts,
+    sites: Vec<SiteNow>,
+}
+
+/// A least-squares line kept up to date point by point (Welford's
+/// updates): the fit `fit::fit` makes of the same points, in constant
+/// memory, so that an hour's watch of thousands of sites keeps no series.
+#[derive(Debug, Clone, Copy, Default)]
+struct Running {
+    n: usize,
+    mean_x: f64,
+    mean_y: f64,
+    cxx: f64,
+    cxy: f64,
+    cyy: f64,
+    first_y: f64,
+    last_y: f64,
+}
+
+impl Running {
+    fn add(&mut self, x: f64, y: f64) {
+        if self.n == 0 {
+            self.first_y = y;
+        }
+        self.n += 1;
+        let n = self.n as f64;
+        let dx = x - self.mean_x;
+        let dy = y - self.mean_y;
+        self.mean_x += dx / n;
+        self.mean_y += dy / n;
+        self.cxx += dx * (x - self.mean_x);
+        self.cxy += dx * (y - self.mean_y);
+        self.cyy += dy * (y - self.mean_y);
+        self.last_y = y;
+    }
+
+    fn fit(&self) -> Fit {
+        if self.n < 2 || self.cxx <= 0.0 {
+            return Fit {
+                points: self.n,
+                determined: false,
+                slope: 0.0,
+                intercept: self.mean_y,
+                r_squared: 0.0,
+            };
+        }
+        let slope = self.cxy / self.cxx;
+        let r_squared = if self.cyy <= 0.0 {
+            1.0
+        } else {
+            (1.0 - (self.cyy - slope * self.cxy) / self.cyy).clamp(0.0, 1.0)
+        };
+        Fit {
+            points: self.n,
+            determined: true,
+            slope,
+            intercept: self.mean_y - slope * self.mean_x,
+            r_squared,
+        }
+    }
+
+    /// The last fitted value less the first.
+    fn rise(&self) -> f64 {
+        self.last_y - self.first_y
+    }
+}
+
+/// One site of one process over time.
+struct Track {
+    frames: Option<Vec<u64>>,
+    /// Its live bytes at each fitted sample, as a running line (a site
+    /// first seen late counts 0 bytes at the samples before).
+    line: Running,
+    /// The reading it was last seen in.
+    seen: u64,
+    last: Counts,
+    /// Lost and possibly lost at exit (blocks, bytes each), by the
+    /// shim's scan.
+    lost: Option<[i64; 4]>,
+}
+
+/// One process's sites over time.
+#[derive(Default)]
+struct ProcessSites {
+    /// When its table was first read: its warm-up counts from there.
+    first: Option<f64>,
+    /// Readings so far.
+    readings: u64,
+    /// Fitted samples so far, as the line of a site that kept 0 bytes: a
+    /// site seen for the first time starts from it.
+    zero: Running,
+    sites: HashMap<u32, Track>,
+    header: HeaderCounts,
+    used: u64,
+    objects: Vec<LoadedObject>,
+    /// `used` when the maps were last read.
+    maps_at: Option<u64>,
+    /// Its scan at exit told the sites what was lost.
+    scanned: bool,
+}
+
+/// Every process's sites over time, by pid and table (a process that
+/// execs starts a new table, of another program: its sites are another
+/// image's, fitted apart).
+pub struct Tracker {
+    processes: BTreeMap<(u32, u64), ProcessSites>,
+    /// Seconds after a process's first reading left out of its sites' fits.
+    warmup: f64,
+}
+
+impl Tracker {
+    /// A tracker leaving the first `warmup` seconds of each process out of
+    /// its sites' fits (and samples taken as it exited).
+    pub fn new(warmup: f64) -> Tracker {
+        Tracker {
+            processes: BTreeMap::new(),
+            warmup,
+        }
+    }
+
+    /// Reads process `pid`'s table at time `t`; false if it has none.
+    pub fn sample(&mut self, files: &SiteFiles, pid: u32, t: f64, exiting: bool) -> bool {
+        let Some(reading) = files.read(pid) else {
+            return false;
+        };
+        let p = self.processes.entry((pid, reading.file)).or_default();
+        let first = *p.first.get_or_insert(t);
+        let fitted = t >= first + self.warmup && !exiting;
+        p.readings += 1;
+        p.header = reading.header;
+        p.used = reading.used;
+        for s in reading.sites {
+            let zero = p.zero;
+            let track = p.sites.entry(s.index).or_insert_with(|| Track {
+                frames: None,
+                line: zero,
+                seen: 0,
+                last: Counts::default(),
+                lost: None,
+            });
+            if track.frames.is_none() {
+                track.frames = s.frames;
+            }
+            if fitted {
+                track.line.add(t, s.counts.live_bytes as f64);
+            }
+            track.seen = p.readings;
+            track.last = s.counts;
+        }
+        if fitted {
+            // A site this reading missed (its slot of the order list not
+            // yet written) keeps its last value.
+            for track in p.sites.values_mut().filter(|tr| tr.seen != p.readings) {
+                track.line.add(t, track.last.live_bytes as f64);
+            }
+            p.zero.add(t, 0.0);
+        }
+        if p.maps_at != Some(p.used)
+            && let Some(objects) = objects_of(pid)
+        {
+            p.objects = objects;
+            p.maps_at = Some(p.used);
+        }
+        true
+    }
+
+    /// After the tree ended: what each process's scan at exit found lost,
+    /// per site (a process stopped by a signal made no scan).
+    pub fn at_exit(&mut self, files: &SiteFiles) {
+        for (&(pid, file), p) in &mut self.processes {
+            let Some(reading) = files.read(pid).filter(|r| r.file == file && r.scanned) else {
+                continue;
+            };
+            p.scanned = true;
+            for s in reading.sites {
+                if let Some(track) = p.sites.get_mut(&s.index) {
+                    track.lost = Some(s.lost);
+                }
+            }
+        }
+    }
+
+    /// Whether any process had a table.
+    pub fn any(&self) -> bool {
+        !self.processes.is_empty()
+    }
+}
+
+/// The loaded objects of process `pid`, from its `/proc/PID/maps`: each
+/// file's mappings, and the bias to take off a run-time address for the
+/// address its file speaks of.
+pub fn objects_of(pid: u32) -> Option<Vec<LoadedObject>> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    Some(parse_maps(&maps, elf_is_executable))
+}
+
+/// `is_exec(path)`: the file is an ELF ET_EXEC (loaded where its
+/// addresses say: no bias) rather than ET_DYN (a PIE or a library).
+fn parse_maps(maps: &str, is_exec: impl Fn(&Path) -> bool) -> Vec<LoadedObject> {
+    // Per file: its mappings, and where its offset-0 mapping starts.
+    type Mappings = (Vec<(usize, usize)>, Option<usize>);
+    let mut by_path: BTreeMap<PathBuf, Mappings> = BTreeMap::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(_perms), Some(offset)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let path: String = fields.skip(2).collect::<Vec<_>>().join(" ");
+        if !path.starts_with('/') || path.ends_with(" (deleted)") {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end), Ok(offset)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+            usize::from_str_radix(offset, 16),
+        ) else {
+            continue;
+        };
+        let entry = by_path.entry(PathBuf::from(path)).or_default();
+        entry.0.push((start, end));
+        if offset == 0 && entry.1.is_none() {
+            entry.1 = Some(start);
+        }
+    }
+    by_path
+        .into_iter()
+        .filter_map(|(path, (ranges, first))| {
+            let first = first?;
+            let base = if is_exec(&path) { 0 } else { first };
+            Some(LoadedObject { path, base, ranges })
+        })
+        .collect()
+}
+
+/// Whether `path` is an ELF executable of type ET_EXEC (not position
+/// independent).
+fn elf_is_executable(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 18];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head[..4] == b"\x7fELF" && u16::from_le_bytes([head[16], head[17]]) == 2)
+}
+
+/// One site as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteReport {
+    /// The process.
+    pub pid: u32,
+    /// "stack", or "other" (stacks the full table could not take), or
+    /// "unwalked" (allocations that re-entered the allocator: no stack).
+    pub kind: &'static str,
+    /// Its live bytes climb steadily after the warm-up: it keeps memory.
+    pub grows: bool,
+    /// The fit of its live bytes over the fitted samples (bytes/second).
+    pub fit: Fit,
+    /// Bytes kept per request (`--per`): slope over the request rate.
+    pub bytes_per_request: Option<f64>,
+    /// At exit, by the shim's conservative scan: its blocks no pointer
+    /// reached, and their bytes (None: no scan, the process did not end
+    /// through `exit`). A floor: under watch freed memory is not zeroed,
+    /// so a stale pointer left in it can make a lost block look reached.
+    pub lost_blocks: Option<i64>,
+    pub lost_bytes: Option<i64>,
+    /// At exit: its blocks reached only through pointers into their
+    /// middle (possibly lost), and their bytes; None as above.
+    pub possible_blocks: Option<i64>,
+    pub possible_bytes: Option<i64>,
+    /// Live blocks and bytes at the last sample, allocations and frees.
+    pub live_blocks: i64,
+    pub live_bytes: i64,
+    pub allocations: u64,
+    pub frees: u64,
+    /// The first frame outside the allocator: its library, function,
+    /// file and line (function, file and line where symbols say).
+    pub library: Option<String>,
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Where that is a runtime library's (libc's strdup, libstdc++'s
+    /// operator new): the first frame outside them, which asked for it.
+    pub caller: Option<String>,
+    /// Every frame, innermost first: "library+0xoffset", and the function
+    /// and file:line for the sites that were symbolized.
+    pub frames: Vec<String>,
+}
+
+/// What the sites say.
+#[derive(Debug, Clone, Serialize)]
+pub struct SitesReport {
+    /// 0: every allocation was attributed (exact counts); else the mean
+    /// bytes between sampled allocations, and every count is an estimate.
+    pub sample_bytes: u64,
+    /// The caps: sites per process (two reserved), frames per site, and
+    /// blocks attributed at once.
+    pub cap_sites: usize,
+    pub cap_frames: usize,
+    pub cap_blocks: usize,
+    /// Fitted samples (a process's own warm-up rule) of the longest-lived
+    /// process: fewer than judge's MIN_POINTS and nothing is decided.
+    pub fitted: usize,
+    /// Sites whose live bytes climb.
+    pub growing: usize,
+    /// Every site seen, the growing first (steepest first), then by live
+    /// bytes.
+    pub sites: Vec<SiteReport>,
+    /// Per process: what could not be attributed.
+    pub processes: Vec<ProcessNote>,
+    /// Objects whose frames have no symbols (stripped, no debug info).
+    pub missing_symbols: Vec<String>,
+}
+
+/// One process's table, in counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessNote {
+    pub pid: u32,
+    /// Sites it used (of `cap_sites`).
+    pub sites_used: u64,
+    /// Its scan at exit told the sites what was lost (it ended through
+    /// `exit`).
+    pub scanned_at_exit: bool,
+    #[serde(flatten)]
+    pub header: HeaderCounts,
+}
+
+/// How many sites are symbolized in full (the growing ones always).
+const SYMBOLIZED: usize = 20;
+
+impl Tracker {
+    /// Fits every site and names them: `warmup` seconds after each
+    /// process's first sample are left out, as are samples taken as it
+    /// exited. `requests`: the request rate (per second) for `--per`.
+    pub fn report(&self, requests_per_sec: Option<f64>, sample_bytes: u64) -> SitesReport {
+        let mut sites = Vec::new();
+        let mut notes = Vec::new();
+        let mut most_fitted = 0;
+        let mut objects_of_image: HashMap<usize, &[LoadedObject]> = HashMap::new();
+        let mut stacks: Vec<Option<(usize, Vec<u64>)>> = Vec::new();
+        for (image, (&(pid, _), p)) in self.processes.iter().enumerate() {
+            objects_of_image.insert(image, &p.objects);
+            notes.push(ProcessNote {
+                pid,
+                sites_used: p.used,
+                scanned_at_exit: p.scanned,
+                header: p.header,
+            });
+            most_fitted = most_fitted.max(p.zero.n);
+            for (&index, track) in &p.sites {
+                let f = track.line.fit();
+                let grows = f.points >= super::judge::MIN_POINTS
+                    && f.climbs(COUNTERS_MIN_SLOPE)
+                    && track.line.rise() > 0.0;
+                let last = track.last;
+                if last.allocations == 0 && last.live_blocks == 0 {
+                    continue;
+                }
+                let lost = p.scanned.then(|| track.lost.unwrap_or([0; 4]));
+                let kind = match index as usize {
+                    OTHER => "other",
+                    UNWALKED => "unwalked",
+                    _ => "stack",
+                };
+                stacks.push(match (kind, track.frames.clone()) {
+                    ("stack", Some(f)) => Some((image, f)),
+                    _ => None,
+                });
+                sites.push(SiteReport {
+                    pid,
+                    kind,
+                    grows,
+                    fit: f,
+                    bytes_per_request: requests_per_sec
+                        .filter(|&r| r > 0.0 && grows)
+                        .map(|r| f.slope / r),
+                    lost_blocks: lost.map(|l| l[0]),
+                    lost_bytes: lost.map(|l| l[1]),
+                    possible_blocks: lost.map(|l| l[2]),
+                    possible_bytes: lost.map(|l| l[3]),
+                    live_blocks: last.live_blocks,
+                    live_bytes: last.live_bytes,
+                    allocations: last.allocations,
+                    frees: last.frees,
+                    library: None,
+                    function: None,
+                    file: None,
+                    line: None,
+                    caller: None,
+                    frames: Vec::new(),
+                });
+            }
+        }
+        // The growing first (steepest first), then by live bytes.
+        let mut order: Vec<usize> = (0..sites.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&sites[a], &sites[b]);
+            y.grows.cmp(&x.grows).then(
+                y.fit
+                    .slope
+                    .partial_cmp(&x.fit.slope)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(y.live_bytes.cmp(&x.live_bytes))
+                    .then(x.pid.cmp(&y.pid))
+                    .then(x.allocations.cmp(&y.allocations)),
+            )
+        });
+        let mut sorted: Vec<SiteReport> = Vec::with_capacity(sites.len());
+        let mut sorted_stacks = Vec::with_capacity(sites.len());
+        for i in order {
+            sorted.push(sites[i].clone());
+            sorted_stacks.push(stacks[i].take());
+        }
+        let mut missing = Vec::new();
+        for (n, (site, stack)) in sorted.iter_mut().zip(&sorted_stacks).enumerate() {
+            let Some((image, frames)) = stack else {
+                site.function = Some(match site.kind {
+                    "other" => "(other sites: stacks the full site table could not take)".into(),
+                    "unwalked" => "(no stack: allocations that re-entered the allocator, \
+                                   e.g. in a signal handler or the unwinder)"
+                        .into(),
+                    _ => "(a stack still being written when sampled)".into(),
+                });
+                continue;
+            };
+            let objects = objects_of_image.get(image).copied().unwrap_or(&[]);
+            name_site(
+                site,
+                objects,
+                frames,
+                site.grows || n < SYMBOLIZED,
+                &mut missing,
+            );
+        }
+        missing.sort();
+        missing.dedup();
+        SitesReport {
+            sample_bytes,
+            cap_sites: SITES,
+            cap_frames: FRAMES,
+            cap_blocks: layout::MAP_SLOTS,
+            fitted: most_fitted,
+            growing: sorted.iter().filter(|s| s.grows).count(),
+            sites: sorted,
+            processes: notes,
+            missing_symbols: missing,
+        }
+    }
+}
+
+impl SiteReport {
+    /// "+9.8 KiB/s (R² 1.00), 100 B per request; 1000 blocks / 97.7 KiB
+    /// live: leak_one at leak.c:6 in leak" (live: at the last sample).
+    pub fn text(&self, with_pid: bool) -> String {
+        use crate::units::bytes;
+        let sign = if self.fit.slope < 0.0 { "-" } else { "+" };
+        let mut t = format!(
+            "{sign}{}/s (R² {:.2})",
+            bytes(self.fit.slope.abs().round() as u64),
+            self.fit.r_squared
+        );
+        if let Some(b) = self.bytes_per_request {
+            t.push_str(&format!(
+                ", {} per request",
+                bytes(b.max(0.0).round() as u64)
+            ));
+        }
+        t.push_str(&format!(
+            "; {} block{} / {} live: {}",
+            self.live_blocks,
+            if self.live_blocks == 1 { "" } else { "s" },
+            bytes(self.live_bytes.max(0) as u64),
+            self.place()
+        ));
+        if with_pid {
+            t.push_str(&format!(" [pid {}]", self.pid));
+        }
+        let plural = |n: i64| if n == 1 { "" } else { "s" };
+        match (self.lost_blocks, self.lost_bytes) {
+            (Some(0), _) => t.push_str("; at exit no block of it found lost"),
+            (Some(blocks), Some(b)) => t.push_str(&format!(
+                "; at exit at least {blocks} block{} / {} lost (no pointer to them)",
+                plural(blocks),
+                bytes(b.max(0) as u64)
+            )),
+            _ => {}
+        }
+        if let (Some(blocks), Some(b)) = (self.possible_blocks, self.possible_bytes)
+            && blocks > 0
+        {
+            t.push_str(&format!(
+                ", {blocks} block{} / {} possibly lost (pointers into their middle only)",
+                plural(blocks),
+                bytes(b.max(0) as u64)
+            ));
+        }
+        t
+    }
+
+    /// "leak_one at src/leak.c:6 (leak)".
+    pub fn place(&self) -> String {
+        let function = self.function.as_deref().unwrap_or("???");
+        let at = match (&self.file, self.line) {
+            (Some(f), Some(l)) => format!(" at {f}:{l}"),
+            (Some(f), None) => format!(" at {f}"),
+            _ => String::new(),
+        };
+        let lib = match &self.library {
+            Some(l) if !function.starts_with(&format!("{l}+")) => format!(" in {l}"),
+            _ => String::new(),
+        };
+        let caller = self
+            .caller
+            .as_ref()
+            .map_or(String::new(), |c| format!(", called from {c}"));
+        format!("{function}{at}{lib}{caller}")
+    }
+}
+
+impl SitesReport {
+    /// The lines of the summary about sites (indented by the caller).
+    pub fn lines(&self, top: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let pids = self.processes.len();
+        // Every site that allocated: stacks, and "other" / "no stack".
+        let stacks = self.sites.len();
+        let multi = pids > 1;
+        if self.fitted < super::judge::MIN_POINTS {
+            out.push(format!(
+                "sites: {stacks} allocation sites seen, too few samples after the warm-up \
+                 ({}) to fit them: undecided",
+                self.fitted
+            ));
+        } else if self.growing == 0 {
+            out.push(format!(
+                "sites: none of {stacks} allocation sites{} keeps memory steadily after the \
+                 warm-up (each fitted: +1 B/s with R² >= {} to count)",
+                if multi {
+                    format!(" in {pids} processes")
+                } else {
+                    String::new()
+                },
+                crate::fit::MIN_R_SQUARED
+            ));
+        } else {
+            out.push(format!(
+                "sites: {} of {stacks} allocation sites{} keep memory, the steepest first:",
+                self.growing,
+                if multi {
+                    format!(" in {pids} processes")
+                } else {
+                    String::new()
+                }
+            ));
+            for s in self.sites.iter().filter(|s| s.grows).take(top) {
+                out.push(format!("  {}", s.text(multi)));
+            }
+            if self.growing > top {
+                out.push(format!(
+                    "  ... and {} more (--json has them all)",
+                    self.growing - top
+                ));
+            }
+        }
+        if self.sample_bytes > 0 {
+            out.push(format!(
+                "(sites sampled: one allocation per {} on average; their blocks and bytes are \
+                 estimates)",
+                crate::units::bytes(self.sample_bytes)
+            ));
+        }
+        for lib in &self.missing_symbols {
+            out.push(format!(
+                "symbols missing in {lib} (stripped, or no debug info): its sites are shown as \
+                 library+offset"
+            ));
+        }
+        for p in &self.processes {
+            let h = &p.header;
+            let mut lost = Vec::new();
+            if h.full > 0 {
+                lost.push(format!(
+                    "the site table ({} stacks) was full: {} allocations of other stacks \
+                     counted under \"other sites\"",
+                    h.cap, h.full
+                ));
+            }
+            if h.unmapped_blocks > 0 {
+                lost.push(format!(
+                    "{} allocations ({}) attributed to no site: the block map ({} blocks) was full",
+                    h.unmapped_blocks,
+                    crate::units::bytes(h.unmapped_bytes),
+                    self.cap_blocks
+                ));
+            }
+            if !lost.is_empty() {
+                out.push(format!("sites of pid {}: {}", p.pid, lost.join("; ")));
+            }
+        }
+        out
+    }
+}
+
+/// The object holding `address`.
+fn object_at(objects: &[LoadedObject], address: usize) -> Option<&LoadedObject> {
+    objects
+        .iter()
+        .find(|o| o.ranges.iter().any(|r| (r.0..r.1).contains(&address)))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Fills in where `site` allocates: its frames as object+offset, and, if
+/// `symbolize`, the first frame outside the allocator by name.
+fn name_site(
+    site: &mut SiteReport,
+    objects: &[LoadedObject],
+    frames: &[u64],
+    symbolize: bool,
+    missing: &mut Vec<String>,
+) {
+    let raw: Vec<String> = frames
+        .iter()
+        .map(|&ip| {
+            let a = (ip as usize).saturating_sub(1);
+            match object_at(objects, a) {
+                Some(o) => format!("{}+{:#x}", file_name(&o.path), a - o.base),
+                None => format!("{a:#x}"),
+            }
+        })
+        .collect();
+    let first_object = frames
+        .first()
+        .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)));
+    site.library = first_object.map(|o| file_name(&o.path));
+    site.frames = raw.clone();
+    if objects.is_empty() {
+        site.function = Some(format!(
+            "{} (the process ended before its objects were read: no names)",
+            raw.first().map_or("?", String::as_str)
+        ));
+        return;
+    }
+    if !symbolize {
+        site.function = raw.first().cloned();
+        return;
+    }
+    // Each frame named on its own (addr2line's answers are cached), so
+    // that each name keeps its object; the allocator's own frames at the
+    // top (malloc, the shim's) name nothing and are skipped.
+    let named: Vec<(usize, Vec<leaklab::check::Frame>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, &ip)| (i, leaklab::check::raw_stack_frames(objects, &[ip as usize])))
+        .skip_while(|(_, n)| n.is_empty())
+        .collect();
+    let Some((top_index, top)) = named.first().and_then(|(i, n)| Some((*i, n.first()?))) else {
+        site.function = raw.first().cloned();
+        return;
+    };
+    let library_of = |i: usize| {
+        frames
+            .get(i)
+            .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)))
+            .map(|o| file_name(&o.path))
+    };
+    site.library = library_of(top_index).or(site.library.take());
+    site.function = Some(top.function.clone());
+    site.file = top.file.clone();
+    site.line = top.line;
+    if top.file.is_none() {
+        missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
+    }
+    // Memory a runtime library allocated for its caller (strdup, operator
+    // new, fopen): the caller is what keeps it.
+    if site.library.as_deref().is_some_and(is_runtime) {
+        site.caller = named
+            .iter()
+            .skip(1)
+            .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(is_runtime))
+            .map(|(i, n)| {
+                let f = &n[0];
+                let at = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!(" at {file}:{line}"),
+                    _ => String::new(),
+                };
+                let lib = library_of(*i).map_or(String::new(), |l| format!(" in {l}"));
+                format!("{}{at}{lib}", f.function)
+            });
+    }
+    site.frames = named
+        .iter()
+        .flat_map(|(_, n)| n)
+        .map(|f| match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{} ({file}:{line})", f.function),
+            (Some(file), None) => format!("{} ({file})", f.function),
+            _ => f.function.clone(),
+        })
+        .collect();
+}
+
+/// The C and C++ runtime's libraries, whose allocations are made for
+/// their caller.
+fn is_runtime(library: &str) -> bool {
+    [
+        "libc.so",
+        "libstdc++.so",
+        "ld-linux",
+        "libgcc_s.so",
+        "libc++.so",
+        "libm.so",
+    ]
+    .iter()
+    .any(|r| library.starts_with(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::fit;
+
+    #[test]
+    fn maps_become_objects_with_their_bias() {
+        let maps = "\
+55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 42 /usr/bin/prog
+55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 42 /usr/bin/prog
+00400000-00401000 r-xp 00000000 08:01 43 /opt/old exec
+7f0000000000-7f0000001000 rw-p 00000000 00:00 0 [heap]
+7f0000002000-7f0000003000 r-xp 00002000 08:01 44 /lib/gone.so (deleted)
+";
+        let objects = parse_maps(maps, |p| p.ends_with("old exec"));
+        assert_eq!(objects.len(), 2, "{objects:?}");
+        let prog = objects.iter().find(|o| o.path.ends_with("prog")).unwrap();
+        assert_eq!(prog.base, 0x55d0_c0a0_0000);
+        assert_eq!(prog.ranges.len(), 2);
+        let old = objects
+            .iter()
+            .find(|o| o.path.ends_with("old exec"))
+            .unwrap();
+        assert_eq!(old.base, 0, "an ET_EXEC is loaded at its own addresses");
+    }
+
+    #[test]
+    fn the_running_line_is_the_least_squares_fit_of_its_points() {
+        let points = [
+            (0.5, 10.0),
+            (1.0, 12.0),
+            (1.5, 11.0),
+            (2.0, 20.0),
+            (2.5, 21.0),
+        ];
+        let mut running = Running::default();
+        for (x, y) in points {
+            running.add(x, y);
+        }
+        let (a, b) = (running.fit(), fit(&points));
+        assert_eq!((a.points, a.determined), (b.points, b.determined));
+        for (x, y) in [
+            (a.slope, b.slope),
+            (a.intercept, b.intercept),
+            (a.r_squared, b.r_squared),
+        ] {
+            assert!((x - y).abs() < 1e-9, "{a:?} against {b:?}");
+        }
+        assert_eq!(running.rise(), 11.0);
+        // A flat line explains everything; one point determines nothing.
+        let mut flat = Running::default();
+        flat.add(1.0, 5.0);
+        assert!(!flat.fit().determined);
+        flat.add(2.0, 5.0);
+        assert_eq!((flat.fit().slope, flat.fit().r_squared), (0.0, 1.0));
+    }
+}

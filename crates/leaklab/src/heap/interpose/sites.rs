@@ -1,0 +1,588 @@
+//! Per-site accounting for `leaklab watch`: every tracked allocation is
+//! attributed to its allocation stack, every free to the site of its
+//! block. Off unless the preload shim calls [`enable`] (then the hooks
+//! cost one relaxed load each).
+//!
+//! Where things live (nothing here goes through the allocator it serves):
+//! - the site table: a shared file mapping `<dir>/<pid>` the watcher reads
+//!   (layout: crate::watch_sites), interned by hash, lock-free;
+//! - block -> site: an open-addressed map of one `AtomicU64` per slot in
+//!   an anonymous private mapping (`addr << 16 | site`), lock-free (CAS),
+//!   tombstones reused by inserts. A fork's child gets its copy, and a
+//!   site file of its own ([`in_child`]).
+//!
+//! The stack is walked by libgcc's `_Unwind_Backtrace` (heap/unwind.rs)
+//! for outermost calls only: a call that re-entered the allocator (a
+//! signal handler's, the unwinder's own first-walk allocations) is counted
+//! under UNWALKED. No lock of ours is taken anywhere here; nothing waits.
+
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::{CStr, c_void};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+
+use crate::watch_sites::{
+    self as layout, FRAMES, MAP_SLOTS, OTHER, OTHER_KEY, READY, SITES, Table, UNWALKED,
+    UNWALKED_KEY,
+};
+
+/// Slots an insert or a lookup tries before giving up.
+const MAP_PROBES: usize = 128;
+/// Entries a new stack tries before it goes to OTHER.
+const SITE_PROBES: usize = 64;
+const EMPTY: u64 = 0;
+const TOMBSTONE: u64 = 1;
+
+/// Frames walked: the shim's own (a handful) and then [`FRAMES`] more.
+const WALKED: usize = FRAMES + 12;
+
+static TABLE: AtomicPtr<Table> = AtomicPtr::new(std::ptr::null_mut());
+/// The sampling mean in bytes (0: every allocation), set by [`enable`].
+static SAMPLE_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Entries stacks may take, set by [`enable`].
+static CAP: AtomicUsize = AtomicUsize::new(SITES - 2);
+
+thread_local! {
+    /// Bytes still to allocate before this thread's next sampled
+    /// allocation, and its random state (const, no Drop: a plain
+    /// `#[thread_local]`, which allocates nothing; see interpose/guard.rs).
+    static COUNTDOWN: Cell<i64> = const { Cell::new(0) };
+    static RANDOM: Cell<u64> = const { Cell::new(0) };
+}
+static MAP: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+/// The shim's own code, whose frames are not a site's: [start, end).
+static OWN_START: AtomicUsize = AtomicUsize::new(0);
+static OWN_END: AtomicUsize = AtomicUsize::new(0);
+/// The directory of site files, copied by [`enable`] (the environment
+/// may change later), for a fork's child.
+static DIR: DirName = DirName(UnsafeCell::new([0; DIR_MAX]));
+static DIR_LEN: AtomicUsize = AtomicUsize::new(0);
+const DIR_MAX: usize = 448;
+
+struct DirName(UnsafeCell<[u8; DIR_MAX]>);
+// SAFETY: written once by `enable`, before any other thread of the
+// program exists, and only read afterwards.
+unsafe impl Sync for DirName {}
+
+/// Resident bytes of what is mapped here, for the RSS the watcher leaves
+/// out: the map's 16 MiB are address space, touched only where blocks
+/// land (`mincore` says which pages); the table's file pages are counted
+/// as this process touches them at most (header, the order list, a page
+/// per site up to all of them), not as `mincore` would (the page cache
+/// holds pages the watcher's reads brought in).
+pub fn resident_bytes() -> usize {
+    let (table, map) = (TABLE.load(Acquire), MAP.load(Acquire));
+    if table.is_null() || map.is_null() {
+        return 0;
+    }
+    // SAFETY: a whole table, mapped while TABLE holds it.
+    let used = (unsafe { &*table }.header.used.load(Relaxed) as usize).min(SITES);
+    let page = page_size();
+    let order = (4 * used).div_ceil(page);
+    let sites = (used + 2).min((SITES * size_of::<layout::Site>()).div_ceil(page));
+    (1 + order + sites) * page + resident(map.cast(), MAP_SLOTS * 8)
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
+/// Resident bytes of `len` bytes mapped at `addr` (page-aligned).
+fn resident(addr: *mut c_void, len: usize) -> usize {
+    let page = page_size();
+    let mut pages = [0u8; 1024];
+    let mut resident = 0;
+    let mut offset = 0;
+    while offset < len {
+        let chunk = (len - offset).min(pages.len() * page);
+        // SAFETY: a range inside one mapping of ours; `pages` holds a byte
+        // for each of its at most 1024 pages.
+        let ok = unsafe {
+            libc::mincore(
+                addr.cast::<u8>().add(offset).cast(),
+                chunk,
+                pages.as_mut_ptr(),
+            ) == 0
+        };
+        if ok {
+            let n = chunk.div_ceil(page);
+            resident += pages[..n].iter().filter(|&&p| p & 1 != 0).count() * page;
+        }
+        offset += chunk;
+    }
+    resident
+}
+
+/// Starts per-site accounting into `<dir>/<pid>`; false (and nothing
+/// counted) if the file or the map cannot be made. Called once, from the
+/// shim's constructor, before any other thread of the program runs.
+pub fn enable(dir: &CStr, sample_bytes: u64, cap: usize) -> bool {
+    CAP.store(cap.clamp(1, SITES - 2), Relaxed);
+    let bytes = dir.to_bytes();
+    if bytes.len() > DIR_MAX {
+        return false;
+    }
+    own_code_range();
+    // SAFETY: no other thread reads DIR yet (see DirName).
+    unsafe { (&mut *DIR.0.get())[..bytes.len()].copy_from_slice(bytes) };
+    DIR_LEN.store(bytes.len(), Release);
+    let Some(table) = create_table(bytes) else {
+        return false;
+    };
+    // SAFETY: a fresh private anonymous mapping; no memory of ours.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            MAP_SLOTS * 8,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if map == libc::MAP_FAILED {
+        return false;
+    }
+    MAP.store(map.cast(), Release);
+    SAMPLE_BYTES.store(sample_bytes, Relaxed);
+    // SAFETY: the table just made, whole.
+    unsafe { &*table }
+        .header
+        .sample_bytes
+        .store(sample_bytes, Relaxed);
+    TABLE.store(table, Release);
+    true
+}
+
+/// Whether this allocation of `size` bytes is sampled: every one when
+/// not sampling, else one per `mean` bytes on average, the intervals
+/// drawn from an exponential distribution (so the odds of a block are
+/// `1 - exp(-size / mean)`, what [`layout::weight`] undoes).
+fn sampled(size: usize, mean: u64) -> bool {
+    if mean == 0 {
+        return true;
+    }
+    let left = COUNTDOWN
+        .get()
+        .saturating_sub(i64::try_from(size).unwrap_or(i64::MAX));
+    if left > 0 {
+        COUNTDOWN.set(left);
+        return false;
+    }
+    // xorshift64*, seeded per thread from its stack address and the time.
+    let mut x = RANDOM.get();
+    if x == 0 {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid out-pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        x = (&raw const now as u64) ^ (now.tv_nsec as u64).rotate_left(32) | 1;
+    }
+    // The next point of the process comes an exponential interval after
+    // this one, which lies inside this block: what the block overshot
+    // counts towards it (points that fall inside the block too are the
+    // same sample).
+    let mut next = left;
+    while next <= 0 {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let u = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+        next += ((-u.ln() * mean as f64) as i64).max(1);
+    }
+    RANDOM.set(x);
+    COUNTDOWN.set(next);
+    true
+}
+
+/// The site file `<dir>/<pid>` for this process, created afresh (an
+/// older one, of the image before an exec, is unlinked: its reader keeps
+/// a whole file), mapped and initialised.
+fn create_table(dir: &[u8]) -> Option<*mut Table> {
+    let mut path = [0u8; 512];
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    layout::file_name(dir, pid, &mut path)?;
+    let path = path.as_ptr().cast::<libc::c_char>();
+    // SAFETY: `path` is NUL-terminated (file_name); plain syscalls on it
+    // and on our own descriptor.
+    let fd = unsafe {
+        libc::unlink(path);
+        libc::open(
+            path,
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: our descriptor; a fresh shared mapping of the file, which
+    // is `LEN` bytes long once ftruncate succeeded.
+    let map = unsafe {
+        let sized = libc::ftruncate(fd, layout::LEN as libc::off_t) == 0;
+        let map = if sized {
+            libc::mmap(
+                std::ptr::null_mut(),
+                layout::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        } else {
+            libc::MAP_FAILED
+        };
+        libc::close(fd);
+        map
+    };
+    if map == libc::MAP_FAILED {
+        return None;
+    }
+    let table = map.cast::<Table>();
+    // SAFETY: a fresh zeroed mapping of a whole `Table` (all atomics).
+    let t = unsafe { &*table };
+    let h = &t.header;
+    h.pid.store(pid, Relaxed);
+    h.sites.store(SITES as u64, Relaxed);
+    h.frames.store(FRAMES as u64, Relaxed);
+    h.map_slots.store(MAP_SLOTS as u64, Relaxed);
+    h.cap.store(CAP.load(Relaxed) as u64, Relaxed);
+    h.mapped_bytes
+        .store((layout::LEN + MAP_SLOTS * 8) as u64, Relaxed);
+    t.sites[OTHER].key.store(OTHER_KEY, Relaxed);
+    t.sites[OTHER].depth.store(READY, Relaxed);
+    t.sites[UNWALKED].key.store(UNWALKED_KEY, Relaxed);
+    t.sites[UNWALKED].depth.store(READY, Relaxed);
+    h.magic.store(layout::MAGIC, Release);
+    Some(table)
+}
+
+/// In a fork's child (its only thread): a site file of its own, holding
+/// the parent's sites as they were (the child's copy of the heap is
+/// theirs), so that the parent's file stays the parent's. Without one,
+/// the child counts nothing.
+pub fn in_child() {
+    let old = TABLE.load(Acquire);
+    if old.is_null() {
+        return;
+    }
+    TABLE.store(std::ptr::null_mut(), Release);
+    // SAFETY: written by `enable` before the table was set, read-only since.
+    let dir = unsafe { &(&*DIR.0.get())[..DIR_LEN.load(Acquire)] };
+    let new = create_table(dir);
+    // SAFETY: `old` is the parent's mapping, still mapped in the child;
+    // `new` a fresh one; both whole tables, and no other thread runs.
+    unsafe {
+        if let Some(new) = new {
+            copy_sites(&*old, &*new);
+            TABLE.store(new, Release);
+        }
+        libc::munmap(old.cast::<c_void>(), layout::LEN);
+    }
+}
+
+fn copy_sites(from: &Table, to: &Table) {
+    let (f, t) = (&from.header, &to.header);
+    for (a, b) in [
+        (&f.full, &t.full),
+        (&f.unmapped_blocks, &t.unmapped_blocks),
+        (&f.unmapped_bytes, &t.unmapped_bytes),
+        (&f.unknown_frees, &t.unknown_frees),
+    ] {
+        b.store(a.load(Relaxed), Relaxed);
+    }
+    let used = (f.used.load(Relaxed) as usize).min(SITES);
+    for i in 0..used {
+        to.order[i].store(from.order[i].load(Relaxed), Relaxed);
+    }
+    for (a, b) in from.sites.iter().zip(&to.sites) {
+        let key = a.key.load(Relaxed);
+        if key == 0 {
+            continue;
+        }
+        b.key.store(key, Relaxed);
+        for (x, y) in a.frames.iter().zip(&b.frames) {
+            y.store(x.load(Relaxed), Relaxed);
+        }
+        b.depth.store(a.depth.load(Relaxed), Relaxed);
+        b.live_blocks.store(a.live_blocks.load(Relaxed), Relaxed);
+        b.live_bytes.store(a.live_bytes.load(Relaxed), Relaxed);
+        b.allocations.store(a.allocations.load(Relaxed), Relaxed);
+        b.frees.store(a.frees.load(Relaxed), Relaxed);
+    }
+    t.used.store(used as u64, Release);
+}
+
+/// Hook: a block was recorded (`outer`: by the thread's outermost call,
+/// which may walk its stack).
+#[inline]
+pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
+    let table = TABLE.load(Acquire);
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: set once to a whole table, never unmapped but by a fork's
+    // child (which stores null first, and runs alone).
+    let table = unsafe { &*table };
+    let mean = SAMPLE_BYTES.load(Relaxed);
+    // Re-entered calls are sampled alike (their weight assumes it); one
+    // that interrupts the outer call's update of the countdown may lose
+    // that update, which only shifts the next sample.
+    if !sampled(size, mean) {
+        return;
+    }
+    let site = if outer { site_here(table) } else { UNWALKED };
+    if !map_insert(addr, site) {
+        table.header.unmapped_blocks.fetch_add(1, Relaxed);
+        table.header.unmapped_bytes.fetch_add(size as u64, Relaxed);
+        return;
+    }
+    let (blocks, bytes) = layout::weight(size, mean);
+    let s = &table.sites[site];
+    s.allocations.fetch_add(blocks as u64, Relaxed);
+    s.live_blocks.fetch_add(blocks, Relaxed);
+    s.live_bytes.fetch_add(bytes, Relaxed);
+}
+
+/// Hook: a recorded block of `size` bytes is being freed.
+#[inline]
+pub(super) fn on_free(addr: usize, size: usize) {
+    let table = TABLE.load(Acquire);
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: as in `on_alloc`.
+    let table = unsafe { &*table };
+    let mean = SAMPLE_BYTES.load(Relaxed);
+    let Some(site) = map_remove(addr) else {
+        // Sampling, most blocks were never mapped.
+        if mean == 0 {
+            table.header.unknown_frees.fetch_add(1, Relaxed);
+        }
+        return;
+    };
+    let (blocks, bytes) = layout::weight(size, mean);
+    let s = &table.sites[site];
+    s.frees.fetch_add(blocks as u64, Relaxed);
+    s.live_blocks.fetch_sub(blocks, Relaxed);
+    s.live_bytes.fetch_sub(bytes, Relaxed);
+}
+
+/// The site of the calling stack: walked, the shim's own frames dropped,
+/// hashed and interned.
+fn site_here(table: &Table) -> usize {
+    let mut walked = [0usize; WALKED];
+    let depth = crate::heap::unwind::trace(&mut walked);
+    let (start, end) = (OWN_START.load(Relaxed), OWN_END.load(Relaxed));
+    let first = walked[..depth]
+        .iter()
+        .position(|&ip| !(start..end).contains(&ip))
+        .unwrap_or(depth);
+    let frames = &walked[first..depth.min(first + FRAMES)];
+    intern(table, frames)
+}
+
+fn hash(frames: &[usize]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ frames.len() as u64;
+    for &f in frames {
+        h = (h ^ f as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        h ^= h >> 29;
+    }
+    // Never 0 (free) nor a reserved key.
+    match h {
+        0 | OTHER_KEY | UNWALKED_KEY => 2,
+        h => h,
+    }
+}
+
+/// The entry of `frames`: found, or claimed and written; OTHER when
+/// [`SITE_PROBES`] entries in a row are other stacks'.
+fn intern(table: &Table, frames: &[usize]) -> usize {
+    let key = hash(frames);
+    let usable = CAP.load(Relaxed);
+    let home = (key % usable as u64) as usize;
+    for i in 0..SITE_PROBES {
+        let index = 2 + (home + i) % usable;
+        let site = &table.sites[index];
+        let mut current = site.key.load(Acquire);
+        if current == 0 {
+            match site.key.compare_exchange(0, key, AcqRel, Acquire) {
+                Ok(_) => {
+                    for (slot, &f) in site.frames.iter().zip(frames) {
+                        slot.store(f as u64, Relaxed);
+                    }
+                    site.depth.store(frames.len() as u64 | READY, Release);
+                    let n = table.header.used.fetch_add(1, AcqRel) as usize;
+                    if let Some(slot) = table.order.get(n) {
+                        slot.store(index as u32, Release);
+                    }
+                    return index;
+                }
+                Err(now) => current = now,
+            }
+        }
+        // The same hash: the same stack (its frames may still be being
+        // written; the counts are atomics all the same).
+        if current == key {
+            return index;
+        }
+    }
+    table.header.full.fetch_add(1, Relaxed);
+    OTHER
+}
+
+fn map() -> Option<&'static [AtomicU64]> {
+    let map = MAP.load(Acquire);
+    // SAFETY: set once to MAP_SLOTS zeroed u64s, never unmapped.
+    (!map.is_null()).then(|| unsafe { std::slice::from_raw_parts(map, MAP_SLOTS) })
+}
+
+/// The home slot of a block: its address in 16-byte units, so that
+/// neighbouring blocks share pages of the map (a hashed slot would touch
+/// a page of it per live block), offset by a hash of its 32 MiB region,
+/// so that regions alike in their low bits (glibc's arenas, 64 MiB
+/// aligned) do not pile up on the same slots.
+fn slot_of(addr: usize) -> usize {
+    let region = (addr as u64 >> 25).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+    ((addr as u64 >> 4).wrapping_add(region) as usize) & (MAP_SLOTS - 1)
+}
+
+/// Maps `addr` to `site`; false if the map has no slot for it.
+fn map_insert(addr: usize, site: usize) -> bool {
+    let Some(map) = map() else { return false };
+    if addr >> 48 != 0 {
+        return false;
+    }
+    let entry = (addr as u64) << 16 | site as u64;
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let slot = &map[(home + i) & (MAP_SLOTS - 1)];
+        let v = slot.load(Relaxed);
+        if (v == EMPTY || v == TOMBSTONE)
+            && slot.compare_exchange(v, entry, Relaxed, Relaxed).is_ok()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether sites are counted in this process.
+pub fn enabled() -> bool {
+    !TABLE.load(Acquire).is_null()
+}
+
+/// At exit, from the shim's scan: the live block at `addr` (`size`
+/// bytes) is lost (`possible`: only possibly lost); its site (if the map
+/// holds it) counts it.
+pub fn note_lost(addr: usize, size: usize, possible: bool) {
+    let table = TABLE.load(Acquire);
+    let Some(map) = map() else { return };
+    if table.is_null() {
+        return;
+    }
+    // SAFETY: as in `on_alloc`.
+    let table = unsafe { &*table };
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let v = map[(home + i) & (MAP_SLOTS - 1)].load(Relaxed);
+        if v == EMPTY {
+            return;
+        }
+        if v != TOMBSTONE && v >> 16 == addr as u64 {
+            let (blocks, bytes) = layout::weight(size, SAMPLE_BYTES.load(Relaxed));
+            let s = &table.sites[(v & 0xffff) as usize];
+            let (b, n) = if possible {
+                (&s.possible_blocks, &s.possible_bytes)
+            } else {
+                (&s.lost_blocks, &s.lost_bytes)
+            };
+            b.fetch_add(blocks, Relaxed);
+            n.fetch_add(bytes, Relaxed);
+            return;
+        }
+    }
+}
+
+/// At exit: every lost block was noted ([`note_lost`]).
+pub fn scanned() {
+    let table = TABLE.load(Acquire);
+    if !table.is_null() {
+        // SAFETY: as in `on_alloc`.
+        unsafe { &*table }.header.scanned.store(1, Release);
+    }
+}
+
+/// Unmaps `addr`: its site, or None if the map did not hold it.
+fn map_remove(addr: usize) -> Option<usize> {
+    let map = map()?;
+    let home = slot_of(addr);
+    for i in 0..MAP_PROBES {
+        let slot = &map[(home + i) & (MAP_SLOTS - 1)];
+        let v = slot.load(Relaxed);
+        if v == EMPTY {
+            return None;
+        }
+        if v != TOMBSTONE
+            && v >> 16 == addr as u64
+            && slot
+                .compare_exchange(v, TOMBSTONE, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Some((v & 0xffff) as usize);
+        }
+    }
+    None
+}
+
+/// Finds the loaded object holding this code, and keeps its range.
+fn own_code_range() {
+    let here = own_code_range as fn() as usize;
+    let mut found = (here, 0usize, 0usize);
+    // SAFETY: the callback reads only what glibc passes it for the length
+    // of each call; `found` outlives the iteration.
+    unsafe { libc::dl_iterate_phdr(Some(each_object), (&raw mut found).cast()) };
+    OWN_START.store(found.1, Relaxed);
+    OWN_END.store(found.2, Relaxed);
+}
+
+unsafe extern "C" fn each_object(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> libc::c_int {
+    // SAFETY: glibc passes a valid `info` for this call; `data` is the
+    // tuple `own_code_range` passed.
+    let (info, found) = unsafe { (&*info, &mut *data.cast::<(usize, usize, usize)>()) };
+    let base = info.dlpi_addr as usize;
+    // SAFETY: `dlpi_phdr` points at `dlpi_phnum` program headers.
+    let headers =
+        unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    let loads = headers.iter().filter(|h| h.p_type == libc::PT_LOAD);
+    let (lo, hi) = loads.fold((usize::MAX, 0), |(lo, hi), h| {
+        let start = base + h.p_vaddr as usize;
+        (lo.min(start), hi.max(start + h.p_memsz as usize))
+    });
+    if (lo..hi).contains(&found.0) {
+        *found = (found.0, lo, hi);
+        return 1;
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stacks_hash_apart_and_never_to_a_reserved_key() {
+        let a = hash(&[1, 2, 3]);
+        assert_ne!(a, hash(&[1, 2, 4]));
+        assert_ne!(a, hash(&[1, 2]));
+        assert_eq!(a, hash(&[1, 2, 3]));
+        assert!(![0, OTHER_KEY, UNWALKED_KEY].contains(&a));
+    }
+}
