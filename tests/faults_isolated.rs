@@ -12,6 +12,8 @@ use leaklab_lab::hardening::faults::{
 };
 use leaklab_lab::scenarios::{self, BackendChoice, Variant};
 
+mod in_child;
+
 /// The tests of this file take turns: writing an executable while another
 /// thread forks a child can leave the write descriptor open in that child
 /// for a moment, and exec'ing the file then fails with "Text file busy".
@@ -40,52 +42,63 @@ fn turn() -> MutexGuard<'static, ()> {
 
 #[test]
 fn a_child_killed_by_a_signal_is_one_crashed_point_and_the_sweep_goes_on() {
-    let _turn = turn();
-    let scenario = scenarios::find("failed-connect").expect("scenario");
-    let mut rest = sweep(scenario, Variant::Safe, BackendChoice::C);
-    assert!(rest.points.len() >= 2, "{rest:?}");
-    rest.points.retain(|p| p.n >= 2);
-    let rest = serde_json::to_string(&rest).expect("encode");
-    // The first child announces point 1, says which allocation failed and
-    // dies in it; the next one, started from point 2, reports the rest.
-    let exe = script(
-        "segv",
-        &format!(
-            "if [ \"$5 $6\" = \"--from 2\" ]; then echo '{REPORT_MARKER}{rest}'; exit 0; fi\n\
-             [ \"$5 $6\" = \"--from 1\" ] || exit 4\n\
-             echo '{PROGRESS_MARKER}1' >&2\n\
-             echo 'leaklab-faults-failed-stack 1234' >&2\n\
-             echo 'about to crash' >&2\nkill -SEGV $$"
-        ),
+    // The sweep it compares with fails allocations through the
+    // interposer, which memcheck replaces: natively, in a child if need be.
+    in_child::with_c_counters(
+        "a_child_killed_by_a_signal_is_one_crashed_point_and_the_sweep_goes_on",
+        || {
+            let _turn = turn();
+            let scenario = scenarios::find("failed-connect").expect("scenario");
+            let mut rest = sweep(scenario, Variant::Safe, BackendChoice::C);
+            assert!(rest.points.len() >= 2, "{rest:?}");
+            rest.points.retain(|p| p.n >= 2);
+            let rest = serde_json::to_string(&rest).expect("encode");
+            // The first child announces point 1, says which allocation failed and
+            // dies in it; the next one, started from point 2, reports the rest.
+            let exe = script(
+                "segv",
+                &format!(
+                    "if [ \"$5 $6\" = \"--from 2\" ]; then echo '{REPORT_MARKER}{rest}'; exit 0; fi\n\
+                 [ \"$5 $6\" = \"--from 1\" ] || exit 4\n\
+                 echo '{PROGRESS_MARKER}1' >&2\n\
+                 echo 'leaklab-faults-failed-stack 1234' >&2\n\
+                 echo 'about to crash' >&2\nkill -SEGV $$"
+                ),
+            );
+            let report = run(&exe).expect("a crash is one point of a report");
+            std::fs::remove_file(&exe).ok();
+            assert_eq!(report.crashes, 1, "{report:?}");
+            assert!(report.complete, "the sweep went on to its last point");
+            let crashed = report.points.iter().find(|p| p.n == 1).expect("point 1");
+            assert_eq!(crashed.outcome, Outcome::Crash);
+            assert!(crashed.fired);
+            let crash = crashed.crash.as_ref().expect("crash details");
+            assert_eq!(crash.signal, Some(libc::SIGSEGV));
+            assert_eq!(crash.stderr_tail, "about to crash");
+            assert_eq!(crash.failed_allocation.len(), 1, "{crash:?}");
+            assert!(report.points.iter().any(|p| p.n == 2));
+            assert_eq!(report.points_tried, report.points.len() as u64);
+        },
     );
-    let report = run(&exe).expect("a crash is one point of a report");
-    std::fs::remove_file(&exe).ok();
-    assert_eq!(report.crashes, 1, "{report:?}");
-    assert!(report.complete, "the sweep went on to its last point");
-    let crashed = report.points.iter().find(|p| p.n == 1).expect("point 1");
-    assert_eq!(crashed.outcome, Outcome::Crash);
-    assert!(crashed.fired);
-    let crash = crashed.crash.as_ref().expect("crash details");
-    assert_eq!(crash.signal, Some(libc::SIGSEGV));
-    assert_eq!(crash.stderr_tail, "about to crash");
-    assert_eq!(crash.failed_allocation.len(), 1, "{crash:?}");
-    assert!(report.points.iter().any(|p| p.n == 2));
-    assert_eq!(report.points_tried, report.points.len() as u64);
 }
 
 #[test]
 fn a_child_report_comes_back_whole() {
-    let _turn = turn();
-    let scenario = scenarios::find("failed-connect").expect("scenario");
-    let expected = sweep(scenario, Variant::Safe, BackendChoice::C);
-    let json = serde_json::to_string(&expected).expect("encode");
-    let exe = script(
-        "report",
-        &format!("echo 'workload output'\necho '{REPORT_MARKER}{json}'"),
-    );
-    let report = run(&exe);
-    std::fs::remove_file(&exe).ok();
-    assert_eq!(report, Ok(expected));
+    // The sweep it compares with fails allocations through the
+    // interposer, which memcheck replaces: natively, in a child if need be.
+    in_child::with_c_counters("a_child_report_comes_back_whole", || {
+        let _turn = turn();
+        let scenario = scenarios::find("failed-connect").expect("scenario");
+        let expected = sweep(scenario, Variant::Safe, BackendChoice::C);
+        let json = serde_json::to_string(&expected).expect("encode");
+        let exe = script(
+            "report",
+            &format!("echo 'workload output'\necho '{REPORT_MARKER}{json}'"),
+        );
+        let report = run(&exe);
+        std::fs::remove_file(&exe).ok();
+        assert_eq!(report, Ok(expected));
+    });
 }
 
 #[test]

@@ -208,7 +208,7 @@ fn counts() -> Counts {
         live_bytes: totals.live_bytes,
         allocations: totals.allocations,
         refused: leaklab::heap::interpose::refused_allocations(),
-        shim_bytes: (table::mapped_bytes() + sites::resident_bytes()) as u64,
+        shim_bytes: (table::resident_bytes() + sites::resident_bytes()) as u64,
     }
 }
 

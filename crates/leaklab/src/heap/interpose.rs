@@ -56,6 +56,7 @@
 
 pub mod fork;
 mod guard;
+pub mod pages;
 pub mod sites;
 pub mod table;
 pub mod threads;

@@ -76,41 +76,10 @@ pub fn resident_bytes() -> usize {
     }
     // SAFETY: a whole table, mapped while TABLE holds it.
     let used = (unsafe { &*table }.header.used.load(Relaxed) as usize).min(SITES);
-    let page = page_size();
+    let page = super::pages::size();
     let order = (4 * used).div_ceil(page);
     let sites = (used + 2).min((SITES * size_of::<layout::Site>()).div_ceil(page));
-    (1 + order + sites) * page + resident(map.cast(), MAP_SLOTS * 8)
-}
-
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
-}
-
-/// Resident bytes of `len` bytes mapped at `addr` (page-aligned).
-fn resident(addr: *mut c_void, len: usize) -> usize {
-    let page = page_size();
-    let mut pages = [0u8; 1024];
-    let mut resident = 0;
-    let mut offset = 0;
-    while offset < len {
-        let chunk = (len - offset).min(pages.len() * page);
-        // SAFETY: a range inside one mapping of ours; `pages` holds a byte
-        // for each of its at most 1024 pages.
-        let ok = unsafe {
-            libc::mincore(
-                addr.cast::<u8>().add(offset).cast(),
-                chunk,
-                pages.as_mut_ptr(),
-            ) == 0
-        };
-        if ok {
-            let n = chunk.div_ceil(page);
-            resident += pages[..n].iter().filter(|&&p| p & 1 != 0).count() * page;
-        }
-        offset += chunk;
-    }
-    resident
+    (1 + order + sites) * page + super::pages::resident(map.cast(), MAP_SLOTS * 8)
 }
 
 /// Starts per-site accounting into `<dir>/<pid>`; false (and nothing

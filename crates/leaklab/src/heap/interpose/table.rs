@@ -253,6 +253,25 @@ pub fn mapped_bytes() -> usize {
     MAPPED.load(Relaxed)
 }
 
+/// Bytes of the side table resident in memory, now: what of a program's
+/// RSS is the table's (a shard's first mapping is mostly untouched in a
+/// program with few blocks, so [`mapped_bytes`] would overstate it). Takes
+/// each shard's lock in turn, as [`totals`] does.
+pub fn resident_bytes() -> usize {
+    let me = guard::me();
+    TABLE
+        .iter()
+        .filter_map(|shard| {
+            shard.with(me, Wait::Always, |t| {
+                super::pages::resident(
+                    t.packed.slots.cast(),
+                    t.packed.capacity * size_of::<Packed>(),
+                ) + super::pages::resident(t.wide.slots.cast(), t.wide.capacity * size_of::<Wide>())
+            })
+        })
+        .sum()
+}
+
 /// Test hook: refuse to map more table memory, as when the address space
 /// is exhausted (`RLIMIT_AS`), so the "cannot grow" path can be exercised.
 static REFUSE_GROWTH: AtomicBool = AtomicBool::new(false);
