@@ -699,7 +699,10 @@ fn a_block_reached_only_inside_gets_memcheck_s_second_look() {
     #[test]
     fn keeps_an_interior_pointer() {
         // SAFETY: a plain allocation, kept only through a pointer inside it.
-        let p = unsafe { super::malloc(48) };
+        // 40 bytes: not the size of the runtime's own possibly lost 48-byte
+        // block, which some test processes free before exit (see the
+        // limits in docs/cargo-leaklab-test.md).
+        let p = unsafe { super::malloc(40) };
         INSIDE.store(p as usize + 8, std::sync::atomic::Ordering::SeqCst);
     }
 "#,
@@ -719,7 +722,7 @@ fn a_block_reached_only_inside_gets_memcheck_s_second_look() {
     let possible = &record["c"]["possible"];
     assert_eq!(
         (possible["blocks"].as_i64(), possible["bytes"].as_i64()),
-        (Some(1), Some(48)),
+        (Some(1), Some(40)),
         "{record}"
     );
     // A clean test keeps no more than the runtime's: no second look.
