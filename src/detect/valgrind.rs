@@ -101,6 +101,8 @@ pub fn wrapper(xml_file: &std::path::Path) -> Vec<String> {
         "--show-leak-kinds=all".into(),
         "--errors-for-leak-kinds=definite,indirect".into(),
         "--xml=yes".into(),
+        // A forked child (a fault sweep's) would mix its XML into ours.
+        "--child-silent-after-fork=yes".into(),
         format!("--xml-file={}", xml_file.display()),
         format!("--suppressions={}", suppressions_files()[0].display()),
         format!("--suppressions={}", suppressions_files()[1].display()),

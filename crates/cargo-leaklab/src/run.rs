@@ -277,6 +277,8 @@ fn memcheck(program: &Path, args: &[OsString], xml: &Path, suppressions: &[PathB
         "--show-leak-kinds=all",
         "--num-callers=40",
         "--xml=yes",
+        // A forked child would mix its XML into the program's.
+        "--child-silent-after-fork=yes",
     ])
     .arg(format!("--xml-file={}", xml.display()));
     for supp in suppressions {

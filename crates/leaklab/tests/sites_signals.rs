@@ -255,12 +255,19 @@ fn in_child(what: &str, child: fn(&std::path::Path) -> !) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+// Natively, in a process of their own under memcheck (which replaces the
+// interposer, and with it the sites): `in_a_counted_process`.
 #[test]
 fn sites_stay_exact_and_nothing_hangs_under_an_allocating_signal_handler() {
-    in_child("signals", child);
+    leaklab::check::in_a_counted_process(
+        "sites_stay_exact_and_nothing_hangs_under_an_allocating_signal_handler",
+        || in_child("signals", child),
+    );
 }
 
 #[test]
 fn sites_stay_exact_across_threads() {
-    in_child("threads", threads_child);
+    leaklab::check::in_a_counted_process("sites_stay_exact_across_threads", || {
+        in_child("threads", threads_child)
+    });
 }

@@ -495,6 +495,9 @@ pub(super) fn memcheck_command(
         "--leak-check=full",
         "--show-leak-kinds=all",
         "--xml=yes",
+        // A forked child (not exec'd) would write its own XML into the
+        // same file, and the mixed document parses as neither.
+        "--child-silent-after-fork=yes",
     ])
     .arg(format!("--num-callers={callers}"))
     .arg(format!("--xml-file={}", xml.display()));
