@@ -587,3 +587,23 @@ fn rss_leaves_out_the_shims_own_side_table() {
     .unwrap();
     assert!(text.contains("the shim's own side table"), "{text}");
 }
+
+/// A Python interpreter runs with PYTHONMALLOC=malloc (one line says so),
+/// unless --keep-pymalloc or the environment already chose.
+#[test]
+fn python_runs_with_pythonmalloc_malloc_unless_told_otherwise() {
+    let script = "import os; print('PYTHONMALLOC=' + str(os.environ.get('PYTHONMALLOC')))";
+    let run = |extra: &[&str]| {
+        let out = watch(&[extra, &["--", common::python3(), "-c", script]].concat());
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run(&[]);
+    assert!(stdout.contains("PYTHONMALLOC=malloc"), "{stdout}");
+    assert!(stderr.contains("runs with PYTHONMALLOC=malloc"), "{stderr}");
+    let (stdout, stderr) = run(&["--keep-pymalloc"]);
+    assert!(stdout.contains("PYTHONMALLOC=None"), "{stdout}");
+    assert!(!stderr.contains("PYTHONMALLOC"), "{stderr}");
+}

@@ -61,6 +61,11 @@ pub struct WatchArgs {
     /// Do not count allocation sites (the shim then walks no stacks).
     #[arg(long)]
     pub no_sites: bool,
+    /// Keep Python's own small-object allocator (pymalloc). By default a
+    /// Python interpreter runs with PYTHONMALLOC=malloc, so that its
+    /// objects are malloc blocks the heap line and the sites see.
+    #[arg(long)]
+    pub keep_pymalloc: bool,
     /// Walk the stack of one allocation per SIZE bytes on average
     /// (Poisson sampling by bytes: each site's blocks and bytes are
     /// unbiased estimates), or of every allocation with 0 (exact counts, at

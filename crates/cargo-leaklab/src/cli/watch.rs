@@ -18,6 +18,7 @@ pub fn run(args: WatchArgs) -> Result<i32, Failure> {
         stdout_to_stderr: args.json,
         mem_cap: args.mem_cap,
         sites: !args.no_sites,
+        keep_pymalloc: args.keep_pymalloc,
         sites_sample: args.sites_sample,
         per: args.per.clone(),
         every: args.every,

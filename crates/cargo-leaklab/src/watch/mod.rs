@@ -46,6 +46,8 @@ pub struct Options {
     pub mem_cap: Option<u64>,
     /// Count allocation sites in the shim and name the growing ones.
     pub sites: bool,
+    /// Leave a Python interpreter's pymalloc on (see [`python_malloc`]).
+    pub keep_pymalloc: bool,
     /// Sample one allocation per this many bytes on average (0: all).
     pub sites_sample: u64,
     /// Count the program's output lines that match this (requests).
@@ -234,6 +236,25 @@ impl Ending {
     }
 }
 
+/// A Python interpreter (`python`, `python3`, `python3.11`, …, by its
+/// file name) is run with `PYTHONMALLOC=malloc` unless the environment
+/// already sets it: pymalloc carves small objects out of 256 KiB arenas of
+/// its own, so a leaked object is no malloc block, and neither the heap
+/// line nor the sites would see it. The one line saying so, if set.
+fn python_malloc(program: &std::ffi::OsStr, cmd: &mut Command) -> Option<String> {
+    let name = std::path::Path::new(program).file_name()?.to_str()?;
+    let version = name.strip_prefix("python")?;
+    let is_python = version.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if !is_python || std::env::var_os("PYTHONMALLOC").is_some() {
+        return None;
+    }
+    cmd.env("PYTHONMALLOC", "malloc");
+    Some(format!(
+        "leaklab: {name} runs with PYTHONMALLOC=malloc, so that its objects are malloc blocks \
+         the heap line and the sites see (--keep-pymalloc: leave pymalloc on)"
+    ))
+}
+
 /// The program could not be started: one line for the user.
 #[derive(Debug)]
 pub struct StartError(pub String);
@@ -249,6 +270,11 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     let channel = open_channel(opts.interval);
     let mut cmd = Command::new(name);
     cmd.args(args);
+    if !opts.keep_pymalloc
+        && let Some(line) = python_malloc(name, &mut cmd)
+    {
+        eprintln!("{line}");
+    }
     if opts.stdout_to_stderr {
         use std::os::fd::AsFd;
         let stderr = std::io::stderr()
