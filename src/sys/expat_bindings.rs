@@ -59,6 +59,7 @@ pub const XML_Error_XML_ERROR_RESERVED_NAMESPACE_URI: XML_Error = 40;
 pub const XML_Error_XML_ERROR_INVALID_ARGUMENT: XML_Error = 41;
 pub const XML_Error_XML_ERROR_NO_BUFFER: XML_Error = 42;
 pub const XML_Error_XML_ERROR_AMPLIFICATION_LIMIT_BREACH: XML_Error = 43;
+pub const XML_Error_XML_ERROR_NOT_STARTED: XML_Error = 44;
 pub type XML_Error = libc::c_uint;
 unsafe extern "C" {
     pub fn XML_ParserCreate(encoding: *const XML_Char) -> XML_Parser;
