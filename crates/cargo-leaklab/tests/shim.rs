@@ -26,8 +26,16 @@ while time.time() < end:
 /// the variables that choose the cache directory, plus `vars`.
 fn watch(vars: &[(&str, &Path)]) -> (Output, Value) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leaklab"));
-    cmd.args(["watch", "--json", "--interval", "50ms", "--"])
-        .args([common::python3(), "-c", BRIEF]);
+    // --keep-pymalloc: no line about PYTHONMALLOC; stderr is the cache's.
+    cmd.args([
+        "watch",
+        "--json",
+        "--interval",
+        "50ms",
+        "--keep-pymalloc",
+        "--",
+    ])
+    .args([common::python3(), "-c", BRIEF]);
     for var in ["LEAKLAB_PRELOAD", "LEAKLAB_CACHE_DIR", "XDG_CACHE_HOME"] {
         cmd.env_remove(var);
     }

@@ -519,15 +519,23 @@ fn second_look(run: &mut SuiteRun, dir: &Path, supp: &[PathBuf]) {
         .into_iter()
         .map(|(binary, floor)| (binary.to_owned(), floor))
         .collect();
+    let undecided: std::collections::BTreeSet<String> = report::undecided_floors(run)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let Ok(supp) = std::env::join_paths(supp) else {
         return;
     };
     // Any possibly lost amount other than the runtime's own: more blocks,
     // or as many but of other sizes (a runtime block that happened to be
-    // gone in this process while the test kept one of its own).
+    // gone in this process while the test kept one of its own); and any
+    // at all where the floor is a tie (too few processes to tell).
     let unsure = |r: &TestRecord| {
         r.run_again.is_some()
             && r.heap_at_exit.is_some_and(|k| {
+                if undecided.contains(&r.binary) {
+                    return k.possible.blocks > 0;
+                }
                 floors.get(&r.binary).is_some_and(|f| {
                     k.possible.blocks > f.blocks
                         || (k.possible.blocks == f.blocks && k.possible.bytes != f.bytes)

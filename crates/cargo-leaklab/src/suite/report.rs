@@ -339,6 +339,29 @@ pub fn runtime_floors(run: &SuiteRun) -> BTreeMap<&str, Amount> {
         .collect()
 }
 
+/// The binaries whose most frequent possibly lost amount is tied with
+/// another (two test processes that differ, say): there the floor cannot
+/// tell the runtime's blocks from a test's.
+pub fn undecided_floors(run: &SuiteRun) -> std::collections::BTreeSet<&str> {
+    let mut seen: BTreeMap<&str, BTreeMap<(i64, i64), usize>> = BTreeMap::new();
+    for r in &run.records {
+        if let Some(k) = r.heap_at_exit {
+            *seen
+                .entry(r.binary.as_str())
+                .or_default()
+                .entry((k.possible.blocks, k.possible.bytes))
+                .or_default() += 1;
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, counts)| {
+            let top = counts.values().max().copied().unwrap_or(0);
+            counts.values().filter(|&&n| n == top).count() > 1
+        })
+        .map(|(binary, _)| binary)
+        .collect()
+}
+
 fn sum(a: Amount, b: Amount) -> Amount {
     Amount {
         blocks: a.blocks + b.blocks,
