@@ -8,15 +8,13 @@
 //!   forgotten (Rust's side);
 //! - `c_live_N`, `rust_live_N`: the same, allocated between two blocks of
 //!   the same size and side that stay referenced from statics until the
-//!   process exits (still reachable, not lost).
+//!   process exits (still reachable, not lost). Each test has statics of
+//!   its own, so the truth holds whether its process runs it alone
+//!   (nextest) or with the others (one memcheck per test binary).
 
 use std::hint::black_box;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
-
-/// The live neighbours: referenced until exit, so never lost.
-static BEFORE: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
-static AFTER: AtomicPtr<u8> = AtomicPtr::new(ptr::null_mut());
 
 /// One C block of `n` bytes, filled, that nothing frees.
 #[inline(never)]
@@ -43,12 +41,34 @@ pub fn lose(make: fn(usize) -> *mut u8, n: usize) {
     black_box(make(n));
 }
 
+/// Two statics that keep a test's live neighbours referenced until exit,
+/// so they are never lost.
+pub struct Neighbours {
+    before: AtomicPtr<u8>,
+    after: AtomicPtr<u8>,
+}
+
+impl Neighbours {
+    pub const fn new() -> Neighbours {
+        Neighbours {
+            before: AtomicPtr::new(ptr::null_mut()),
+            after: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+}
+
+impl Default for Neighbours {
+    fn default() -> Neighbours {
+        Neighbours::new()
+    }
+}
+
 /// The same, between two live neighbours of the same size and side.
 #[inline(never)]
-pub fn lose_between_live(make: fn(usize) -> *mut u8, n: usize) {
-    BEFORE.store(make(n), Ordering::SeqCst);
+pub fn lose_between_live(make: fn(usize) -> *mut u8, n: usize, live: &Neighbours) {
+    live.before.store(make(n), Ordering::SeqCst);
     black_box(make(n));
-    AFTER.store(make(n), Ordering::SeqCst);
+    live.after.store(make(n), Ordering::SeqCst);
 }
 
 macro_rules! sizes {
@@ -68,12 +88,14 @@ macro_rules! sizes {
 
                 #[test]
                 fn $c_live() {
-                    super::lose_between_live(super::c_block, $n);
+                    static LIVE: super::Neighbours = super::Neighbours::new();
+                    super::lose_between_live(super::c_block, $n, &LIVE);
                 }
 
                 #[test]
                 fn $rust_live() {
-                    super::lose_between_live(super::rust_block, $n);
+                    static LIVE: super::Neighbours = super::Neighbours::new();
+                    super::lose_between_live(super::rust_block, $n, &LIVE);
                 }
             )*
         }
