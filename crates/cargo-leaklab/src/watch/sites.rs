@@ -15,7 +15,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::fit::{COUNTERS_MIN_SLOPE, Fit};
-use leaklab::check::LoadedObject;
+use leaklab::check::{LoadedObject, raw_stack_frames};
 use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
 
 /// The directory of the site files, removed with this.
@@ -856,7 +856,7 @@ fn name_site(
     let named: Vec<(usize, Vec<leaklab::check::Frame>)> = frames
         .iter()
         .enumerate()
-        .map(|(i, &ip)| (i, leaklab::check::raw_stack_frames(objects, &[ip as usize])))
+        .map(|(i, &ip)| (i, raw_stack_frames(objects, &[ip as usize])))
         .skip_while(|(_, n)| n.is_empty())
         .collect();
     let Some((top_index, top)) = named.first().and_then(|(i, n)| Some((*i, n.first()?))) else {

@@ -52,7 +52,6 @@ mod limits;
 #[doc(hidden)]
 pub mod protocol;
 mod sites;
-#[cfg(not(miri))]
 mod symbols;
 
 use std::fmt;
@@ -68,7 +67,6 @@ pub use fault::{PointRun, keep_text, record_point, run_point};
 pub use sites::{Frame, Site};
 #[doc(hidden)]
 pub use sites::{describe as describe_sites, shown_frames};
-#[cfg(not(miri))]
 #[doc(hidden)]
 pub use {
     sites::raw_stack_frames,

@@ -215,7 +215,6 @@ pub fn shown_frames(
 /// loaded objects are `objects`, as frames: each address stepped back into
 /// its call and named, the allocator's and the signal handler's frames cut
 /// off at the top, nothing reordered (a crash reads innermost first).
-#[cfg(not(miri))]
 pub fn raw_stack_frames(objects: &[super::symbols::Object], stack: &[usize]) -> Vec<Frame> {
     let addresses: Vec<usize> = stack.iter().map(|ip| ip.saturating_sub(1)).collect();
     let symbols = super::symbols::resolve_in(objects, &addresses);

@@ -39,6 +39,7 @@ pub struct Object {
 /// The symbols of each address (inlined frames first, as the tool gives
 /// them). `addresses` are code addresses: return addresses already
 /// stepped back into their call.
+#[cfg_attr(miri, allow(dead_code))]
 pub fn resolve(addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
     resolve_in(&loaded_objects(), addresses)
 }

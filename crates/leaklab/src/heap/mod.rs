@@ -18,7 +18,6 @@ pub mod reach;
 pub mod rust;
 #[cfg(not(miri))]
 pub mod stacks;
-#[cfg(not(miri))]
 pub mod unwind;
 
 use std::fmt;
