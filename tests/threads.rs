@@ -203,10 +203,14 @@ fn counters_at_baseline() {
     }
     // ...and process-wide the count moves only by what glibc allocates or
     // frees with the thread stacks it caches (a thread's TLS: a block a
-    // thread, one way or the other).
+    // thread, one way or the other), this test's workers' and, in a
+    // process shared with the other test of this file, its workers' too
+    // (their cached stacks reused here free their TLS: seen as -6 under
+    // load with 4 workers each).
     let kept_blocks = after.live_blocks - baseline.live_blocks;
+    let cached = 2 * THREADS as i64;
     assert!(
-        (-(THREADS as i64)..=THREADS as i64).contains(&kept_blocks),
+        (-cached..=cached).contains(&kept_blocks),
         "{kept_blocks} C blocks left behind"
     );
     assert_eq!(after.failed_allocs, baseline.failed_allocs);
