@@ -46,7 +46,8 @@ pub struct Options {
     pub mem_cap: Option<u64>,
     /// Count allocation sites in the shim and name the growing ones.
     pub sites: bool,
-    /// Leave a Python interpreter's pymalloc on (see [`python_malloc`]).
+    /// Leave a Python interpreter's pymalloc on (by default it runs with
+    /// `PYTHONMALLOC=malloc`, so that its objects are malloc blocks).
     pub keep_pymalloc: bool,
     /// Sample one allocation per this many bytes on average (0: all).
     pub sites_sample: u64,
