@@ -253,7 +253,7 @@ pub fn measure(
     match detector {
         Detector::Valgrind => {
             let mut record = runner::empty(program, &name, "valgrind");
-            let mut cmd = memcheck(program, args, &xml, suppressions);
+            let mut cmd = memcheck(program, args, &xml, suppressions)?;
             stdout.set(&mut cmd);
             let (finished, _, _) = runner::run_limited(&mut cmd, None, false)
                 .map_err(|e| format!("cannot run valgrind: {e}"))?;
@@ -267,25 +267,19 @@ pub fn measure(
     }
 }
 
-/// memcheck on `program args`, its XML to `xml`; stdio inherited.
-fn memcheck(program: &Path, args: &[OsString], xml: &Path, suppressions: &[PathBuf]) -> Command {
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "-q",
-        "--tool=memcheck",
-        "--leak-check=full",
-        "--show-leak-kinds=all",
-        "--num-callers=40",
-        "--xml=yes",
-        // A forked child would mix its XML into the program's.
-        "--child-silent-after-fork=yes",
-    ])
-    .arg(format!("--xml-file={}", xml.display()));
-    for supp in suppressions {
-        cmd.arg(format!("--suppressions={}", supp.display()));
-    }
+/// memcheck on `program args`, its XML to `xml`; stdio inherited. The
+/// same command as a test's (`runner::memcheck_command`), 40 callers.
+fn memcheck(
+    program: &Path,
+    args: &[OsString],
+    xml: &Path,
+    suppressions: &[PathBuf],
+) -> Result<Command, String> {
+    let supp = std::env::join_paths(suppressions)
+        .map_err(|e| format!("a suppressions file's path: {e}"))?;
+    let mut cmd = runner::memcheck_command(xml, 40, &supp, false);
     cmd.arg(program).args(args);
-    cmd
+    Ok(cmd)
 }
 
 /// The counters' run, the same as a test's (`runner::with_counters`)
@@ -319,7 +313,7 @@ fn counters(
     record.ending = runner::finished_ending(&finished);
     let rerun = |record: &mut TestRecord| -> Result<(), String> {
         crate::suite::detector_available(crate::suite::Detector::Valgrind)?;
-        let mut cmd = memcheck(program, args, xml, suppressions);
+        let mut cmd = memcheck(program, args, xml, suppressions)?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -39,27 +39,7 @@ pub fn in_point(running: bool) {
 /// Installs the fatal-signal handlers (on their own stack, so a stack
 /// overflow is reported too) and the `atexit` handler. Once, in the child.
 pub fn install() {
-    const ALT_SIZE: usize = 256 * 1024;
-    // SAFETY: a fresh anonymous private mapping; checked for failure.
-    let alt = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            ALT_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if alt != libc::MAP_FAILED {
-        let stack = libc::stack_t {
-            ss_sp: alt,
-            ss_flags: 0,
-            ss_size: ALT_SIZE,
-        };
-        // SAFETY: `stack` describes the mapping above, never unmapped.
-        unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) };
-    }
+    crate::check::child::alternate_signal_stack();
     for signal in FATAL {
         // SAFETY: a zeroed sigaction is a valid start; the handler has the
         // plain one-argument signature that flags without SA_SIGINFO use.

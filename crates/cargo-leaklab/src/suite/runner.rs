@@ -482,7 +482,7 @@ fn memcheck_with(
 /// to `xml`, stacks of up to `callers` frames, the suite's suppressions),
 /// the program still to be added. `supp`: the suppression files,
 /// `:`-separated; `gen_supp`: memcheck writes a suppression per record.
-pub(super) fn memcheck_command(
+pub(crate) fn memcheck_command(
     xml: &Path,
     callers: u32,
     supp: &std::ffi::OsStr,

@@ -235,27 +235,7 @@ fn child(nth: u64, f: &mut dyn FnMut(), read_fd: c_int, write_fd: c_int) -> ! {
 /// The child's handlers: fatal signals and the time limit's, on a stack
 /// of their own (a stack overflow is reported too).
 fn install_handlers() {
-    const ALT_SIZE: usize = 256 * 1024;
-    // SAFETY: a fresh anonymous private mapping; checked for failure.
-    let alt = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            ALT_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if alt != libc::MAP_FAILED {
-        let stack = libc::stack_t {
-            ss_sp: alt,
-            ss_flags: 0,
-            ss_size: ALT_SIZE,
-        };
-        // SAFETY: `stack` describes the mapping above, never unmapped.
-        unsafe { libc::sigaltstack(&stack, std::ptr::null_mut()) };
-    }
+    super::child::alternate_signal_stack();
     let install = |signal: c_int, handler: extern "C" fn(c_int), flags: c_int| {
         // SAFETY: a zeroed sigaction is a valid start; the handler has the
         // one-argument signature that flags without SA_SIGINFO use; the
