@@ -23,5 +23,6 @@ pub mod plot;
 pub mod run;
 pub mod shim;
 pub mod suite;
+pub mod symbolize;
 pub mod units;
 pub mod watch;

@@ -35,6 +35,9 @@ pub enum Command {
     Run(RunArgs),
     #[command(name = "__test-runner", hide = true)]
     TestRunner(TestRunnerArgs),
+    /// binutils' `addr2line -a -f -i -C -e FILE` server, for the symbolizer.
+    #[command(name = "__addr2line", hide = true, disable_version_flag = true)]
+    Addr2line(Addr2lineArgs),
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +194,26 @@ pub struct TestRunnerArgs {
     pub binary: PathBuf,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
     pub args: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct Addr2lineArgs {
+    /// The object whose addresses come on standard input.
+    #[arg(short = 'e')]
+    pub exe: Option<PathBuf>,
+    /// binutils' flags, all implied: addresses, functions, inlined frames,
+    /// demangled names.
+    #[arg(short = 'a')]
+    pub addresses: bool,
+    #[arg(short = 'f')]
+    pub functions: bool,
+    #[arg(short = 'i')]
+    pub inlines: bool,
+    #[arg(short = 'C')]
+    pub demangle: bool,
+    /// Prints a version, as binutils' does (the symbolizer's probe).
+    #[arg(long)]
+    pub version: bool,
 }
 
 /// "100ms", "3s", "1.5s", "2m" → a duration above zero.

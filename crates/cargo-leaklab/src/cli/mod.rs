@@ -102,7 +102,44 @@ pub fn cargo_main() -> i32 {
     run_with(args)
 }
 
+/// `__addr2line`: the symbolizer's server, or its version.
+fn addr2line(a: args::Addr2lineArgs) -> Result<i32, Failure> {
+    if a.version {
+        outln!("leaklab {} (addr2line protocol)", env!("CARGO_PKG_VERSION"))?;
+        return Ok(EXIT_OK);
+    }
+    let exe = a
+        .exe
+        .ok_or_else(|| Failure::usage("__addr2line needs -e FILE"))?;
+    crate::symbolize::serve(&exe, io::stdin().lock(), io::stdout().lock())?;
+    Ok(EXIT_OK)
+}
+
+/// Points the symbolizer (`leaklab::check`'s, here and in every process
+/// started from here) at this executable's `__addr2line`, unless the
+/// user named a tool.
+fn use_own_symbolizer() {
+    let var = leaklab::check::SYMBOL_TOOL_VAR;
+    if std::env::var_os(var).is_some() {
+        return;
+    }
+    // The variable's words are split at spaces.
+    let Some(exe) = std::env::current_exe()
+        .ok()
+        .filter(|exe| !exe.to_string_lossy().contains(char::is_whitespace))
+    else {
+        return;
+    };
+    let mut value = exe.into_os_string();
+    value.push(" ");
+    value.push(crate::symbolize::SUBCOMMAND);
+    // SAFETY: called first thing in main, before this process starts any
+    // thread, so nothing reads the environment concurrently.
+    unsafe { std::env::set_var(var, value) };
+}
+
 fn run_with(argv: Vec<OsString>) -> i32 {
+    use_own_symbolizer();
     let cli: Cli = match args::parse(argv) {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -112,6 +149,7 @@ fn run_with(argv: Vec<OsString>) -> i32 {
         Command::Test(a) => test::run(a),
         Command::Run(a) => run::run(a),
         Command::TestRunner(a) => Ok(crate::suite::runner::main(a.binary, a.args)),
+        Command::Addr2line(a) => addr2line(a),
     };
     match outcome {
         Ok(code) => code,

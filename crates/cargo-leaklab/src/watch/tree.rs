@@ -31,14 +31,14 @@ pub fn set_root(pid: u32) {
 }
 
 /// Whether child `pid` of this process is one of leaklab's own helpers:
-/// the symbolizer's servers (`addr2line`, or the tool
+/// the symbolizer's servers (leaklab's own `__addr2line`, or the tool
 /// `LEAKLAB_ADDR2LINE` names), which `--every` starts while the program
 /// runs. They are no process of the program's: not sampled, not stopped.
 fn is_own_helper(pid: u32) -> bool {
     if pid == ROOT.load(std::sync::atomic::Ordering::Relaxed) {
         return false;
     }
-    let tool = std::env::var("LEAKLAB_ADDR2LINE").unwrap_or_else(|_| "addr2line".into());
+    let (tool, _) = leaklab::check::symbol_tool();
     let name = std::path::Path::new(&tool)
         .file_name()
         .map_or(tool.clone(), |n| n.to_string_lossy().into_owned());

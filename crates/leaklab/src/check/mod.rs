@@ -70,7 +70,9 @@ pub use sites::{describe as describe_sites, shown_frames};
 #[doc(hidden)]
 pub use {
     sites::raw_stack_frames,
-    symbols::{Object as LoadedObject, loaded_objects},
+    symbols::{
+        Object as LoadedObject, TOOL_VAR as SYMBOL_TOOL_VAR, loaded_objects, tool as symbol_tool,
+    },
 };
 
 /// Extra calls recorded, after a measurement that found a leak, for the

@@ -2,13 +2,18 @@
 //!
 //! Each address is placed in the loaded object that holds it (the
 //! executable or a shared library, from `dl_iterate_phdr`), and resolved
-//! by binutils' `addr2line` (present wherever Rust links with the system's
-//! `cc`; another tool of the same interface, e.g. `llvm-addr2line`, can be
-//! named in `LEAKLAB_ADDR2LINE`). One tool process per object serves the
-//! whole run, answering addresses on a pipe as they come (it reads its
-//! debug info once, the costly part), and each address is resolved once
-//! per process: a fault sweep's hundred stacks share most of their frames. Resolving this way keeps the DWARF reader out of
-//! the user crate, and so out of every user's build. Where the tool is
+//! by a tool speaking binutils' `addr2line -a -f -i -C -e FILE` server
+//! protocol. `cargo leaklab test`, `cargo leaklab run` and `leaklab watch`
+//! name their own (`leaklab __addr2line`, the `addr2line` crate, which
+//! reads only the compilation units an address needs) in
+//! `LEAKLAB_ADDR2LINE` for themselves and every process they start;
+//! elsewhere it is binutils' `addr2line` (present wherever Rust links with
+//! the system's `cc`, but it reads all the debug information first: 6 s
+//! on an 83 MB test binary). One tool process per object serves the whole
+//! run, answering addresses on a pipe as they come, and each address is
+//! resolved once per process: a fault sweep's hundred stacks share most
+//! of their frames. Resolving this way keeps the DWARF reader out of the
+//! user crate, and so out of every user's build. Where the tool is
 //! missing, a frame names its object and offset instead, and says why.
 
 use std::collections::HashMap;
@@ -21,7 +26,9 @@ use std::sync::Mutex;
 /// One frame of a resolved address: function (demangled), file, line.
 pub type Symbol = (String, Option<String>, Option<u32>);
 
-/// Names the address-to-line tool to run instead of `addr2line`.
+/// Names the address-to-line tool to run instead of `addr2line`: a
+/// program, or a program and its first arguments separated by spaces
+/// (`/path/to/leaklab __addr2line`).
 pub const TOOL_VAR: &str = "LEAKLAB_ADDR2LINE";
 
 /// A loaded object: its file and the address ranges it occupies.
@@ -94,13 +101,31 @@ fn unnamed(object: &Object, offset: usize) -> String {
     }
 }
 
-fn tool() -> String {
-    std::env::var(TOOL_VAR).unwrap_or_else(|_| "addr2line".into())
+/// The tool's program and the arguments that come before binutils' own.
+pub fn tool() -> (String, Vec<String>) {
+    let Ok(value) = std::env::var(TOOL_VAR) else {
+        return ("addr2line".into(), Vec::new());
+    };
+    // A path with spaces in it names the program whole.
+    if Path::new(&value).is_file() {
+        return (value, Vec::new());
+    }
+    let mut words = value.split_whitespace().map(str::to_owned);
+    let program = words.next().unwrap_or_else(|| "addr2line".into());
+    (program, words.collect())
+}
+
+/// The tool's command, before binutils' arguments.
+fn tool_command() -> Command {
+    let (program, args) = tool();
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    cmd
 }
 
 /// Why the tool cannot run, if it cannot.
 fn tool_missing() -> Option<String> {
-    match Command::new(tool())
+    match tool_command()
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -109,7 +134,7 @@ fn tool_missing() -> Option<String> {
         Ok(_) => None,
         Err(e) => Some(format!(
             "{} cannot run ({e}): install binutils, or name another tool in {TOOL_VAR}",
-            tool()
+            tool().0
         )),
     }
 }
@@ -175,7 +200,7 @@ const END: &str = "0xffffffffffffffff";
 
 impl Server {
     fn start(path: &Path) -> Option<Server> {
-        let mut child = Command::new(tool())
+        let mut child = tool_command()
             .args(["-a", "-f", "-i", "-C", "-e"])
             .arg(path)
             .stdin(Stdio::piped())
