@@ -70,7 +70,7 @@ pub use sites::{describe as describe_sites, shown_frames};
 #[doc(hidden)]
 pub use {
     sites::raw_stack_frames,
-    symbols::{Object as LoadedObject, loaded_objects},
+    symbols::{Object as LoadedObject, loaded_objects, resolve_in as resolve_symbols_in},
 };
 
 /// Extra calls recorded, after a measurement that found a leak, for the
