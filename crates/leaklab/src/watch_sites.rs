@@ -111,8 +111,12 @@ pub struct Header {
     /// (the process ended through `exit`): until then, "lost" is unknown,
     /// not 0.
     pub scanned: AtomicU64,
+    /// Threads the process had when its scan at exit ran (set with
+    /// `scanned`): more than 1, and another thread's stack, which the scan
+    /// does not read, may hold a pointer to a block it calls lost.
+    pub threads_at_exit: AtomicU64,
     /// Room for more counts without a new layout.
-    pub _spare: [AtomicU64; 2],
+    pub _spare: [AtomicU64; 1],
 }
 
 /// One allocation site.

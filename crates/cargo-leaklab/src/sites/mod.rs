@@ -112,6 +112,7 @@ impl SiteFiles {
         }
         Some(Reading {
             scanned: h.scanned.load(Acquire) == 1,
+            threads_at_exit: h.threads_at_exit.load(Relaxed),
             file: std::os::unix::fs::MetadataExt::ino(&meta),
             used: used as u64,
             header: HeaderCounts {
@@ -209,6 +210,8 @@ pub(crate) struct SiteNow {
 pub(crate) struct Reading {
     /// The process's scan at exit wrote the lost counts.
     pub(crate) scanned: bool,
+    /// Threads the process had at its scan (0: unknown, or no scan).
+    pub(crate) threads_at_exit: u64,
     /// The file's inode: a new one after an exec (the same pid).
     pub(crate) file: u64,
     pub(crate) used: u64,
@@ -363,6 +366,13 @@ impl SiteFiles {
             return Err(
                 "the process made no scan at exit: its sites' lost blocks are unknown".into(),
             );
+        }
+        if reading.threads_at_exit != 1 {
+            return Err(format!(
+                "{} threads at exit: another thread's stack, which the scan does not read, may hold \
+                 the blocks it calls lost",
+                reading.threads_at_exit
+            ));
         }
         let objects = self
             .objects_at_exit(pid)

@@ -476,13 +476,54 @@ pub fn note_lost(addr: usize, size: usize, possible: bool) {
     }
 }
 
-/// At exit: every lost block was noted ([`note_lost`]).
+/// At exit: every lost block was noted ([`note_lost`]); and how many
+/// threads the process still had.
 pub fn scanned() {
     let table = TABLE.load(Acquire);
     if !table.is_null() {
         // SAFETY: as in `on_alloc`.
-        unsafe { &*table }.header.scanned.store(1, Release);
+        let header = &unsafe { &*table }.header;
+        header.threads_at_exit.store(threads(), Relaxed);
+        header.scanned.store(1, Release);
     }
+}
+
+/// This process's threads now (`/proc/self/stat`'s 20th field), read
+/// without allocating; 0 if it cannot be read.
+fn threads() -> u64 {
+    let mut buf = [0u8; 1024];
+    // SAFETY: a NUL-terminated path; plain syscalls on our own descriptor
+    // and a buffer on this stack.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let Ok(n) = usize::try_from(n) else { return 0 };
+    let text = &buf[..n];
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let Some(close) = text.iter().rposition(|&c| c == b')') else {
+        return 0;
+    };
+    text[close + 1..]
+        .split(|&c| c == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(17)
+        .and_then(|f| {
+            f.iter().try_fold(0u64, |n, &c| {
+                c.is_ascii_digit()
+                    .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+                    .flatten()
+            })
+        })
+        .unwrap_or(0)
 }
 
 /// At exit, after the scan: this process's `/proc/self/maps`, copied to
