@@ -238,15 +238,17 @@ pub struct SiteReport {
     pub live_bytes: i64,
     pub allocations: u64,
     pub frees: u64,
-    /// The first frame outside the allocator: its library, function,
-    /// file and line (function, file and line where symbols say).
+    /// The frame shown, by the leak checks' rule (your innermost frame,
+    /// else the first outside the allocator): its library, function, file
+    /// and line (function, file and line where symbols say).
     pub library: Option<String>,
     pub function: Option<String>,
     pub file: Option<String>,
     pub line: Option<u32>,
-    /// Where that is a runtime library's (libc's strdup, libstdc++'s
-    /// operator new): the first frame outside them, which asked for it.
-    pub caller: Option<String>,
+    /// The innermost frame outside the allocator, when it is not the one
+    /// shown (a library's function your code called: libc's strdup,
+    /// libstdc++'s operator new), with its file:line and library.
+    pub inner: Option<String>,
     /// Every frame, innermost first: "library+0xoffset", and the function
     /// and file:line for the sites that were symbolized.
     pub frames: Vec<String>,
@@ -351,7 +353,7 @@ impl Tracker {
                     function: None,
                     file: None,
                     line: None,
-                    caller: None,
+                    inner: None,
                     frames: Vec::new(),
                 });
             }
@@ -474,11 +476,11 @@ impl SiteReport {
             Some(l) if !function.starts_with(&format!("{l}+")) => format!(" in {l}"),
             _ => String::new(),
         };
-        let caller = self
-            .caller
+        let inner = self
+            .inner
             .as_ref()
-            .map_or(String::new(), |c| format!(", called from {c}"));
-        format!("{function}{at}{lib}{caller}")
+            .map_or(String::new(), |c| format!(", allocated in {c}"));
+        format!("{function}{at}{lib}{inner}")
     }
 }
 
@@ -567,7 +569,7 @@ impl SitesReport {
 }
 
 /// Fills in where `site` allocates: its frames as object+offset, and, if
-/// `symbolize`, the first frame outside the allocator by name.
+/// `symbolize`, the frame shown by name (`leaklab::check::shown_frames`).
 fn name_site(
     site: &mut SiteReport,
     objects: &[LoadedObject],
@@ -620,29 +622,41 @@ fn name_site(
             .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)))
             .map(|o| file_name(&o.path))
     };
-    site.library = library_of(top_index).or(site.library.take());
-    site.function = Some(top.function.clone());
-    site.file = top.file.clone();
-    site.line = top.line;
     if top.file.is_none() {
-        missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
+        missing.push(library_of(top_index).unwrap_or_else(|| "?".into()));
     }
-    // Memory a runtime library allocated for its caller (strdup, operator
-    // new, fopen): the caller is what keeps it.
-    if site.library.as_deref().is_some_and(is_runtime) {
-        site.caller = named
-            .iter()
-            .skip(1)
-            .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(is_runtime))
-            .map(|(i, n)| {
-                let f = &n[0];
-                let at = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => format!(" at {file}:{line}"),
-                    _ => String::new(),
-                };
-                let lib = library_of(*i).map_or(String::new(), |l| format!(" in {l}"));
-                format!("{}{at}{lib}", f.function)
-            });
+    // The frame shown: the leak checks' rule (`leaklab::check::
+    // shown_frames`, as `cargo leaklab test`'s top frame column), your
+    // innermost frame, else the first above the allocator.
+    let flat: Vec<(usize, &leaklab::check::Frame)> = named
+        .iter()
+        .flat_map(|(i, n)| n.iter().map(move |f| (*i, f)))
+        .collect();
+    let shown = leaklab::check::shown_frames(
+        flat.iter()
+            .map(|(_, f)| (Some(f.function.clone()), f.file.clone(), f.line)),
+    );
+    let (index, shown) = shown
+        .first()
+        .and_then(|s| {
+            flat.iter()
+                .find(|(_, f)| f.function == s.function && f.line == s.line)
+                .map(|(i, _)| (*i, s.clone()))
+        })
+        .unwrap_or_else(|| (top_index, top.clone()));
+    site.library = library_of(index).or(site.library.take());
+    site.function = Some(shown.function.clone());
+    site.file = shown.file.clone();
+    site.line = shown.line;
+    // The innermost frame, when it is another (a library your code
+    // called: libc's strdup, libstdc++'s operator new).
+    if (index, &shown.function) != (top_index, &top.function) {
+        let at = match (&top.file, top.line) {
+            (Some(file), Some(line)) => format!(" at {file}:{line}"),
+            _ => String::new(),
+        };
+        let lib = library_of(top_index).map_or(String::new(), |l| format!(" in {l}"));
+        site.inner = Some(format!("{}{at}{lib}", top.function));
     }
     site.frames = named
         .iter()
@@ -653,21 +667,6 @@ fn name_site(
             _ => f.function.clone(),
         })
         .collect();
-}
-
-/// The C and C++ runtime's libraries, whose allocations are made for
-/// their caller.
-fn is_runtime(library: &str) -> bool {
-    [
-        "libc.so",
-        "libstdc++.so",
-        "ld-linux",
-        "libgcc_s.so",
-        "libc++.so",
-        "libm.so",
-    ]
-    .iter()
-    .any(|r| library.starts_with(r))
 }
 
 #[cfg(test)]
