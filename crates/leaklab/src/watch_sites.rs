@@ -253,7 +253,7 @@ mod tests {
         let n = super::file_name_with(b"/tmp/x", 12, b".maps", &mut out).unwrap();
         assert_eq!(&out[..=n], b"/tmp/x/12.maps\0");
         assert_eq!(
-            super::file_name_with(&[b'a'; 24], 1, b".maps", &mut out),
+            super::file_name_with(&[b'a'; 26], 1, b".maps", &mut out),
             None
         );
     }
