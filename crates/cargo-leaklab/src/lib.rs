@@ -9,6 +9,9 @@
 //! - `leaklab watch` ([`watch`]): any program's memory over time, fitted,
 //!   and whether it grows.
 //!
+//! The preload shim's allocation sites are read and named in one place
+//! ([`sites`]), for watch and for the test runner alike.
+//!
 //! Both need the preload shim, which travels inside the binaries and is
 //! written to a cache directory on first use ([`shim`]).
 //!
@@ -22,6 +25,7 @@ pub mod parse;
 pub mod plot;
 pub mod run;
 pub mod shim;
+pub mod sites;
 pub mod suite;
 pub mod symbolize;
 pub mod units;

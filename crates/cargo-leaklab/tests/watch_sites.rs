@@ -451,21 +451,14 @@ fn a_block_libc_allocates_for_its_caller_names_the_caller() {
     let grows = growing(&w);
     assert_eq!(grows.len(), 1, "{:#}", w["sites"]);
     let site = grows[0];
+    // Shown as the leak checks show a stack: your frame, libc's after it.
+    assert_eq!(site["function"], "leak_dup", "{site:#}");
+    assert_eq!(site["line"], DUP_LINE, "{site:#}");
+    assert_eq!(site["library"], "leak", "{site:#}");
+    let inner = site["inner"].as_str().unwrap_or_else(|| panic!("{site:#}"));
     assert!(
-        site["library"].as_str().unwrap().starts_with("libc.so"),
-        "{site:#}"
-    );
-    assert!(
-        site["function"].as_str().unwrap().contains("strdup"),
-        "{site:#}"
-    );
-    let caller = site["caller"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{site:#}"));
-    assert!(
-        caller.starts_with("leak_dup at ")
-            && caller.ends_with(&format!("leak.c:{DUP_LINE} in leak")),
-        "{caller}"
+        inner.contains("strdup") && inner.contains(" in libc.so"),
+        "{inner}"
     );
 }
 

@@ -108,11 +108,13 @@ unsafe fn start() {
     record.exiting.store(0, Ordering::Release);
     PAGE.store(map, Ordering::Release);
     CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
-    // Sites, when the watcher asks for them (a directory for their files).
+    // Sites, when the reader asks for them (a directory for their files):
+    // the watcher over time, or `cargo leaklab test`'s re-run of a test
+    // that lost memory, at exit only.
     // SAFETY: a NUL-terminated name; the result is NULL or a C string,
     // copied by `enable`.
     let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
-    if !sites.is_null() && shared.publish_ns.load(Ordering::Relaxed) != 0 {
+    if !sites.is_null() {
         let mean = env_number(leaklab::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
         let cap = env_number(leaklab::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
         leaklab::heap::interpose::sites::enable(
@@ -126,6 +128,11 @@ unsafe fn start() {
         // Counts wanted at exit only, with the scan: no publisher thread,
         // and freed memory zeroed so it holds no stale pointer.
         leaklab::heap::interpose::scrub_freed();
+        if sites::enabled() {
+            // A forked child counts its sites into a file of its own.
+            // SAFETY: the handler only maps a file and copies atomics.
+            unsafe { libc::pthread_atfork(None, None, Some(sites_in_child)) };
+        }
         return;
     }
     // The interposer's fork handlers first: prepare handlers run in
@@ -240,6 +247,9 @@ extern "C" fn fini() {
     } else {
         let found = scan_at_exit();
         sites::scanned();
+        // The objects the sites' addresses lie in, for a reader that
+        // could not read them while the process ran.
+        sites::save_maps();
         found
     };
     before_fork();
@@ -295,6 +305,12 @@ fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
         slot.1 += block.size as i64;
     }
     (lost, possible)
+}
+
+/// After a fork, in the child of a process counting its sites at exit
+/// only (no publisher): a site file of its own.
+extern "C" fn sites_in_child() {
+    sites::in_child();
 }
 
 /// Takes [`BUSY`] if free.

@@ -111,8 +111,12 @@ pub struct Header {
     /// (the process ended through `exit`): until then, "lost" is unknown,
     /// not 0.
     pub scanned: AtomicU64,
+    /// Threads the process had when its scan at exit ran (set with
+    /// `scanned`): more than 1, and another thread's stack, which the scan
+    /// does not read, may hold a pointer to a block it calls lost.
+    pub threads_at_exit: AtomicU64,
     /// Room for more counts without a new layout.
-    pub _spare: [AtomicU64; 2],
+    pub _spare: [AtomicU64; 1],
 }
 
 /// One allocation site.
@@ -208,6 +212,24 @@ pub fn file_name(dir: &[u8], pid: u64, out: &mut [u8]) -> Option<usize> {
     Some(len)
 }
 
+/// Appended to a site file's name for the copy of the process's
+/// `/proc/self/maps` the shim writes at exit (`<dir>/<pid>.maps`): the
+/// objects its sites' addresses lie in, for a reader that could not read
+/// them while the process ran (a short test process).
+pub const MAPS_SUFFIX: &str = ".maps";
+
+/// `<dir>/<pid>` followed by `suffix` into `out` (NUL-terminated),
+/// without allocating. None if it does not fit.
+pub fn file_name_with(dir: &[u8], pid: u64, suffix: &[u8], out: &mut [u8]) -> Option<usize> {
+    let len = file_name(dir, pid, out)?;
+    if len + suffix.len() + 1 > out.len() {
+        return None;
+    }
+    out[len..len + suffix.len()].copy_from_slice(suffix);
+    out[len + suffix.len()] = 0;
+    Some(len + suffix.len())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -228,5 +250,11 @@ mod tests {
         assert_eq!(&out[..=n], b"/tmp/x/4012\0");
         assert_eq!(super::file_name(b"/d", 0, &mut out), Some(4));
         assert_eq!(super::file_name(&[b'a'; 40], 1, &mut out), None);
+        let n = super::file_name_with(b"/tmp/x", 12, b".maps", &mut out).unwrap();
+        assert_eq!(&out[..=n], b"/tmp/x/12.maps\0");
+        assert_eq!(
+            super::file_name_with(&[b'a'; 26], 1, b".maps", &mut out),
+            None
+        );
     }
 }

@@ -35,6 +35,11 @@ pub struct Frame {
     /// address less one, as memcheck prints it).
     #[serde(skip)]
     pub ip: Option<u64>,
+    /// Where its object was loaded in the process the stack is from (what
+    /// to take off `ip` for the object's own address); None: memcheck's
+    /// fixed base for a position-independent executable.
+    #[serde(skip)]
+    pub base: Option<u64>,
 }
 
 impl Frame {
@@ -126,8 +131,9 @@ pub fn side_of(stack: &[Frame]) -> Side {
     Side::C
 }
 
-/// What the call site at `stack[caller]` called, for memcheck's frames in
-/// a position-independent executable it loaded at its fixed base.
+/// What the call site at `stack[caller]` called: for memcheck's frames in
+/// a position-independent executable it loaded at its fixed base, or for
+/// frames whose object's base is known (the shim's allocation sites).
 fn side_from_call_site(stack: &[Frame], caller: usize) -> Option<Side> {
     let frame = &stack[caller];
     let (ip, object) = (frame.ip?, frame.object.as_deref()?);
@@ -139,7 +145,7 @@ fn side_from_call_site(stack: &[Frame], caller: usize) -> Option<Side> {
         .collect();
     super::call_site::side_called_from(
         std::path::Path::new(object),
-        super::call_site::MEMCHECK_PIE_BASE,
+        frame.base.unwrap_or(super::call_site::MEMCHECK_PIE_BASE),
         ip + 1,
         &names,
     )

@@ -235,6 +235,7 @@ pub(crate) fn frame(node: roxmltree::Node<'_, '_>) -> Frame {
         object: text_of(node, "obj"),
         ip: text_of(node, "ip")
             .and_then(|ip| u64::from_str_radix(ip.trim_start_matches("0x"), 16).ok()),
+        base: None,
     }
 }
 

@@ -550,6 +550,12 @@ fn second_look(run: &mut SuiteRun, dir: &Path, supp: &[PathBuf]) {
             continue;
         };
         let args: Vec<OsString> = again.args.iter().map(OsString::from).collect();
+        // memcheck's verdict replaces the sites' (of a test that also lost
+        // blocks), not adds to it.
+        record.c = record::Kinds::default();
+        record.rust = record::Kinds::default();
+        record.top_frame = None;
+        record.stacks_from = None;
         match runner::confirm_with(dir, &again.binary, &args, record, &supp) {
             Ok(()) => record.detector = "counters (possibly lost: memcheck)".into(),
             Err(e) => record.note = Some(format!("possibly lost blocks unchecked: {e}")),

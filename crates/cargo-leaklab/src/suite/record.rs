@@ -123,7 +123,15 @@ pub struct TestRecord {
     pub memory_errors: Vec<MemoryError>,
     /// Suppressions memcheck generated for the records that count as lost.
     pub suppressions: Vec<String>,
-    /// Why the sides are unknown, when they are.
+    /// Where the sides and the top frame came from: `sites` (the preload
+    /// shim's own allocation sites, from one native re-run of the test
+    /// that walked every allocation's stack; memcheck was not run),
+    /// `memcheck`, or `lsan`; None when no stack was read (nothing lost,
+    /// or nothing could tell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacks_from: Option<String>,
+    /// Why the sides are unknown, when they are; or what the counters'
+    /// re-run for the stacks disagreed on, when memcheck decided instead.
     pub note: Option<String>,
     /// counters only: how to run this test again (the binary and the
     /// arguments nextest gave it), for memcheck's second look at blocks

@@ -269,7 +269,8 @@ pub fn table(run: &SuiteRun, fail_on: FailOn) -> String {
     for r in rows {
         let possible = sum(r.c.possible, r.rust.possible);
         let reachable = sum(r.c.reachable, r.rust.reachable);
-        let (c, rust) = if r.note.is_some() {
+        // A note without stacks: the sides are unknown.
+        let (c, rust) = if r.note.is_some() && r.stacks_from.is_none() {
             ("?".to_owned(), "?".to_owned())
         } else {
             (r.c.lost.to_string(), r.rust.lost.to_string())
@@ -437,7 +438,7 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
     let unsure: Vec<String> = run
         .records
         .iter()
-        .filter(|r| r.detector == "counters")
+        .filter(|r| r.detector == "counters" || r.detector == super::runner::COUNTERS_SITES)
         .filter(|r| {
             r.heap_at_exit.is_some_and(|k| {
                 floors
@@ -620,6 +621,7 @@ mod tests {
                 Vec::new()
             },
             suppressions: Vec::new(),
+            stacks_from: None,
             note: None,
             run_again: None,
         }

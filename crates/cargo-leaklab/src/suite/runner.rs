@@ -195,6 +195,7 @@ pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
         errors: Vec::new(),
         memory_errors: Vec::new(),
         suppressions: Vec::new(),
+        stacks_from: None,
         note: None,
         run_again: None,
     }
@@ -550,6 +551,9 @@ pub(super) fn fill(
         .clone()
         .max_by_key(|r| r.bytes + r.indirect_bytes)
         .and_then(|r| top_frame(&r.stack));
+    if record.top_frame.is_some() || !errors.is_empty() {
+        record.stacks_from = Some(STACKS_MEMCHECK.into());
+    }
     record.suppressions = lost.filter_map(|r| r.suppression.clone()).collect();
     record.errors = errors
         .iter()
@@ -700,24 +704,149 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
             bytes: heap.live.bytes - lost.bytes - possible.bytes,
         },
     });
+    // Blocks the scan could only call possibly lost may get memcheck's
+    // second look once every test has run and the runtime's own share is
+    // known (`super::second_look`), unless memcheck looks at it here.
+    let run_again = super::record::RunAgain {
+        binary: binary.to_owned(),
+        args: args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    };
     if lost.is_zero() {
-        // Blocks the scan could only call possibly lost may get memcheck's
-        // second look once every test has run and the runtime's own share
-        // is known (`super::second_look`).
-        record.run_again = Some(super::record::RunAgain {
-            binary: binary.to_owned(),
-            args: args
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-        });
+        record.run_again = Some(run_again);
         return (code, record);
     }
+    // The lost blocks' stacks: the shim's own sites, from one native
+    // re-run that walks every allocation's stack; memcheck only where
+    // that run cannot tell.
+    let sites = if test == WHOLE_BINARY {
+        // Not a libtest process: its exit path is its own, where the scan
+        // is not to be trusted alone (a `process::exit` with live locals
+        // on main's stack: the scan called them lost, memcheck reachable).
+        Err("a harness = false binary: memcheck decides its lost blocks".to_owned())
+    } else {
+        by_sites(binary, args, &record.ending, lost)
+    };
+    let unsure = match sites {
+        Ok(found) => {
+            found.fill(&mut record);
+            record.detector = COUNTERS_SITES.into();
+            record.run_again = Some(run_again);
+            return (code, record);
+        }
+        Err(why) => why,
+    };
     match confirm(dir, binary, args, &mut record) {
-        Err(e) => record.note = Some(format!("sides unknown: {e}")),
-        Ok(()) => record.detector = "counters (sides: memcheck)".into(),
+        Err(e) => record.note = Some(format!("sides unknown: {unsure}; and {e}")),
+        Ok(()) => {
+            record.detector = "counters (sides: memcheck)".into();
+            if test != WHOLE_BINARY {
+                record.note = Some(format!("{unsure}: memcheck named the sides"));
+            }
+        }
     }
     (code, record)
+}
+
+/// The detector of a counted test whose lost blocks were named by the
+/// shim's allocation sites (no memcheck run).
+pub(crate) const COUNTERS_SITES: &str = "counters (sides: allocation sites)";
+
+/// [`TestRecord::stacks_from`] for stacks read by memcheck.
+const STACKS_MEMCHECK: &str = "memcheck";
+
+/// [`TestRecord::stacks_from`] for stacks read from the shim's sites.
+const STACKS_SITES: &str = "sites";
+
+/// The sites of one test's lost blocks, with their sides.
+struct Blamed {
+    /// Per site: its side, lost blocks and bytes, and the frame shown.
+    sites: Vec<(Side, i64, i64, Option<String>)>,
+}
+
+impl Blamed {
+    /// Into `record`: the lost amounts per side, and the top frame of the
+    /// site that lost the most bytes.
+    fn fill(self, record: &mut TestRecord) {
+        for (side, blocks, bytes, _) in &self.sites {
+            let kinds = match side {
+                Side::C => &mut record.c,
+                Side::Rust => &mut record.rust,
+            };
+            kinds.lost.add(*blocks, *bytes);
+        }
+        record.top_frame = self.sites.first().and_then(|s| s.3.clone());
+        record.stacks_from = Some(STACKS_SITES.into());
+    }
+}
+
+/// Runs the test again natively with the shim counting every
+/// allocation's site (no sampling: exact counts), and reads its lost
+/// blocks' sites at exit: their sides (by the same rule as memcheck's
+/// stacks, `parse::attribution`) and the biggest one's top frame. An
+/// error (why the sites cannot decide) when that run ends otherwise than
+/// the first (`first`), its scan finds another lost amount than the
+/// first run's (`lost`), or some lost block has no stack.
+fn by_sites(
+    binary: &Path,
+    args: &[OsString],
+    first: &Ending,
+    lost: Amount,
+) -> Result<Blamed, String> {
+    let shim = match std::env::var_os(env::SHIM) {
+        Some(found) => PathBuf::from(found),
+        None => crate::watch::preload::locate()?,
+    };
+    let channel = Channel::open(shim, std::time::Duration::ZERO)
+        .map_err(|e| format!("the shim's page: {e}"))?;
+    let files =
+        crate::sites::SiteFiles::create().map_err(|e| format!("a directory for sites: {e}"))?;
+    let mut cmd = Command::new(binary);
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    channel.configure(&mut cmd);
+    files.configure(&mut cmd, 0);
+    cmd.env("LIBC_FATAL_STDERR_", "1");
+    // Walking every stack slows an allocating test down: memcheck's
+    // limit, not the native one.
+    let (finished, _, pid) = run_limited(&mut cmd, limit(true), false)
+        .map_err(|e| format!("cannot run {} again for its sites: {e}", binary.display()))?;
+    let ending = finished_ending(&finished);
+    if ending != *first {
+        return Err(format!(
+            "the re-run for allocation sites ended otherwise ({ending:?}, first {first:?})"
+        ));
+    }
+    let heap = channel
+        .read_at_exit(pid)
+        .ok_or("the re-run for allocation sites did not reach exit()")?;
+    let again = Amount {
+        blocks: heap.lost.blocks,
+        bytes: heap.lost.bytes,
+    };
+    if again != lost {
+        return Err(format!(
+            "the re-run for allocation sites found {again} lost, the first run {lost}"
+        ));
+    }
+    let found = files.lost_at_exit(pid, (again.blocks, again.bytes))?;
+    if found.unattributed != (0, 0) {
+        return Err(format!(
+            "{} lost blocks / {} B have no allocation stack in the re-run's sites",
+            found.unattributed.0, found.unattributed.1
+        ));
+    }
+    Ok(Blamed {
+        sites: found
+            .sites
+            .into_iter()
+            .map(|s| {
+                let side = crate::parse::attribution::side_of(&s.frames);
+                (side, s.blocks, s.bytes, top_frame(&s.frames))
+            })
+            .collect(),
+    })
 }
 
 /// memcheck's run of the same test, read into `record`: the sides, kinds
@@ -833,6 +962,9 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
         .iter()
         .max_by_key(|l| l.bytes)
         .and_then(|l| top_frame(&l.stack));
+    if !leaks.is_empty() {
+        record.stacks_from = Some("lsan".into());
+    }
     (exit_code(&record.ending), record)
 }
 

@@ -1,203 +1,24 @@
-//! Which code keeps the memory: the shim's allocation sites (one table per
-//! process, `<dir>/<pid>`, layout in `leaklab`'s watch_sites.rs), sampled
+//! Which code keeps the memory: the shim's allocation sites (read by
+//! [`crate::sites`], the reader `cargo leaklab test` shares), sampled
 //! with the rest, each site's live bytes fitted over time as the heap is,
 //! and the sites that climb named (library, function, file:line: the
 //! shared symbolizer, one `addr2line` server per object).
 //!
 //! A site's frames are raw return addresses of its process; they become
 //! object + offset through that process's `/proc/PID/maps`, read while
-//! it runs (again whenever it has new sites: a library it loaded since).
+//! it runs (again whenever it has new sites: a library it loaded since),
+//! or, for a process that ended before they were read, the copy the shim
+//! wrote at its exit.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Serialize;
 
 use crate::fit::{COUNTERS_MIN_SLOPE, Fit};
+use crate::sites::{Counts, file_name, object_at};
+pub use crate::sites::{HeaderCounts, SiteFiles, objects_of};
 use leaklab::check::{LoadedObject, raw_stack_frames};
-use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
-
-/// The directory of the site files, removed with this.
-pub struct SiteFiles {
-    dir: tempfile::TempDir,
-}
-
-impl SiteFiles {
-    /// A fresh directory for the shim's site files.
-    pub fn create() -> std::io::Result<SiteFiles> {
-        Ok(SiteFiles {
-            dir: tempfile::Builder::new()
-                .prefix("leaklab-sites-")
-                .tempdir()?,
-        })
-    }
-
-    /// Tells the shim to count sites, into this directory, sampling one
-    /// allocation per `sample_bytes` on average (0: every one).
-    pub fn configure(&self, cmd: &mut Command, sample_bytes: u64) {
-        cmd.env(layout::DIR_VAR, self.dir.path());
-        cmd.env(layout::SAMPLE_VAR, sample_bytes.to_string());
-    }
-
-    /// Process `pid`'s table as it is now, if the shim keeps one there.
-    fn read(&self, pid: u32) -> Option<Reading> {
-        let path = self.dir.path().join(pid.to_string());
-        let file = std::fs::File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
-        let len = meta.len();
-        if len < layout::LEN as u64 {
-            return None;
-        }
-        let map = Mapped::of(&file)?;
-        let table = map.table();
-        let h = &table.header;
-        use std::sync::atomic::Ordering::{Acquire, Relaxed};
-        if h.magic.load(Acquire) != layout::MAGIC
-            || h.sites.load(Relaxed) != SITES as u64
-            || h.frames.load(Relaxed) != FRAMES as u64
-        {
-            return None;
-        }
-        let used = (h.used.load(Acquire) as usize).min(SITES);
-        let indexes = [OTHER as u32, UNWALKED as u32]
-            .into_iter()
-            .chain(table.order[..used].iter().map(|o| o.load(Acquire)));
-        let mut sites = Vec::with_capacity(used + 2);
-        let mut seen_zero = false;
-        for index in indexes {
-            // A slot of `order` not yet written reads 0, which is OTHER's.
-            if index == 0 {
-                if seen_zero {
-                    continue;
-                }
-                seen_zero = true;
-            }
-            let Some(s) = table.sites.get(index as usize) else {
-                continue;
-            };
-            let depth = s.depth.load(Acquire);
-            let frames = (depth & READY != 0).then(|| {
-                let n = ((depth & !READY) as usize).min(FRAMES);
-                s.frames[..n].iter().map(|f| f.load(Relaxed)).collect()
-            });
-            sites.push(SiteNow {
-                index,
-                frames,
-                counts: Counts {
-                    live_blocks: s.live_blocks.load(Relaxed),
-                    live_bytes: s.live_bytes.load(Relaxed),
-                    allocations: s.allocations.load(Relaxed),
-                    frees: s.frees.load(Relaxed),
-                },
-                lost: [
-                    s.lost_blocks.load(Relaxed),
-                    s.lost_bytes.load(Relaxed),
-                    s.possible_blocks.load(Relaxed),
-                    s.possible_bytes.load(Relaxed),
-                ],
-            });
-        }
-        Some(Reading {
-            scanned: h.scanned.load(Acquire) == 1,
-            file: std::os::unix::fs::MetadataExt::ino(&meta),
-            used: used as u64,
-            header: HeaderCounts {
-                cap: h.cap.load(Relaxed),
-                full: h.full.load(Relaxed),
-                unmapped_blocks: h.unmapped_blocks.load(Relaxed),
-                unmapped_bytes: h.unmapped_bytes.load(Relaxed),
-                unknown_frees: h.unknown_frees.load(Relaxed),
-            },
-            sites,
-        })
-    }
-}
-
-/// A read-only mapping of one site file, unmapped on drop.
-struct Mapped(*mut libc::c_void);
-
-impl Mapped {
-    fn of(file: &std::fs::File) -> Option<Mapped> {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a fresh shared read-only mapping of an open file at
-        // least LEN bytes long (checked by the caller; the shim never
-        // shrinks one).
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                layout::LEN,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        if map == libc::MAP_FAILED {
-            return None;
-        }
-        // Sites are read where they are, not in sequence: no read-ahead
-        // (which would also fill the page cache with the file's holes).
-        // SAFETY: advice on the mapping just made.
-        unsafe { libc::madvise(map, layout::LEN, libc::MADV_RANDOM) };
-        Some(Mapped(map))
-    }
-
-    fn table(&self) -> &Table {
-        // SAFETY: LEN bytes mapped, page-aligned; every field is an
-        // atomic, so reading while the shim writes is sound.
-        unsafe { &*self.0.cast::<Table>() }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `of`; no reference outlives self.
-        unsafe { libc::munmap(self.0, layout::LEN) };
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-struct Counts {
-    live_blocks: i64,
-    live_bytes: i64,
-    allocations: u64,
-    frees: u64,
-}
-
-/// The table's own counts: what could not be attributed.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct HeaderCounts {
-    /// Entries stacks could take in this process (the cap on its sites).
-    pub cap: u64,
-    /// Allocations whose stack found no free entry (counted in "other").
-    pub full: u64,
-    /// Allocations attributed to no site: the block map was full.
-    pub unmapped_blocks: u64,
-    pub unmapped_bytes: u64,
-    /// Frees of blocks the map did not hold (allocated before the shim
-    /// began to count sites, or unmapped).
-    pub unknown_frees: u64,
-}
-
-struct SiteNow {
-    index: u32,
-    frames: Option<Vec<u64>>,
-    counts: Counts,
-    /// Lost blocks and bytes at exit, then possibly lost ones
-    /// (meaningful once scanned).
-    lost: [i64; 4],
-}
-
-struct Reading {
-    /// The process's scan at exit wrote the lost counts.
-    scanned: bool,
-    /// The file's inode: a new one after an exec (the same pid).
-    file: u64,
-    used: u64,
-    header: HeaderCounts,
-    sites: Vec<SiteNow>,
-}
+use leaklab::watch_sites::{self as layout, FRAMES, OTHER, SITES, UNWALKED};
 
 /// A least-squares line kept up to date point by point (Welford's
 /// updates): the fit `fit::fit` makes of the same points, in constant
@@ -369,6 +190,11 @@ impl Tracker {
                 continue;
             };
             p.scanned = true;
+            if p.objects.is_empty()
+                && let Some(objects) = files.objects_at_exit(pid)
+            {
+                p.objects = objects;
+            }
             for s in reading.sites {
                 if let Some(track) = p.sites.get_mut(&s.index) {
                     track.lost = Some(s.lost);
@@ -381,67 +207,6 @@ impl Tracker {
     pub fn any(&self) -> bool {
         !self.processes.is_empty()
     }
-}
-
-/// The loaded objects of process `pid`, from its `/proc/PID/maps`: each
-/// file's mappings, and the bias to take off a run-time address for the
-/// address its file speaks of.
-pub fn objects_of(pid: u32) -> Option<Vec<LoadedObject>> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    Some(parse_maps(&maps, elf_is_executable))
-}
-
-/// `is_exec(path)`: the file is an ELF ET_EXEC (loaded where its
-/// addresses say: no bias) rather than ET_DYN (a PIE or a library).
-fn parse_maps(maps: &str, is_exec: impl Fn(&Path) -> bool) -> Vec<LoadedObject> {
-    // Per file: its mappings, and where its offset-0 mapping starts.
-    type Mappings = (Vec<(usize, usize)>, Option<usize>);
-    let mut by_path: BTreeMap<PathBuf, Mappings> = BTreeMap::new();
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(_perms), Some(offset)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let path: String = fields.skip(2).collect::<Vec<_>>().join(" ");
-        if !path.starts_with('/') || path.ends_with(" (deleted)") {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end), Ok(offset)) = (
-            usize::from_str_radix(start, 16),
-            usize::from_str_radix(end, 16),
-            usize::from_str_radix(offset, 16),
-        ) else {
-            continue;
-        };
-        let entry = by_path.entry(PathBuf::from(path)).or_default();
-        entry.0.push((start, end));
-        if offset == 0 && entry.1.is_none() {
-            entry.1 = Some(start);
-        }
-    }
-    by_path
-        .into_iter()
-        .filter_map(|(path, (ranges, first))| {
-            let first = first?;
-            let base = if is_exec(&path) { 0 } else { first };
-            Some(LoadedObject { path, base, ranges })
-        })
-        .collect()
-}
-
-/// Whether `path` is an ELF executable of type ET_EXEC (not position
-/// independent).
-fn elf_is_executable(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 18];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| &head[..4] == b"\x7fELF" && u16::from_le_bytes([head[16], head[17]]) == 2)
 }
 
 /// One site as reported.
@@ -473,15 +238,17 @@ pub struct SiteReport {
     pub live_bytes: i64,
     pub allocations: u64,
     pub frees: u64,
-    /// The first frame outside the allocator: its library, function,
-    /// file and line (function, file and line where symbols say).
+    /// The frame shown, by the leak checks' rule (your innermost frame,
+    /// else the first outside the allocator): its library, function, file
+    /// and line (function, file and line where symbols say).
     pub library: Option<String>,
     pub function: Option<String>,
     pub file: Option<String>,
     pub line: Option<u32>,
-    /// Where that is a runtime library's (libc's strdup, libstdc++'s
-    /// operator new): the first frame outside them, which asked for it.
-    pub caller: Option<String>,
+    /// The innermost frame outside the allocator, when it is not the one
+    /// shown (a library's function your code called: libc's strdup,
+    /// libstdc++'s operator new), with its file:line and library.
+    pub inner: Option<String>,
     /// Every frame, innermost first: "library+0xoffset", and the function
     /// and file:line for the sites that were symbolized.
     pub frames: Vec<String>,
@@ -586,7 +353,7 @@ impl Tracker {
                     function: None,
                     file: None,
                     line: None,
-                    caller: None,
+                    inner: None,
                     frames: Vec::new(),
                 });
             }
@@ -709,11 +476,11 @@ impl SiteReport {
             Some(l) if !function.starts_with(&format!("{l}+")) => format!(" in {l}"),
             _ => String::new(),
         };
-        let caller = self
-            .caller
+        let inner = self
+            .inner
             .as_ref()
-            .map_or(String::new(), |c| format!(", called from {c}"));
-        format!("{function}{at}{lib}{caller}")
+            .map_or(String::new(), |c| format!(", allocated in {c}"));
+        format!("{function}{at}{lib}{inner}")
     }
 }
 
@@ -801,22 +568,8 @@ impl SitesReport {
     }
 }
 
-/// The object holding `address`.
-fn object_at(objects: &[LoadedObject], address: usize) -> Option<&LoadedObject> {
-    objects
-        .iter()
-        .find(|o| o.ranges.iter().any(|r| (r.0..r.1).contains(&address)))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 /// Fills in where `site` allocates: its frames as object+offset, and, if
-/// `symbolize`, the first frame outside the allocator by name.
+/// `symbolize`, the frame shown by name (`leaklab::check::shown_frames`).
 fn name_site(
     site: &mut SiteReport,
     objects: &[LoadedObject],
@@ -869,29 +622,41 @@ fn name_site(
             .and_then(|&ip| object_at(objects, (ip as usize).saturating_sub(1)))
             .map(|o| file_name(&o.path))
     };
-    site.library = library_of(top_index).or(site.library.take());
-    site.function = Some(top.function.clone());
-    site.file = top.file.clone();
-    site.line = top.line;
     if top.file.is_none() {
-        missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
+        missing.push(library_of(top_index).unwrap_or_else(|| "?".into()));
     }
-    // Memory a runtime library allocated for its caller (strdup, operator
-    // new, fopen): the caller is what keeps it.
-    if site.library.as_deref().is_some_and(is_runtime) {
-        site.caller = named
-            .iter()
-            .skip(1)
-            .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(is_runtime))
-            .map(|(i, n)| {
-                let f = &n[0];
-                let at = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => format!(" at {file}:{line}"),
-                    _ => String::new(),
-                };
-                let lib = library_of(*i).map_or(String::new(), |l| format!(" in {l}"));
-                format!("{}{at}{lib}", f.function)
-            });
+    // The frame shown: the leak checks' rule (`leaklab::check::
+    // shown_frames`, as `cargo leaklab test`'s top frame column), your
+    // innermost frame, else the first above the allocator.
+    let flat: Vec<(usize, &leaklab::check::Frame)> = named
+        .iter()
+        .flat_map(|(i, n)| n.iter().map(move |f| (*i, f)))
+        .collect();
+    let shown = leaklab::check::shown_frames(
+        flat.iter()
+            .map(|(_, f)| (Some(f.function.clone()), f.file.clone(), f.line)),
+    );
+    let (index, shown) = shown
+        .first()
+        .and_then(|s| {
+            flat.iter()
+                .find(|(_, f)| f.function == s.function && f.line == s.line)
+                .map(|(i, _)| (*i, s.clone()))
+        })
+        .unwrap_or_else(|| (top_index, top.clone()));
+    site.library = library_of(index).or(site.library.take());
+    site.function = Some(shown.function.clone());
+    site.file = shown.file.clone();
+    site.line = shown.line;
+    // The innermost frame, when it is another (a library your code
+    // called: libc's strdup, libstdc++'s operator new).
+    if (index, &shown.function) != (top_index, &top.function) {
+        let at = match (&top.file, top.line) {
+            (Some(file), Some(line)) => format!(" at {file}:{line}"),
+            _ => String::new(),
+        };
+        let lib = library_of(top_index).map_or(String::new(), |l| format!(" in {l}"));
+        site.inner = Some(format!("{}{at}{lib}", top.function));
     }
     site.frames = named
         .iter()
@@ -904,46 +669,10 @@ fn name_site(
         .collect();
 }
 
-/// The C and C++ runtime's libraries, whose allocations are made for
-/// their caller.
-fn is_runtime(library: &str) -> bool {
-    [
-        "libc.so",
-        "libstdc++.so",
-        "ld-linux",
-        "libgcc_s.so",
-        "libc++.so",
-        "libm.so",
-    ]
-    .iter()
-    .any(|r| library.starts_with(r))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fit::fit;
-
-    #[test]
-    fn maps_become_objects_with_their_bias() {
-        let maps = "\
-55d0c0a00000-55d0c0a01000 r--p 00000000 08:01 42 /usr/bin/prog
-55d0c0a01000-55d0c0a02000 r-xp 00001000 08:01 42 /usr/bin/prog
-00400000-00401000 r-xp 00000000 08:01 43 /opt/old exec
-7f0000000000-7f0000001000 rw-p 00000000 00:00 0 [heap]
-7f0000002000-7f0000003000 r-xp 00002000 08:01 44 /lib/gone.so (deleted)
-";
-        let objects = parse_maps(maps, |p| p.ends_with("old exec"));
-        assert_eq!(objects.len(), 2, "{objects:?}");
-        let prog = objects.iter().find(|o| o.path.ends_with("prog")).unwrap();
-        assert_eq!(prog.base, 0x55d0_c0a0_0000);
-        assert_eq!(prog.ranges.len(), 2);
-        let old = objects
-            .iter()
-            .find(|o| o.path.ends_with("old exec"))
-            .unwrap();
-        assert_eq!(old.base, 0, "an ET_EXEC is loaded at its own addresses");
-    }
 
     #[test]
     fn the_running_line_is_the_least_squares_fit_of_its_points() {

@@ -71,7 +71,8 @@ pub use sites::{describe as describe_sites, shown_frames};
 pub use {
     sites::raw_stack_frames,
     symbols::{
-        Object as LoadedObject, TOOL_VAR as SYMBOL_TOOL_VAR, loaded_objects, tool as symbol_tool,
+        Object as LoadedObject, TOOL_VAR as SYMBOL_TOOL_VAR, loaded_objects,
+        resolve_in as resolve_symbols_in, tool as symbol_tool,
     },
 };
 

@@ -51,7 +51,7 @@ pub fn resolve(addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
     resolve_in(&loaded_objects(), addresses)
 }
 
-/// [`resolve`] in another process's address space, given its objects (a
+/// `resolve` in another process's address space, given its objects (a
 /// child that crashed, which listed them before).
 pub fn resolve_in(objects: &[Object], addresses: &[usize]) -> HashMap<usize, Vec<Symbol>> {
     let mut by_object: HashMap<usize, Vec<usize>> = HashMap::new();

@@ -476,12 +476,133 @@ pub fn note_lost(addr: usize, size: usize, possible: bool) {
     }
 }
 
-/// At exit: every lost block was noted ([`note_lost`]).
+/// At exit: every lost block was noted ([`note_lost`]); and how many
+/// threads the process still had.
 pub fn scanned() {
     let table = TABLE.load(Acquire);
     if !table.is_null() {
         // SAFETY: as in `on_alloc`.
-        unsafe { &*table }.header.scanned.store(1, Release);
+        let header = &unsafe { &*table }.header;
+        header.threads_at_exit.store(threads(), Relaxed);
+        header.scanned.store(1, Release);
+    }
+}
+
+/// This process's threads now (`/proc/self/stat`'s 20th field), read
+/// without allocating; 0 if it cannot be read.
+fn threads() -> u64 {
+    let mut buf = [0u8; 1024];
+    // SAFETY: a NUL-terminated path; plain syscalls on our own descriptor
+    // and a buffer on this stack.
+    let n = unsafe {
+        let fd = libc::open(
+            c"/proc/self/stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return 0;
+        }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        n
+    };
+    let Ok(n) = usize::try_from(n) else { return 0 };
+    let text = &buf[..n];
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let Some(close) = text.iter().rposition(|&c| c == b')') else {
+        return 0;
+    };
+    text[close + 1..]
+        .split(|&c| c == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(17)
+        .and_then(|f| {
+            f.iter().try_fold(0u64, |n, &c| {
+                c.is_ascii_digit()
+                    .then(|| n.checked_mul(10)?.checked_add(u64::from(c - b'0')))
+                    .flatten()
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// At exit, after the scan: this process's `/proc/self/maps`, copied to
+/// `<dir>/<pid>.maps` (written under a temporary name and renamed, so a
+/// reader sees all of it or nothing), without allocating. A process too
+/// short for its reader to read its maps while it ran (a test) is named
+/// from this copy.
+pub fn save_maps() {
+    if TABLE.load(Acquire).is_null() {
+        return;
+    }
+    // SAFETY: written by `enable` before the table was set, read-only since.
+    let dir = unsafe { &(&*DIR.0.get())[..DIR_LEN.load(Acquire)] };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    let suffix = layout::MAPS_SUFFIX.as_bytes();
+    let (mut done, mut part) = ([0u8; 512], [0u8; 512]);
+    let mut partial = [0u8; 16];
+    partial[..suffix.len()].copy_from_slice(suffix);
+    partial[suffix.len()..suffix.len() + 5].copy_from_slice(b".part");
+    let partial = &partial[..suffix.len() + 5];
+    if layout::file_name_with(dir, pid, suffix, &mut done).is_none()
+        || layout::file_name_with(dir, pid, partial, &mut part).is_none()
+    {
+        return;
+    }
+    // SAFETY: NUL-terminated paths (file_name_with); plain syscalls on our
+    // own descriptors and a buffer on this stack.
+    unsafe {
+        let from = libc::open(
+            c"/proc/self/maps".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if from < 0 {
+            return;
+        }
+        let to = libc::open(
+            part.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o600,
+        );
+        if to < 0 {
+            libc::close(from);
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        let mut whole = true;
+        loop {
+            let n = libc::read(from, buf.as_mut_ptr().cast(), buf.len());
+            if n == 0 {
+                break;
+            }
+            if n < 0 {
+                if *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                whole = false;
+                break;
+            }
+            let mut written = 0;
+            while written < n as usize {
+                let w = libc::write(to, buf[written..].as_ptr().cast(), n as usize - written);
+                if w <= 0 {
+                    whole = false;
+                    break;
+                }
+                written += w as usize;
+            }
+            if !whole {
+                break;
+            }
+        }
+        libc::close(from);
+        libc::close(to);
+        if whole {
+            libc::rename(part.as_ptr().cast(), done.as_ptr().cast());
+        } else {
+            libc::unlink(part.as_ptr().cast());
+        }
     }
 }
 
