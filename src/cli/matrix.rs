@@ -27,8 +27,13 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
     if args.detectors == [Detector::Counters] && args.html.is_none() {
         return counters_only(&args, limits, &cells);
     }
+    // Wall time per detector (its builds and its cells), said at the end:
+    // where a matrix run goes.
+    let mut spent = Vec::new();
     for detector in &args.detectors {
+        let started = std::time::Instant::now();
         detector.prepare();
+        spent.push(started.elapsed());
     }
     let bar = progress(cells.len() * args.detectors.len());
     let mut rows = Vec::new();
@@ -41,7 +46,8 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
             backend: backend.as_str().to_owned(),
             cells: Vec::new(),
         };
-        for detector in &args.detectors {
+        for (d, detector) in args.detectors.iter().enumerate() {
+            let started = std::time::Instant::now();
             bar.set_message(format!("{} {} {}", s.id, variant.as_str(), detector.name()));
             let req = Request {
                 scenario: s,
@@ -70,11 +76,19 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
                 None => detector.observe(&req),
             };
             row.cells.push((detector.name().to_owned(), outcome));
+            spent[d] += started.elapsed();
             bar.inc(1);
         }
         rows.push(row);
     }
     bar.finish_and_clear();
+    let spent: Vec<String> = args
+        .detectors
+        .iter()
+        .zip(&spent)
+        .map(|(d, t)| format!("{} {:.0} s", d.name(), t.as_secs_f64()))
+        .collect();
+    eprintln!("leaklab: wall time per detector: {}", spent.join(", "));
 
     if let Some(path) = &args.html {
         let plots = plots(&growth_reports, args.growth_iterations);
