@@ -36,15 +36,19 @@ trap 'rm -rf "$OUT"' EXIT
 FIGURES=${HOT_PATH_FIGURES:-/dev/null}
 : >"$FIGURES"
 
-# Plain in a target directory of its own: the feature flips the user
-# crate, and two builds in one directory would each rebuild it.
-cargo build -q --release -p leaklab-lab --bin leaklab-lab --features uncounted \
-    --target-dir "$TARGET/perf-uncounted"
+# Plain first, copied aside: the counted build puts its binary at the same
+# path (cargo keeps both builds, each feature set under its own hash, so
+# neither rebuilds the other).
+cargo build -q --release -p leaklab-lab --bin leaklab-lab --features uncounted
+cp "$TARGET/release/leaklab-lab" "$OUT/leaklab-lab-uncounted"
 cargo build -q --release -p leaklab-lab --bin leaklab-lab
-cargo build -q --release -p leaklab-preload
-PLAIN=$TARGET/perf-uncounted/release/leaklab-lab
+# The shim as cargo-leaklab embeds it (crates/cargo-leaklab/build.rs: TLS
+# descriptors), in a directory of its own: other flags than the lab's.
+RUSTFLAGS="-Cllvm-args=-enable-tlsdesc" cargo build -q --release -p leaklab-preload \
+    --target-dir "$TARGET/perf-shim"
+PLAIN=$OUT/leaklab-lab-uncounted
 COUNTED=$TARGET/release/leaklab-lab
-SHIM=$(realpath "$TARGET/release/libleaklab_preload.so")
+SHIM=$(realpath "$TARGET/perf-shim/release/libleaklab_preload.so")
 ${CC:-cc} -O2 -o "$OUT/hot-path" scripts/perf/hot-path.c
 : >"$OUT/record.jsonl"
 
