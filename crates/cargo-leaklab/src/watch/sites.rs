@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -40,8 +41,9 @@ impl SiteFiles {
         cmd.env(layout::SAMPLE_VAR, sample_bytes.to_string());
     }
 
-    /// Process `pid`'s table as it is now, if the shim keeps one there.
-    fn read(&self, pid: u32) -> Option<Reading> {
+    /// Process `pid`'s table as it is now, if the shim keeps one there,
+    /// each site with the count of `requests` (`--per`) as it was read.
+    fn read(&self, pid: u32, requests: Option<&AtomicU64>) -> Option<Reading> {
         let path = self.dir.path().join(pid.to_string());
         let file = std::fs::File::open(path).ok()?;
         let meta = file.metadata().ok()?;
@@ -96,6 +98,9 @@ impl SiteFiles {
                     s.possible_blocks.load(Relaxed),
                     s.possible_bytes.load(Relaxed),
                 ],
+                // The program runs on while its table is read: this
+                // site's bytes go with the requests counted now.
+                requests: requests.map(|r| r.load(Relaxed) as f64),
             });
         }
         Some(Reading {
@@ -187,6 +192,8 @@ struct SiteNow {
     /// Lost blocks and bytes at exit, then possibly lost ones
     /// (meaningful once scanned).
     lost: [i64; 4],
+    /// Requests counted (`--per`) when its counts were read.
+    requests: Option<f64>,
 }
 
 struct Reading {
@@ -268,6 +275,12 @@ struct Track {
     /// Its live bytes at each fitted sample, as a running line (a site
     /// first seen late counts 0 bytes at the samples before).
     line: Running,
+    /// The same live bytes against the requests counted at each fitted
+    /// sample (`--per`) as they were read: the slope is the bytes kept
+    /// per request.
+    per: Running,
+    /// The requests counted when it was last read.
+    requests: Option<f64>,
     /// The reading it was last seen in.
     seen: u64,
     last: Counts,
@@ -286,6 +299,8 @@ struct ProcessSites {
     /// Fitted samples so far, as the line of a site that kept 0 bytes: a
     /// site seen for the first time starts from it.
     zero: Running,
+    /// The same against the requests counted.
+    zero_per: Running,
     sites: HashMap<u32, Track>,
     header: HeaderCounts,
     used: u64,
@@ -303,6 +318,9 @@ pub struct Tracker {
     processes: BTreeMap<(u32, u64), ProcessSites>,
     /// Seconds after a process's first reading left out of its sites' fits.
     warmup: f64,
+    /// No sample before this time (seconds) is fitted: `warmup` after the
+    /// first request (`--per`), once there is one.
+    fit_from: f64,
 }
 
 impl Tracker {
@@ -312,25 +330,51 @@ impl Tracker {
         Tracker {
             processes: BTreeMap::new(),
             warmup,
+            fit_from: 0.0,
         }
     }
 
-    /// Reads process `pid`'s table at time `t`; false if it has none.
-    pub fn sample(&mut self, files: &SiteFiles, pid: u32, t: f64, exiting: bool) -> bool {
-        let Some(reading) = files.read(pid) else {
+    /// The program served its first request (`--per`) at `t`: what came
+    /// before is start-up (an interpreter's, its imports), so every fit
+    /// starts over, and takes samples from `warmup` after `t` on.
+    pub fn first_request(&mut self, t: f64) {
+        self.fit_from = t + self.warmup;
+        for p in self.processes.values_mut() {
+            p.zero = Running::default();
+            p.zero_per = Running::default();
+            for track in p.sites.values_mut() {
+                track.line = Running::default();
+                track.per = Running::default();
+            }
+        }
+    }
+
+    /// Reads process `pid`'s table at time `t`, with the count of
+    /// `requests` (`--per`) as it is read; false if it has none.
+    pub fn sample(
+        &mut self,
+        files: &SiteFiles,
+        pid: u32,
+        t: f64,
+        requests: Option<&AtomicU64>,
+        exiting: bool,
+    ) -> bool {
+        let Some(reading) = files.read(pid, requests) else {
             return false;
         };
         let p = self.processes.entry((pid, reading.file)).or_default();
         let first = *p.first.get_or_insert(t);
-        let fitted = t >= first + self.warmup && !exiting;
+        let fitted = t >= first + self.warmup && t >= self.fit_from && !exiting;
         p.readings += 1;
         p.header = reading.header;
         p.used = reading.used;
         for s in reading.sites {
-            let zero = p.zero;
+            let (zero, zero_per) = (p.zero, p.zero_per);
             let track = p.sites.entry(s.index).or_insert_with(|| Track {
                 frames: None,
                 line: zero,
+                per: zero_per,
+                requests: None,
                 seen: 0,
                 last: Counts::default(),
                 lost: None,
@@ -338,22 +382,28 @@ impl Tracker {
             if track.frames.is_none() {
                 track.frames = s.frames;
             }
-            if fitted {
-                track.line.add(t, s.counts.live_bytes as f64);
-            }
             track.seen = p.readings;
             track.last = s.counts;
+            track.requests = s.requests;
         }
         if fitted {
             // A site this reading missed (its slot of the order list not
             // yet written) keeps its last value.
-            for track in p.sites.values_mut().filter(|tr| tr.seen != p.readings) {
-                track.line.add(t, track.last.live_bytes as f64);
+            for track in p.sites.values_mut() {
+                let bytes = track.last.live_bytes as f64;
+                track.line.add(t, bytes);
+                if let Some(n) = track.requests {
+                    track.per.add(n, bytes);
+                }
             }
             p.zero.add(t, 0.0);
+            if let Some(n) = requests.map(|r| r.load(Ordering::Relaxed) as f64) {
+                p.zero_per.add(n, 0.0);
+            }
         }
+        // A process being reaped has an empty map: its objects stay.
         if p.maps_at != Some(p.used)
-            && let Some(objects) = objects_of(pid)
+            && let Some(objects) = objects_of(pid).filter(|o| !o.is_empty())
         {
             p.objects = objects;
             p.maps_at = Some(p.used);
@@ -365,7 +415,10 @@ impl Tracker {
     /// per site (a process stopped by a signal made no scan).
     pub fn at_exit(&mut self, files: &SiteFiles) {
         for (&(pid, file), p) in &mut self.processes {
-            let Some(reading) = files.read(pid).filter(|r| r.file == file && r.scanned) else {
+            let Some(reading) = files
+                .read(pid, None)
+                .filter(|r| r.file == file && r.scanned)
+            else {
                 continue;
             };
             p.scanned = true;
@@ -456,7 +509,8 @@ pub struct SiteReport {
     pub grows: bool,
     /// The fit of its live bytes over the fitted samples (bytes/second).
     pub fit: Fit,
-    /// Bytes kept per request (`--per`): slope over the request rate.
+    /// Bytes kept per request (`--per`): the slope of its live bytes
+    /// against the requests counted at the same samples.
     pub bytes_per_request: Option<f64>,
     /// At exit, by the shim's conservative scan: its blocks no pointer
     /// reached, and their bytes (None: no scan, the process did not end
@@ -481,6 +535,9 @@ pub struct SiteReport {
     pub line: Option<u32>,
     /// Where that is a runtime library's (libc's strdup, libstdc++'s
     /// operator new): the first frame outside them, which asked for it.
+    /// Where it is a Python interpreter's (an object it made): the first
+    /// frame outside the interpreter and the runtime, an extension
+    /// module's, if the stack has one.
     pub caller: Option<String>,
     /// Every frame, innermost first: "library+0xoffset", and the function
     /// and file:line for the sites that were symbolized.
@@ -531,8 +588,10 @@ const SYMBOLIZED: usize = 20;
 impl Tracker {
     /// Fits every site and names them: `warmup` seconds after each
     /// process's first sample are left out, as are samples taken as it
-    /// exited. `requests`: the request rate (per second) for `--per`.
-    pub fn report(&self, requests_per_sec: Option<f64>, sample_bytes: u64) -> SitesReport {
+    /// exited. `per_request`: requests were counted (`--per`) and came at
+    /// a steady rate, so each growing site's bytes per request are its
+    /// live bytes fitted against the requests counted.
+    pub fn report(&self, per_request: bool, sample_bytes: u64) -> SitesReport {
         let mut sites = Vec::new();
         let mut notes = Vec::new();
         let mut most_fitted = 0;
@@ -571,9 +630,10 @@ impl Tracker {
                     kind,
                     grows,
                     fit: f,
-                    bytes_per_request: requests_per_sec
-                        .filter(|&r| r > 0.0 && grows)
-                        .map(|r| f.slope / r),
+                    bytes_per_request: (per_request && grows)
+                        .then(|| track.per.fit())
+                        .filter(|per| per.determined)
+                        .map(|per| per.slope),
                     lost_blocks: lost.map(|l| l[0]),
                     lost_bytes: lost.map(|l| l[1]),
                     possible_blocks: lost.map(|l| l[2]),
@@ -877,12 +937,21 @@ fn name_site(
         missing.push(site.library.clone().unwrap_or_else(|| "?".into()));
     }
     // Memory a runtime library allocated for its caller (strdup, operator
-    // new, fopen): the caller is what keeps it.
-    if site.library.as_deref().is_some_and(is_runtime) {
-        site.caller = named
-            .iter()
-            .skip(1)
-            .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(is_runtime))
+    // new, fopen): the caller is what keeps it. Memory the interpreter
+    // allocated for an extension module (an object it asked for): the
+    // extension's frame, if one is on the stack.
+    let in_runtime = site.library.as_deref().is_some_and(is_runtime);
+    let in_interpreter = site.library.as_deref().is_some_and(is_interpreter);
+    if in_runtime || in_interpreter {
+        let first_outside = |leave: &dyn Fn(&str) -> bool| {
+            named
+                .iter()
+                .skip(1)
+                .find(|(i, n)| !n.is_empty() && !library_of(*i).as_deref().is_some_and(leave))
+        };
+        let extension = first_outside(&|l| is_runtime(l) || is_interpreter(l));
+        site.caller = extension
+            .or_else(|| in_runtime.then(|| first_outside(&is_runtime)).flatten())
             .map(|(i, n)| {
                 let f = &n[0];
                 let at = match (&f.file, f.line) {
@@ -902,6 +971,14 @@ fn name_site(
             _ => f.function.clone(),
         })
         .collect();
+}
+
+/// A Python interpreter: libpython, or the `python3.11` executable.
+fn is_interpreter(library: &str) -> bool {
+    library.starts_with("libpython")
+        || library
+            .strip_prefix("python")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 /// The C and C++ runtime's libraries, whose allocations are made for
