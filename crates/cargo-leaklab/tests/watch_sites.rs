@@ -465,34 +465,44 @@ fn a_block_libc_allocates_for_its_caller_names_the_caller() {
 #[test]
 fn every_prints_the_growing_sites_while_the_program_runs() {
     let exe = program(false);
-    let out = common::leaklab(&[
-        "watch",
-        "--duration",
-        "3s",
-        "--every",
-        "1s",
-        "--sites-sample",
-        "0",
-        "--per",
-        "^nothing matches this",
-        "--",
-        exe.to_str().unwrap(),
-        "100000",
-    ]);
+    let every = |per: &[&str]| {
+        common::leaklab(
+            &[
+                &["watch", "--duration", "3s", "--every", "1s"][..],
+                &["--sites-sample", "0"],
+                per,
+                &["--", exe.to_str().unwrap(), "100000"],
+            ]
+            .concat(),
+        )
+    };
+    let out = every(&[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let periodic: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("leaklab [") && l.contains("leak_one at "))
         .collect();
     assert!(periodic.len() >= 2, "{stderr}");
+    // The symbolizer's servers --every started are leaklab's, not the
+    // program's: one process watched, nothing left running.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("processes seen"), "{stdout}");
+    assert!(!stdout.contains("left running"), "{stdout}");
+    // With --per, start-up lasts until the first request: a pattern that
+    // matches nothing judges nothing while the program runs, and the
+    // summary falls back on the plain warm-up.
+    let out = every(&["--per", "^nothing matches this"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sites: no request counted yet (--per): start-up, not judged")
+            && !stderr.contains("leak_one at "),
+        "{stderr}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("requests (/^nothing matches this/): 0 lines")
-            && stdout.contains("; no line matched: nothing to divide by"),
+            && stdout.contains("; no line matched: nothing to divide by")
+            && stdout.contains("leak_one at "),
         "{stdout}"
     );
-    // The symbolizer's servers --every started are leaklab's, not the
-    // program's: one process watched, nothing left running.
-    assert!(!stdout.contains("processes seen"), "{stdout}");
-    assert!(!stdout.contains("left running"), "{stdout}");
 }

@@ -49,7 +49,8 @@ pub struct WatchArgs {
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Samples of the program's first moments, left out of the fit
-    /// (start-up is a step, not a trend).
+    /// (start-up is a step, not a trend). With --per, counted from the
+    /// first request line instead: what comes before it is start-up.
     #[arg(long, default_value = "500ms", value_parser = parse_duration_or_zero)]
     pub warmup: Duration,
     /// Cap the program's memory, e.g. 512M, 2G: each process's address
@@ -77,7 +78,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SIZE", default_value = "4K", value_parser = parse_size_or_zero)]
     pub sites_sample: u64,
     /// Count the program's output lines matching this regular expression
-    /// as requests, and report the memory kept per request.
+    /// as requests, and report the memory kept per request (memory fitted
+    /// against the requests counted). Start-up lasts until the first one.
     #[arg(long, value_name = "REGEX", value_parser = parse_regex)]
     pub per: Option<regex::Regex>,
     /// Also print the top growing sites every DURATION while the program

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::AtomicU64;
 
 use serde::Serialize;
 
@@ -52,8 +53,10 @@ impl SiteFiles {
         Some(parse_maps(&maps, elf_is_executable))
     }
 
-    /// Process `pid`'s table as it is now, if the shim keeps one there.
-    pub(crate) fn read(&self, pid: u32) -> Option<Reading> {
+    /// Process `pid`'s table as it is now, if the shim keeps one there,
+    /// each site with the count of `requests` (watch's `--per`) as it was
+    /// read.
+    pub(crate) fn read(&self, pid: u32, requests: Option<&AtomicU64>) -> Option<Reading> {
         let path = self.dir.path().join(pid.to_string());
         let file = std::fs::File::open(path).ok()?;
         let meta = file.metadata().ok()?;
@@ -108,6 +111,9 @@ impl SiteFiles {
                     s.possible_blocks.load(Relaxed),
                     s.possible_bytes.load(Relaxed),
                 ],
+                // The program runs on while its table is read: this
+                // site's bytes go with the requests counted now.
+                requests: requests.map(|r| r.load(Relaxed) as f64),
             });
         }
         Some(Reading {
@@ -204,6 +210,8 @@ pub(crate) struct SiteNow {
     /// Lost blocks and bytes at exit, then possibly lost ones
     /// (meaningful once scanned).
     pub(crate) lost: [i64; 4],
+    /// Requests counted (watch's `--per`) when its counts were read.
+    pub(crate) requests: Option<f64>,
 }
 
 /// One process's table as read.
@@ -360,7 +368,7 @@ impl SiteFiles {
     /// `exit`) or left no maps.
     pub fn lost_at_exit(&self, pid: u32, lost: (i64, i64)) -> Result<LostSites, String> {
         let reading = self
-            .read(pid)
+            .read(pid, None)
             .ok_or("the process left no site table (the shim did not count its sites)")?;
         if !reading.scanned {
             return Err(

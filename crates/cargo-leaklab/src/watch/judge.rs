@@ -167,22 +167,25 @@ impl SeriesFit {
 }
 
 /// Judges the tree's `samples` (in time order), leaving out those before
-/// `warmup` seconds and those taken once the program began to exit; each
-/// process of `processes` is fitted the same way on its own (its warm-up
-/// counted from its first sample), to name the one that grows.
+/// `fit_from` seconds (`warmup`, or `warmup` after the first request) and
+/// those taken once the program began to exit; each process of
+/// `processes` is fitted the same way on its own (its warm-up counted from
+/// its first sample, and never before `fit_from`), to name the one that
+/// grows.
 pub fn judge(
     samples: &[Sample],
     warmup: f64,
+    fit_from: f64,
     page_size: u64,
     processes: &[ProcessSeries],
     evidence: &Evidence,
 ) -> Judgement {
-    let tree = SeriesFit::of(samples, warmup, page_size);
+    let tree = SeriesFit::of(samples, fit_from, page_size);
     let mut growers: Vec<Grower> = processes
         .iter()
         .filter_map(|p| {
             let first = p.samples.first()?.t;
-            let f = SeriesFit::of(&p.samples, (first + warmup).max(warmup), page_size);
+            let f = SeriesFit::of(&p.samples, (first + warmup).max(fit_from), page_size);
             f.grows().then(|| Grower {
                 pid: p.pid,
                 command: p.command.clone(),
@@ -253,6 +256,7 @@ mod tests {
         let j = judge(
             &run(3.0, 8 << 20, 1_048_576.0, None),
             0.5,
+            0.5,
             4096,
             &[],
             &Evidence::default(),
@@ -269,6 +273,7 @@ mod tests {
         let j = judge(
             &run(3.0, 8 << 20, 102_400.0, None),
             0.5,
+            0.5,
             4096,
             &[],
             &Evidence::default(),
@@ -282,6 +287,7 @@ mod tests {
         let j = judge(
             &run(3.0, 8 << 20, 0.0, Some(2000.0)),
             0.5,
+            0.5,
             4096,
             &[],
             &Evidence::default(),
@@ -290,6 +296,7 @@ mod tests {
         assert_eq!(j.verdict, Verdict::Grows);
         let flat = judge(
             &run(3.0, 8 << 20, 0.0, Some(0.0)),
+            0.5,
             0.5,
             4096,
             &[],
@@ -304,11 +311,11 @@ mod tests {
         samples[0].rss_bytes = 1 << 20;
         samples[1].rss_bytes = 4 << 20;
         assert_eq!(
-            judge(&samples, 0.5, 4096, &[], &Evidence::default()).verdict,
+            judge(&samples, 0.5, 0.5, 4096, &[], &Evidence::default()).verdict,
             Verdict::Flat
         );
         // The same step fitted: a poor line, still not growth.
-        let j = judge(&samples, 0.0, 4096, &[], &Evidence::default());
+        let j = judge(&samples, 0.0, 0.0, 4096, &[], &Evidence::default());
         assert!(j.rss.r_squared < 0.9, "{:?}", j.rss);
         assert_eq!(j.verdict, Verdict::Flat);
     }
@@ -318,6 +325,7 @@ mod tests {
         let j = judge(
             &run(0.6, 8 << 20, 1e9, None),
             0.5,
+            0.5,
             4096,
             &[],
             &Evidence::default(),
@@ -325,7 +333,7 @@ mod tests {
         assert_eq!((j.fitted, j.verdict), (2, Verdict::TooShort));
         assert!(!j.rss_grows);
         assert_eq!(
-            judge(&[], 0.5, 4096, &[], &Evidence::default()).verdict,
+            judge(&[], 0.5, 0.5, 4096, &[], &Evidence::default()).verdict,
             Verdict::TooShort
         );
     }
@@ -338,7 +346,7 @@ mod tests {
         for s in &mut samples[n - 2..] {
             s.rss_bytes = 2 << 20;
         }
-        let broken = judge(&samples, 0.5, 4096, &[], &Evidence::default());
+        let broken = judge(&samples, 0.5, 0.5, 4096, &[], &Evidence::default());
         assert_eq!(
             broken.verdict,
             Verdict::Flat,
@@ -347,7 +355,7 @@ mod tests {
         for s in &mut samples[n - 2..] {
             s.exiting = true;
         }
-        let j = judge(&samples, 0.5, 4096, &[], &Evidence::default());
+        let j = judge(&samples, 0.5, 0.5, 4096, &[], &Evidence::default());
         assert_eq!((j.verdict, j.teardown), (Verdict::Grows, 2), "{j:?}");
     }
 
@@ -358,20 +366,29 @@ mod tests {
             out_of_memory: Some("malloc refused 1 allocation".into()),
             crash: None,
         };
-        assert_eq!(judge(&flat, 0.5, 4096, &[], &oom).verdict, Verdict::Grows);
-        assert_eq!(judge(&[], 0.5, 4096, &[], &oom).verdict, Verdict::Grows);
+        assert_eq!(
+            judge(&flat, 0.5, 0.5, 4096, &[], &oom).verdict,
+            Verdict::Grows
+        );
+        assert_eq!(
+            judge(&[], 0.5, 0.5, 4096, &[], &oom).verdict,
+            Verdict::Grows
+        );
         let crash = Evidence {
             out_of_memory: None,
             crash: Some("pid 1 crashed: signal 11 (SIGSEGV)".into()),
         };
         assert_eq!(
-            judge(&flat, 0.5, 4096, &[], &crash).verdict,
+            judge(&flat, 0.5, 0.5, 4096, &[], &crash).verdict,
             Verdict::Crashed
         );
-        assert_eq!(judge(&[], 0.5, 4096, &[], &crash).verdict, Verdict::Crashed);
+        assert_eq!(
+            judge(&[], 0.5, 0.5, 4096, &[], &crash).verdict,
+            Verdict::Crashed
+        );
         let growing = run(3.0, 8 << 20, 1_048_576.0, None);
         assert_eq!(
-            judge(&growing, 0.5, 4096, &[], &crash).verdict,
+            judge(&growing, 0.5, 0.5, 4096, &[], &crash).verdict,
             Verdict::Grows
         );
     }
@@ -389,7 +406,7 @@ mod tests {
             samples: run(3.0, 8 << 20, 0.0, Some(0.0)),
         };
         // A tree sum too short to fit: the worker alone still says grows.
-        let j = judge(&[], 0.5, 4096, &[quiet, grower], &Evidence::default());
+        let j = judge(&[], 0.5, 0.5, 4096, &[quiet, grower], &Evidence::default());
         assert_eq!(j.verdict, Verdict::Grows);
         assert_eq!(j.growers.len(), 1);
         assert_eq!((j.growers[0].pid, j.growers[0].heap_grows), (7, true));

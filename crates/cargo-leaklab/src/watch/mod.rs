@@ -16,6 +16,7 @@ pub mod sites;
 pub mod stop;
 pub mod tree;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
@@ -70,7 +71,8 @@ pub struct Watch {
     pub duration_secs: Option<f64>,
     /// `--mem-cap`, in bytes.
     pub mem_cap: Option<u64>,
-    /// Samples before this many seconds are not fitted.
+    /// Samples before this many seconds are not fitted: `--warmup`, or
+    /// with `--per` `--warmup` after the first request was counted.
     pub warmup_secs: f64,
     /// Seconds from start to end of the program.
     pub elapsed_secs: f64,
@@ -105,6 +107,14 @@ pub struct PerRequest {
     /// The heap's growth per request: blocks and bytes.
     pub heap_blocks_per_request: Option<f64>,
     pub heap_bytes_per_request: Option<f64>,
+}
+
+impl PerRequest {
+    /// Requests came at a rate fitted over the fitted samples: memory can
+    /// be divided by them.
+    pub fn steady(&self) -> bool {
+        self.rate.is_some_and(|r| r.determined && r.slope > 0.0)
+    }
 }
 
 /// Whether the heap series is there.
@@ -324,6 +334,12 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     let start = Instant::now();
     let pid = child.id();
     tree::set_root(pid);
+    // A second handle on the program's output pipe (`--per`): each sample
+    // first lets the counter read what the program wrote.
+    let output_pipe = child
+        .stdout
+        .as_ref()
+        .and_then(|o| std::os::fd::AsFd::as_fd(o).try_clone_to_owned().ok());
     let counter = match (&opts.per, child.stdout.take()) {
         (Some(re), Some(out)) => Some(count_lines(
             out,
@@ -334,6 +350,8 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         _ => None,
     };
     let mut request_points: Vec<(f64, u64)> = Vec::new();
+    // When the first request was counted (`--per`): start-up ends there.
+    let mut serving_from: Option<f64> = None;
     let mut next_report = opts.every.map(|every| start + every);
     let me = std::process::id();
     let page = crate::fit::page_size();
@@ -356,7 +374,15 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         }
         let now = Instant::now();
         if now >= next {
+            if let Some(pipe) = &output_pipe {
+                wait_for_counter(pipe, Duration::from_millis(10));
+            }
             let t = now.duration_since(start).as_secs_f64();
+            let counted = requests.load(std::sync::atomic::Ordering::Relaxed);
+            if opts.per.is_some() && counted > 0 && serving_from.is_none() {
+                serving_from = Some(t);
+                site_tracker.first_request(t);
+            }
             let mut sites = site_files.as_ref().map(|f| (f, &mut site_tracker));
             let at = sample_tree(
                 me,
@@ -366,9 +392,11 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
                 &channel,
                 &mut tracks,
                 &mut refused,
-                sites.as_mut().map(|(f, t)| (*f, &mut **t)),
+                sites
+                    .as_mut()
+                    .map(|(f, t)| (*f, &mut **t, opts.per.as_ref().map(|_| &*requests))),
             );
-            request_points.push((t, requests.load(std::sync::atomic::Ordering::Relaxed)));
+            request_points.push((t, counted));
             if let Some((sample, raw_rss)) = at {
                 capped = opts.mem_cap.is_some_and(|cap| raw_rss >= cap);
                 samples.push(sample);
@@ -378,17 +406,18 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
                 && now >= at
             {
                 next_report = Some(at + every);
-                if site_tracker.any() {
-                    let warmup = opts.warmup.as_secs_f64();
-                    let rate = opts
-                        .per
-                        .as_ref()
-                        .and_then(|re| {
-                            per_request(re.as_str(), 0, &request_points, &samples, warmup).rate
-                        })
-                        .filter(|r| r.determined)
-                        .map(|r| r.slope);
-                    let report = site_tracker.report(rate, opts.sites_sample);
+                if opts.per.is_some() && serving_from.is_none() {
+                    // Start-up, until the program serves: nothing judged.
+                    eprintln!(
+                        "leaklab [{t:.1} s] sites: no request counted yet (--per): start-up, \
+                         not judged"
+                    );
+                } else if site_tracker.any() {
+                    let fit_from = fit_from(opts.warmup, serving_from);
+                    let steady = opts.per.as_ref().is_some_and(|re| {
+                        per_request(re.as_str(), 0, &request_points, &samples, fit_from).steady()
+                    });
+                    let report = site_tracker.report(steady, opts.sites_sample);
                     for line in report.lines(PERIODIC_SITES) {
                         eprintln!("leaklab [{t:.1} s] {line}");
                     }
@@ -468,7 +497,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         opts.mem_cap,
     );
     let heap = heap_seen(&channel, pid, &samples);
-    let warmup_secs = opts.warmup.as_secs_f64();
+    let warmup_secs = fit_from(opts.warmup, serving_from);
     if let Some(done) = counter {
         // The tree is gone: what it wrote is read to the end (a process it
         // left holding the pipe was stopped above); a process outside the
@@ -488,12 +517,8 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         site_tracker.at_exit(files);
     }
     let sites = if site_tracker.any() {
-        let rate = per
-            .as_ref()
-            .and_then(|p| p.rate)
-            .filter(|r| r.determined)
-            .map(|r| r.slope);
-        Some(site_tracker.report(rate, opts.sites_sample))
+        let steady = per.as_ref().is_some_and(PerRequest::steady);
+        Some(site_tracker.report(steady, opts.sites_sample))
     } else {
         if site_files.is_some() {
             sites_note = Some(
@@ -522,13 +547,48 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
             leftovers,
         },
         heap,
-        judgement: judge::judge(&samples, warmup_secs, page, &processes, &evidence),
+        judgement: judge::judge(
+            &samples,
+            opts.warmup.as_secs_f64(),
+            warmup_secs,
+            page,
+            &processes,
+            &evidence,
+        ),
         samples,
         processes,
         sites,
         sites_note,
         per,
     })
+}
+
+/// Seconds from which samples are fitted: `warmup` after the start, or,
+/// once a request was counted (`--per`, first seen at `serving_from`),
+/// `warmup` after that: an interpreter's start-up and imports come before
+/// its first request and are not growth.
+fn fit_from(warmup: Duration, serving_from: Option<f64>) -> f64 {
+    serving_from.unwrap_or(0.0) + warmup.as_secs_f64()
+}
+
+/// Waits, at most `limit`, until the line counter has read every byte
+/// the program wrote to `pipe` so far: the requests counted at a sample
+/// are then the ones the program had printed, not fewer by what a busy
+/// machine left in the pipe.
+fn wait_for_counter(pipe: &std::os::fd::OwnedFd, limit: Duration) {
+    use std::os::fd::AsRawFd;
+    let until = Instant::now() + limit;
+    loop {
+        let mut unread: libc::c_int = 0;
+        // SAFETY: FIONREAD stores one c_int through the pointer, which
+        // points to a live local of that type; the descriptor is open
+        // (owned by `pipe`).
+        let r = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut unread) };
+        if r != 0 || unread == 0 || Instant::now() >= until {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }
 
 /// Growing sites printed by `--every`.
@@ -593,14 +653,18 @@ fn per_request(
         .map(|&(t, n)| (t, n as f64))
         .collect();
     let rate = (req.len() >= judge::MIN_POINTS).then(|| crate::fit::fit(&req));
+    // Each fitted sample's value against the requests counted as it was
+    // taken (the same instant): the slope is per request, whatever the
+    // rate did meanwhile.
+    let counted: HashMap<u64, f64> = req.iter().map(|&(t, n)| (t.to_bits(), n)).collect();
     let per = |value: &dyn Fn(&Sample) -> Option<f64>| -> Option<f64> {
-        let r = rate.filter(|r| r.determined && r.slope > 0.0)?;
+        rate.filter(|r| r.determined && r.slope > 0.0)?;
         let pts: Vec<(f64, f64)> = fitted
             .iter()
-            .filter_map(|s| value(s).map(|v| (s.t, v)))
+            .filter_map(|s| Some((*counted.get(&s.t.to_bits())?, value(s)?)))
             .collect();
         let f = crate::fit::fit(&pts);
-        f.determined.then(|| f.slope / r.slope)
+        f.determined.then_some(f.slope)
     };
     PerRequest {
         pattern: pattern.to_owned(),
@@ -636,7 +700,7 @@ fn cap_address_space(cmd: &mut Command, cap: u64) {
 /// once the program itself is gone) and its RSS with the shim's own
 /// memory included, for `--mem-cap`. Each process's own sample goes to
 /// `tracks`; the most allocations glibc refused one process, to `refused`;
-/// each process's sites, to `sites`.
+/// each process's sites, with the requests counted (`--per`), to `sites`.
 #[allow(clippy::too_many_arguments)]
 fn sample_tree(
     me: u32,
@@ -646,7 +710,11 @@ fn sample_tree(
     channel: &Result<preload::Channel, String>,
     tracks: &mut Tracks,
     refused: &mut Option<(u32, u64)>,
-    mut sites: Option<(&sites::SiteFiles, &mut sites::Tracker)>,
+    mut sites: Option<(
+        &sites::SiteFiles,
+        &mut sites::Tracker,
+        Option<&std::sync::atomic::AtomicU64>,
+    )>,
 ) -> Option<(Sample, u64)> {
     let mut sum = Sample {
         t,
@@ -673,8 +741,8 @@ fn sample_tree(
         {
             *refused = Some((p.pid, n));
         }
-        if let (Some((files, tracker)), Some(_)) = (sites.as_mut(), published) {
-            tracker.sample(files, p.pid, t, own.exiting);
+        if let (Some((files, tracker, requests)), Some(_)) = (sites.as_mut(), published) {
+            tracker.sample(files, p.pid, t, *requests, own.exiting);
         }
         raw += rss;
         sum.rss_bytes += own.rss_bytes;

@@ -11,6 +11,7 @@
 //! wrote at its exit.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
@@ -89,6 +90,12 @@ struct Track {
     /// Its live bytes at each fitted sample, as a running line (a site
     /// first seen late counts 0 bytes at the samples before).
     line: Running,
+    /// The same live bytes against the requests counted at each fitted
+    /// sample (`--per`) as they were read: the slope is the bytes kept
+    /// per request.
+    per: Running,
+    /// The requests counted when it was last read.
+    requests: Option<f64>,
     /// The reading it was last seen in.
     seen: u64,
     last: Counts,
@@ -107,6 +114,8 @@ struct ProcessSites {
     /// Fitted samples so far, as the line of a site that kept 0 bytes: a
     /// site seen for the first time starts from it.
     zero: Running,
+    /// The same against the requests counted.
+    zero_per: Running,
     sites: HashMap<u32, Track>,
     header: HeaderCounts,
     used: u64,
@@ -124,6 +133,9 @@ pub struct Tracker {
     processes: BTreeMap<(u32, u64), ProcessSites>,
     /// Seconds after a process's first reading left out of its sites' fits.
     warmup: f64,
+    /// No sample before this time (seconds) is fitted: `warmup` after the
+    /// first request (`--per`), once there is one.
+    fit_from: f64,
 }
 
 impl Tracker {
@@ -133,25 +145,51 @@ impl Tracker {
         Tracker {
             processes: BTreeMap::new(),
             warmup,
+            fit_from: 0.0,
         }
     }
 
-    /// Reads process `pid`'s table at time `t`; false if it has none.
-    pub fn sample(&mut self, files: &SiteFiles, pid: u32, t: f64, exiting: bool) -> bool {
-        let Some(reading) = files.read(pid) else {
+    /// The program served its first request (`--per`) at `t`: what came
+    /// before is start-up (an interpreter's, its imports), so every fit
+    /// starts over, and takes samples from `warmup` after `t` on.
+    pub fn first_request(&mut self, t: f64) {
+        self.fit_from = t + self.warmup;
+        for p in self.processes.values_mut() {
+            p.zero = Running::default();
+            p.zero_per = Running::default();
+            for track in p.sites.values_mut() {
+                track.line = Running::default();
+                track.per = Running::default();
+            }
+        }
+    }
+
+    /// Reads process `pid`'s table at time `t`, with the count of
+    /// `requests` (`--per`) as it is read; false if it has none.
+    pub fn sample(
+        &mut self,
+        files: &SiteFiles,
+        pid: u32,
+        t: f64,
+        requests: Option<&AtomicU64>,
+        exiting: bool,
+    ) -> bool {
+        let Some(reading) = files.read(pid, requests) else {
             return false;
         };
         let p = self.processes.entry((pid, reading.file)).or_default();
         let first = *p.first.get_or_insert(t);
-        let fitted = t >= first + self.warmup && !exiting;
+        let fitted = t >= first + self.warmup && t >= self.fit_from && !exiting;
         p.readings += 1;
         p.header = reading.header;
         p.used = reading.used;
         for s in reading.sites {
-            let zero = p.zero;
+            let (zero, zero_per) = (p.zero, p.zero_per);
             let track = p.sites.entry(s.index).or_insert_with(|| Track {
                 frames: None,
                 line: zero,
+                per: zero_per,
+                requests: None,
                 seen: 0,
                 last: Counts::default(),
                 lost: None,
@@ -159,22 +197,28 @@ impl Tracker {
             if track.frames.is_none() {
                 track.frames = s.frames;
             }
-            if fitted {
-                track.line.add(t, s.counts.live_bytes as f64);
-            }
             track.seen = p.readings;
             track.last = s.counts;
+            track.requests = s.requests;
         }
         if fitted {
             // A site this reading missed (its slot of the order list not
             // yet written) keeps its last value.
-            for track in p.sites.values_mut().filter(|tr| tr.seen != p.readings) {
-                track.line.add(t, track.last.live_bytes as f64);
+            for track in p.sites.values_mut() {
+                let bytes = track.last.live_bytes as f64;
+                track.line.add(t, bytes);
+                if let Some(n) = track.requests {
+                    track.per.add(n, bytes);
+                }
             }
             p.zero.add(t, 0.0);
+            if let Some(n) = requests.map(|r| r.load(Ordering::Relaxed) as f64) {
+                p.zero_per.add(n, 0.0);
+            }
         }
+        // A process being reaped has an empty map: its objects stay.
         if p.maps_at != Some(p.used)
-            && let Some(objects) = objects_of(pid)
+            && let Some(objects) = objects_of(pid).filter(|o| !o.is_empty())
         {
             p.objects = objects;
             p.maps_at = Some(p.used);
@@ -186,7 +230,10 @@ impl Tracker {
     /// per site (a process stopped by a signal made no scan).
     pub fn at_exit(&mut self, files: &SiteFiles) {
         for (&(pid, file), p) in &mut self.processes {
-            let Some(reading) = files.read(pid).filter(|r| r.file == file && r.scanned) else {
+            let Some(reading) = files
+                .read(pid, None)
+                .filter(|r| r.file == file && r.scanned)
+            else {
                 continue;
             };
             p.scanned = true;
@@ -221,7 +268,8 @@ pub struct SiteReport {
     pub grows: bool,
     /// The fit of its live bytes over the fitted samples (bytes/second).
     pub fit: Fit,
-    /// Bytes kept per request (`--per`): slope over the request rate.
+    /// Bytes kept per request (`--per`): the slope of its live bytes
+    /// against the requests counted at the same samples.
     pub bytes_per_request: Option<f64>,
     /// At exit, by the shim's conservative scan: its blocks no pointer
     /// reached, and their bytes (None: no scan, the process did not end
@@ -298,8 +346,10 @@ const SYMBOLIZED: usize = 20;
 impl Tracker {
     /// Fits every site and names them: `warmup` seconds after each
     /// process's first sample are left out, as are samples taken as it
-    /// exited. `requests`: the request rate (per second) for `--per`.
-    pub fn report(&self, requests_per_sec: Option<f64>, sample_bytes: u64) -> SitesReport {
+    /// exited. `per_request`: requests were counted (`--per`), so each
+    /// growing site's bytes per request are its live bytes fitted against
+    /// the requests counted.
+    pub fn report(&self, per_request: bool, sample_bytes: u64) -> SitesReport {
         let mut sites = Vec::new();
         let mut notes = Vec::new();
         let mut most_fitted = 0;
@@ -338,9 +388,10 @@ impl Tracker {
                     kind,
                     grows,
                     fit: f,
-                    bytes_per_request: requests_per_sec
-                        .filter(|&r| r > 0.0 && grows)
-                        .map(|r| f.slope / r),
+                    bytes_per_request: (per_request && grows)
+                        .then(|| track.per.fit())
+                        .filter(|per| per.determined)
+                        .map(|per| per.slope),
                     lost_blocks: lost.map(|l| l[0]),
                     lost_bytes: lost.map(|l| l[1]),
                     possible_blocks: lost.map(|l| l[2]),
@@ -628,10 +679,25 @@ fn name_site(
     // The frame shown: the leak checks' rule (`leaklab::check::
     // shown_frames`, as `cargo leaklab test`'s top frame column), your
     // innermost frame, else the first above the allocator.
-    let flat: Vec<(usize, &leaklab::check::Frame)> = named
+    // An object a Python interpreter made for an extension module (the
+    // extra reference's bytes object): the extension asked for it, so the
+    // interpreter's own frames are passed over where a frame of other code
+    // (not the C runtime's: `__libc_start_main` is below every stack)
+    // remains.
+    let all: Vec<(usize, &leaklab::check::Frame)> = named
         .iter()
         .flat_map(|(i, n)| n.iter().map(move |f| (*i, f)))
         .collect();
+    let outside: Vec<(usize, &leaklab::check::Frame)> = all
+        .iter()
+        .copied()
+        .filter(|(i, _)| {
+            !library_of(*i)
+                .as_deref()
+                .is_some_and(|l| is_interpreter(l) || is_runtime(l))
+        })
+        .collect();
+    let flat = if outside.is_empty() { all } else { outside };
     let shown = leaklab::check::shown_frames(
         flat.iter()
             .map(|(_, f)| (Some(f.function.clone()), f.file.clone(), f.line)),
@@ -667,6 +733,21 @@ fn name_site(
             _ => f.function.clone(),
         })
         .collect();
+}
+
+/// The C and C++ runtime's libraries.
+fn is_runtime(library: &str) -> bool {
+    ["libc.so", "ld-linux", "libstdc++.so", "libgcc_s.so", "libm.so"]
+        .iter()
+        .any(|r| library.starts_with(r))
+}
+
+/// A Python interpreter: libpython, or the `python3.11` executable.
+fn is_interpreter(library: &str) -> bool {
+    library.starts_with("libpython")
+        || library
+            .strip_prefix("python")
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 #[cfg(test)]
