@@ -36,26 +36,59 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
         spent.push(started.elapsed());
     }
     let bar = progress(cells.len() * args.detectors.len());
-    let mut rows = Vec::new();
+    let request = |s: &'static Scenario, variant: Variant, detector: Detector| Request {
+        scenario: s,
+        variant,
+        backend: s.default_backend(variant),
+        iterations: s.budgeted(iterations_for(detector, &args)),
+        limits,
+    };
+    // Every cell's outcome, [cell][detector]. First the cells whose
+    // figures do not depend on the machine's load (memcheck's and LSan's
+    // records), as many at a time as there are cores; then, alone, those
+    // that time or weigh memory (counters, growth's RSS) and Miri (one
+    // cargo at a time holds the build directory).
+    let mut outcomes: Vec<Vec<Option<Outcome>>> =
+        vec![vec![None; args.detectors.len()]; cells.len()];
+    let beside: Vec<(usize, usize)> = (0..cells.len())
+        .flat_map(|c| (0..args.detectors.len()).map(move |d| (c, d)))
+        .filter(|&(c, d)| runs_beside_others(args.detectors[d], cells[c].0))
+        .collect();
+    let queue = std::sync::Mutex::new(beside);
+    let done = std::sync::Mutex::new(Vec::new());
+    let jobs = std::thread::available_parallelism().map_or(1, usize::from);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while let Some((c, d)) = queue.lock().ok().and_then(|mut q| q.pop()) {
+                    let (s, variant) = cells[c];
+                    let detector = args.detectors[d];
+                    let started = std::time::Instant::now();
+                    let outcome = match detector.unavailable() {
+                        Some(why) => Err(why),
+                        None => detector.observe(&request(s, variant, detector)),
+                    };
+                    bar.inc(1);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((c, d, outcome, started.elapsed()));
+                    }
+                }
+            });
+        }
+    });
+    for (c, d, outcome, took) in done.into_inner().unwrap_or_default() {
+        outcomes[c][d] = Some(outcome);
+        spent[d] += took;
+    }
     let mut growth_reports = BTreeMap::new();
-    for (s, variant) in &cells {
-        let backend = s.default_backend(*variant);
-        let mut row = MatrixRow {
-            scenario: s.id.to_owned(),
-            variant: variant.as_str().to_owned(),
-            backend: backend.as_str().to_owned(),
-            cells: Vec::new(),
-        };
+    for (c, (s, variant)) in cells.iter().enumerate() {
         for (d, detector) in args.detectors.iter().enumerate() {
+            if outcomes[c][d].is_some() {
+                continue;
+            }
             let started = std::time::Instant::now();
             bar.set_message(format!("{} {} {}", s.id, variant.as_str(), detector.name()));
-            let req = Request {
-                scenario: s,
-                variant: *variant,
-                backend,
-                iterations: s.budgeted(iterations_for(*detector, &args)),
-                limits,
-            };
+            let req = request(s, *variant, *detector);
             let outcome = match detector.unavailable() {
                 Some(why) => Err(why),
                 None if *detector == Detector::Growth => {
@@ -75,12 +108,26 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
                 }
                 None => detector.observe(&req),
             };
-            row.cells.push((detector.name().to_owned(), outcome));
+            outcomes[c][d] = Some(outcome);
             spent[d] += started.elapsed();
             bar.inc(1);
         }
-        rows.push(row);
     }
+    let rows: Vec<MatrixRow> = cells
+        .iter()
+        .zip(outcomes)
+        .map(|((s, variant), outcomes)| MatrixRow {
+            scenario: s.id.to_owned(),
+            variant: variant.as_str().to_owned(),
+            backend: s.default_backend(*variant).as_str().to_owned(),
+            cells: args
+                .detectors
+                .iter()
+                .zip(outcomes)
+                .filter_map(|(d, o)| Some((d.name().to_owned(), o?)))
+                .collect(),
+        })
+        .collect();
     bar.finish_and_clear();
     let spent: Vec<String> = args
         .detectors
@@ -88,7 +135,10 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
         .zip(&spent)
         .map(|(d, t)| format!("{} {:.0} s", d.name(), t.as_secs_f64()))
         .collect();
-    eprintln!("leaklab: wall time per detector: {}", spent.join(", "));
+    eprintln!(
+        "leaklab: time per detector (its build, and its cells summed; valgrind's and lsan's run {jobs} at a time): {}",
+        spent.join(", ")
+    );
 
     if let Some(path) = &args.html {
         let plots = plots(&growth_reports, args.growth_iterations);
@@ -107,6 +157,13 @@ pub fn run(args: MatrixArgs) -> Result<i32, Failure> {
         outln!("{}", detector_table(&rows, &args.detectors))?;
     }
     summarize(&rows)
+}
+
+/// Whether a cell may run beside others: its detector's figures are
+/// records, not times or resident sizes, and it shares no server (the
+/// MariaDB scenarios share the lab's one).
+fn runs_beside_others(detector: Detector, scenario: &Scenario) -> bool {
+    matches!(detector, Detector::Valgrind | Detector::Lsan) && scenario.library != "mariadb"
 }
 
 /// Every scenario, leaky then safe.

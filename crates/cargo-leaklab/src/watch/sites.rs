@@ -737,9 +737,15 @@ fn name_site(
 
 /// The C and C++ runtime's libraries.
 fn is_runtime(library: &str) -> bool {
-    ["libc.so", "ld-linux", "libstdc++.so", "libgcc_s.so", "libm.so"]
-        .iter()
-        .any(|r| library.starts_with(r))
+    [
+        "libc.so",
+        "ld-linux",
+        "libstdc++.so",
+        "libgcc_s.so",
+        "libm.so",
+    ]
+    .iter()
+    .any(|r| library.starts_with(r))
 }
 
 /// A Python interpreter: libpython, or the `python3.11` executable.
