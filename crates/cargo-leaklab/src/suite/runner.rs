@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use super::record::{self, Amount, Ending, Kinds, Listing, MemoryError, TestRecord};
+use super::record::{self, Amount, Ending, Kinds, Listing, MemoryError, SiteLoss, TestRecord};
 use super::{Detector, env};
-use crate::parse::attribution::{Frame, Side};
+use crate::parse::attribution::{Frame, Side, shown_frame};
 use crate::parse::valgrind_xml::{self as xml, LeakKind};
 use crate::watch::preload::Channel;
 
@@ -161,22 +161,6 @@ fn lists_nothing(binary: &Path) -> bool {
 /// `harness = false` target): run as one unit, with no arguments.
 pub const WHOLE_BINARY: &str = "leaklab::whole-binary";
 
-/// The first frame with a source file outside Rust's standard library
-/// (its sources are under /rustc/, or under a toolchain's rust-src, where
-/// a nightly with rust-src points them): the code a reader looks for, past
-/// the allocator and the collections; else the first frame.
-/// The frame a reader looks at first: the user's innermost frame, else the
-/// first one above the allocator (the order `check` shows stacks in).
-fn top_frame(stack: &[Frame]) -> Option<String> {
-    leaklab::check::shown_frames(
-        stack
-            .iter()
-            .map(|f| (f.function.clone(), f.file.clone(), f.line)),
-    )
-    .first()
-    .map(ToString::to_string)
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
@@ -197,6 +181,7 @@ pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
         suppressions: Vec::new(),
         stacks_from: None,
         note: None,
+        lost_sites: Vec::new(),
         run_again: None,
     }
 }
@@ -550,7 +535,22 @@ pub(super) fn fill(
     record.top_frame = lost
         .clone()
         .max_by_key(|r| r.bytes + r.indirect_bytes)
-        .and_then(|r| top_frame(&r.stack));
+        .and_then(|r| shown_frame(&r.stack));
+    // Every lost record as a site, as the shim's sites are listed.
+    let mut sites: Vec<SiteLoss> = records
+        .iter()
+        .filter(|r| matches!(r.kind, LeakKind::DefinitelyLost | LeakKind::IndirectlyLost))
+        .map(|r| SiteLoss {
+            side: r.side,
+            lost: Amount {
+                blocks: r.blocks,
+                bytes: r.bytes,
+            },
+            frame: shown_frame(&r.stack),
+        })
+        .collect();
+    sites.sort_by_key(|s| std::cmp::Reverse(s.lost.bytes));
+    record.lost_sites.extend(sites);
     if record.top_frame.is_some() || !errors.is_empty() {
         record.stacks_from = Some(STACKS_MEMCHECK.into());
     }
@@ -603,7 +603,7 @@ pub(super) fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryE
                         .map(crate::parse::valgrind_xml::frame)
                         .filter(|f| !is_valgrind_replacement(f))
                         .collect();
-                    let frame = top_frame(&frames);
+                    let frame = shown_frame(&frames);
                     let aux_text = aux.take().unwrap_or_default();
                     if first {
                         error.at = frame;
@@ -731,7 +731,7 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
     };
     let unsure = match sites {
         Ok(found) => {
-            found.fill(&mut record);
+            record.fill_from_sites(found);
             record.detector = COUNTERS_SITES.into();
             record.run_again = Some(run_again);
             return (code, record);
@@ -757,31 +757,6 @@ pub(crate) const COUNTERS_SITES: &str = "counters (sides: allocation sites)";
 /// [`TestRecord::stacks_from`] for stacks read by memcheck.
 const STACKS_MEMCHECK: &str = "memcheck";
 
-/// [`TestRecord::stacks_from`] for stacks read from the shim's sites.
-const STACKS_SITES: &str = "sites";
-
-/// The sites of one test's lost blocks, with their sides.
-struct Blamed {
-    /// Per site: its side, lost blocks and bytes, and the frame shown.
-    sites: Vec<(Side, i64, i64, Option<String>)>,
-}
-
-impl Blamed {
-    /// Into `record`: the lost amounts per side, and the top frame of the
-    /// site that lost the most bytes.
-    fn fill(self, record: &mut TestRecord) {
-        for (side, blocks, bytes, _) in &self.sites {
-            let kinds = match side {
-                Side::C => &mut record.c,
-                Side::Rust => &mut record.rust,
-            };
-            kinds.lost.add(*blocks, *bytes);
-        }
-        record.top_frame = self.sites.first().and_then(|s| s.3.clone());
-        record.stacks_from = Some(STACKS_SITES.into());
-    }
-}
-
 /// Runs the test again natively with the shim counting every
 /// allocation's site (no sampling: exact counts), and reads its lost
 /// blocks' sites at exit: their sides (by the same rule as memcheck's
@@ -794,7 +769,7 @@ fn by_sites(
     args: &[OsString],
     first: &Ending,
     lost: Amount,
-) -> Result<Blamed, String> {
+) -> Result<Vec<SiteLoss>, String> {
     let shim = match std::env::var_os(env::SHIM) {
         Some(found) => PathBuf::from(found),
         None => crate::watch::preload::locate()?,
@@ -830,23 +805,7 @@ fn by_sites(
             "the re-run for allocation sites found {again} lost, the first run {lost}"
         ));
     }
-    let found = files.lost_at_exit(pid, (again.blocks, again.bytes))?;
-    if found.unattributed != (0, 0) {
-        return Err(format!(
-            "{} lost blocks / {} B have no allocation stack in the re-run's sites",
-            found.unattributed.0, found.unattributed.1
-        ));
-    }
-    Ok(Blamed {
-        sites: found
-            .sites
-            .into_iter()
-            .map(|s| {
-                let side = crate::parse::attribution::side_of(&s.frames);
-                (side, s.blocks, s.bytes, top_frame(&s.frames))
-            })
-            .collect(),
-    })
+    files.blame(pid, again)
 }
 
 /// memcheck's run of the same test, read into `record`: the sides, kinds
@@ -961,7 +920,7 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
     record.top_frame = leaks
         .iter()
         .max_by_key(|l| l.bytes)
-        .and_then(|l| top_frame(&l.stack));
+        .and_then(|l| shown_frame(&l.stack));
     if !leaks.is_empty() {
         record.stacks_from = Some("lsan".into());
     }
