@@ -721,14 +721,7 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
     // The lost blocks' stacks: the shim's own sites, from one native
     // re-run that walks every allocation's stack; memcheck only where
     // that run cannot tell.
-    let sites = if test == WHOLE_BINARY {
-        // Not a libtest process: its exit path is its own, where the scan
-        // is not to be trusted alone (a `process::exit` with live locals
-        // on main's stack: the scan called them lost, memcheck reachable).
-        Err("a harness = false binary: memcheck decides its lost blocks".to_owned())
-    } else {
-        by_sites(binary, args, &record.ending, lost)
-    };
+    let sites = by_sites(binary, args, &record.ending, lost);
     let unsure = match sites {
         Ok(found) => {
             record.fill_from_sites(found);
@@ -742,9 +735,7 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
         Err(e) => record.note = Some(format!("sides unknown: {unsure}; and {e}")),
         Ok(()) => {
             record.detector = "counters (sides: memcheck)".into();
-            if test != WHOLE_BINARY {
-                record.note = Some(format!("{unsure}: memcheck named the sides"));
-            }
+            record.note = Some(format!("{unsure}: memcheck named the sides"));
         }
     }
     (code, record)
