@@ -753,8 +753,9 @@ const STACKS_MEMCHECK: &str = "memcheck";
 /// blocks' sites at exit: their sides (by the same rule as memcheck's
 /// stacks, `parse::attribution`) and the biggest one's top frame. An
 /// error (why the sites cannot decide) when that run ends otherwise than
-/// the first (`first`), its scan finds another lost amount than the
-/// first run's (`lost`), or some lost block has no stack.
+/// the first (`first`), had more than one thread at exit or a lost block
+/// with no stack ([`crate::sites::SiteFiles::blame`]), or its scan finds
+/// another lost amount than the first run's (`lost`).
 fn by_sites(
     binary: &Path,
     args: &[OsString],
@@ -791,12 +792,16 @@ fn by_sites(
         blocks: heap.lost.blocks,
         bytes: heap.lost.bytes,
     };
+    // What the sites cannot tell in any run (a thread alive at exit, a
+    // lost block without a stack) first: a thread's timing may also make
+    // the two runs' amounts differ, and the note should name the cause.
+    let found = files.blame(pid, again)?;
     if again != lost {
         return Err(format!(
             "the re-run for allocation sites found {again} lost, the first run {lost}"
         ));
     }
-    files.blame(pid, again)
+    Ok(found)
 }
 
 /// memcheck's run of the same test, read into `record`: the sides, kinds
