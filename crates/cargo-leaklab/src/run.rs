@@ -4,9 +4,10 @@
 //! - [`build`]: `cargo build --message-format=json-render-diagnostics`,
 //!   the executable's path read from cargo's artifact messages.
 //! - [`measure`]: one run of it, its standard input and output the
-//!   user's, under the counters (the preload shim's scan at exit; a run
-//!   that lost memory is run once more under memcheck, quietly, for the
-//!   sides and stacks) or under memcheck itself.
+//!   user's, under the counters (the preload shim's scan at exit, the lost
+//!   blocks' sides and stacks from its allocation sites, walked in that
+//!   same run; memcheck runs a second time, quietly, only where the sites
+//!   cannot decide) or under memcheck itself.
 //!
 //! The record is the test runner's ([`TestRecord`]), so a program reads
 //! as one row of `cargo leaklab test`'s table.
@@ -282,9 +283,15 @@ fn memcheck(
     Ok(cmd)
 }
 
-/// The counters' run, the same as a test's (`runner::with_counters`)
-/// except for memcheck's second run: the user's program may have
-/// effects, so that run gets no input and its output is dropped.
+/// The counters' run: the shim counts the heap, walks every allocation's
+/// stack into its site table (exact sites, no sampling) and scans at
+/// exit, as a test's re-run does (`runner::by_sites`), but in the one run
+/// the user sees: the program is not run twice for its stacks. Lost
+/// blocks are named by their sites ([`crate::sites::SiteFiles::blame`]);
+/// where the sites cannot decide (more than one thread at exit, a lost
+/// block without a stack, no scan), by memcheck in a second run that gets
+/// no input and whose output is dropped (the user's program may have
+/// effects).
 fn counters(
     program: &Path,
     name: &str,
@@ -298,9 +305,12 @@ fn counters(
         .map_err(|e| format!("the counters need the preload shim: {e}"))?;
     let channel = Channel::open(shim, std::time::Duration::ZERO)
         .map_err(|e| format!("the shim's page: {e}"))?;
+    let files =
+        crate::sites::SiteFiles::create().map_err(|e| format!("a directory for sites: {e}"))?;
     let mut cmd = Command::new(program);
     cmd.args(args);
     channel.configure(&mut cmd);
+    files.configure(&mut cmd, 0);
     // glibc writes its abort messages to stderr, not to the terminal.
     cmd.env("LIBC_FATAL_STDERR_", "1");
     stdout.set(&mut cmd);
@@ -367,10 +377,22 @@ fn counters(
             bytes: heap.live.bytes - lost.bytes - possible.bytes,
         },
     });
-    if !lost.is_zero() {
-        match rerun(&mut record) {
-            Err(e) => record.note = Some(format!("sides unknown: {e}")),
-            Ok(()) => record.detector = "counters (sides: memcheck)".into(),
+    if lost.is_zero() {
+        return Ok(record);
+    }
+    let unsure = match files.blame(pid, lost) {
+        Ok(sites) => {
+            record.fill_from_sites(sites);
+            record.detector = runner::COUNTERS_SITES.into();
+            return Ok(record);
+        }
+        Err(why) => why,
+    };
+    match rerun(&mut record) {
+        Err(e) => record.note = Some(format!("sides unknown: {unsure}; and {e}")),
+        Ok(()) => {
+            record.detector = "counters (sides: memcheck)".into();
+            record.note = Some(format!("{unsure}: memcheck named the sides"));
         }
     }
     Ok(record)

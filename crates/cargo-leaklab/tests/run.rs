@@ -22,9 +22,9 @@ unsafe extern "C" {
 #[inline(never)]
 fn leak() {
     // SAFETY: a plain allocation, never freed: the C leak under test.
-    let c = unsafe { malloc(40) };
+    let c = unsafe { malloc(40) }; // the C site
     std::hint::black_box(c);
-    std::hint::black_box(Box::into_raw(Box::new([7u8; 24])));
+    std::hint::black_box(Box::into_raw(Box::new([7u8; 24]))); // the Box site
 }
 
 #[inline(never)]
@@ -38,6 +38,15 @@ fn main() {
     leak();
     scrub();
     println!("leaky: done");
+}
+"#;
+
+const THREADED: &str = r#"
+fn main() {
+    // Still asleep at exit: the scan does not read its stack.
+    std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(3600)));
+    std::mem::forget(vec![3u8; 56]);
+    println!("threaded: done");
 }
 "#;
 
@@ -89,6 +98,7 @@ fn krate() -> &'static Path {
                 "[package]\nname = \"run-demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
             ),
             ("src/bin/leaky.rs", LEAKY),
+            ("src/bin/threaded.rs", THREADED),
             ("src/bin/clean.rs", CLEAN),
             ("src/bin/bad_read.rs", BAD_READ),
             ("src/bin/exit3.rs", EXIT3),
@@ -106,8 +116,14 @@ fn krate() -> &'static Path {
 
 /// `cargo leaklab run ARGS` in the crate, `input` on its stdin.
 fn leaklab_run(args: &[&str], input: &str) -> Output {
+    leaklab_run_with(args, input, &[])
+}
+
+/// [`leaklab_run`] with more environment variables.
+fn leaklab_run_with(args: &[&str], input: &str, envs: &[(&str, &std::ffi::OsStr)]) -> Output {
     let mut child = common::command(env!("CARGO_BIN_EXE_cargo-leaklab"))
         .args(["leaklab", "run"])
+        .envs(envs.iter().copied())
         .args(args)
         .current_dir(krate())
         .env("CARGO_TARGET_DIR", krate().join("target"))
@@ -158,27 +174,106 @@ fn amount(v: &Value) -> (i64, i64) {
     )
 }
 
+/// A `valgrind` that answers `--version` and fails anything else, each
+/// call logged (its arguments, one line) to the file `$VALGRIND_LOG`.
+const FAKE_VALGRIND: &str = "#!/bin/sh\n\
+     echo \"$*\" >> \"$VALGRIND_LOG\"\n\
+     if [ \"$1\" = --version ]; then echo valgrind-3.0.0-logged; exit 0; fi\n\
+     exit 1\n";
+
+/// The line of `text` holding `marker`, 1-based.
+fn line_of(text: &str, marker: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker}"))
+        + 1
+}
+
 #[test]
-fn the_counters_find_the_malloc_on_c_s_side_and_the_box_on_rust_s() {
-    valgrind();
-    let out = leaklab_run(&["--bin", "leaky", "--json"], "");
+fn the_counters_name_the_malloc_and_the_box_by_their_sites_without_memcheck() {
+    // memcheck, if it ran, would only log and fail: it must not run.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("valgrind");
+    std::fs::write(&fake, FAKE_VALGRIND).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let log = dir.path().join("valgrind.log");
+    let path = std::env::join_paths(std::iter::once(dir.path().to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let envs = [
+        ("PATH", path.as_os_str()),
+        ("VALGRIND_LOG", log.as_os_str()),
+    ];
+    let out = leaklab_run_with(&["--bin", "leaky", "--json"], "", &envs);
     assert_exit(&out, 1);
     let report = json(&out);
     assert_eq!(amount(&report["heap_at_exit"]["lost"]), (2, 64), "{report}");
     assert_eq!(amount(&report["c"]["lost"]), (1, 40), "{report}");
     assert_eq!(amount(&report["rust"]["lost"]), (1, 24), "{report}");
     assert_eq!(report["status"], 0);
-    assert_eq!(report["detector"], "counters (sides: memcheck)");
+    assert_eq!(report["detector"], "counters (sides: allocation sites)");
+    assert_eq!(report["stacks_from"], "sites", "{report}");
+    assert!(report["note"].is_null(), "{report}");
+    let at = |marker: &str| format!("leaky::leak (src/bin/leaky.rs:{})", line_of(LEAKY, marker));
+    let sites = report["lost_sites"].as_array().expect("lost_sites");
+    let site = |side: &str| {
+        sites
+            .iter()
+            .find(|s| s["side"] == side)
+            .unwrap_or_else(|| panic!("no {side} site in {report}"))
+    };
+    assert_eq!(sites.len(), 2, "{report}");
+    assert_eq!(amount(&site("c")["lost"]), (1, 40), "{report}");
+    assert_eq!(site("c")["frame"], at("the C site"), "{report}");
+    assert_eq!(amount(&site("rust")["lost"]), (1, 24), "{report}");
+    assert_eq!(site("rust")["frame"], at("the Box site"), "{report}");
+    // The biggest site's frame is the top frame.
+    assert_eq!(report["top_frame"], at("the C site"), "{report}");
+    // One run: the program's output once, and memcheck never started.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("leaky: done").count(), 1, "{stderr}");
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        calls.lines().all(|l| l == "--version"),
+        "memcheck ran: {calls}"
+    );
+
+    // The human report lists both sites under the table.
+    let out = leaklab_run_with(&["--bin", "leaky"], "", &envs);
+    assert_exit(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for (side, lost, marker) in [
+        ("C", "1 blk / 40 B", "the C site"),
+        ("Rust", "1 blk / 24 B", "the Box site"),
+    ] {
+        let row = format!("| {side:<4} | {lost} | {}", at(marker));
+        assert!(stderr.contains(&row), "no '{row}' in:\n{stderr}");
+    }
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        calls.lines().all(|l| l == "--version"),
+        "memcheck ran: {calls}"
+    );
+}
+
+#[test]
+fn a_thread_alive_at_exit_leaves_the_sides_to_memcheck_and_says_why() {
+    valgrind();
+    let out = leaklab_run(&["--bin", "threaded", "--json"], "");
+    assert_exit(&out, 1);
+    let report = json(&out);
+    assert_eq!(report["detector"], "counters (sides: memcheck)", "{report}");
+    assert_eq!(report["stacks_from"], "memcheck", "{report}");
+    let note = report["note"].as_str().unwrap_or_default();
+    assert!(note.contains("2 threads at exit"), "{report}");
+    assert_eq!(amount(&report["rust"]["lost"]), (1, 56), "{report}");
     assert!(
         report["top_frame"]
             .as_str()
-            .is_some_and(|f| f.contains("leaky.rs")),
+            .is_some_and(|f| f.contains("threaded.rs")),
         "{report}"
     );
-    // Under --json the program's output goes to stderr, once: memcheck's
-    // second run (for the sides) is not shown.
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("leaky: done").count(), 1, "{stderr}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Failure;
 use super::args::RunArgs;
 use crate::run::{self, BuildError, Detector, Stdout, Target};
-use crate::suite::record::{Amount, Ending, Kinds, MemoryError, TestRecord};
+use crate::suite::record::{self, Amount, Ending, Kinds, MemoryError, SiteLoss, TestRecord};
 use crate::suite::report::FailOn;
 
 /// Exit codes of `cargo leaklab run`, checked in this order: 5, 2, 6, 4,
@@ -205,6 +205,7 @@ fn report(r: &TestRecord, program: &std::path::Path, detector: Detector, exit: i
         program.display(),
         r.detector
     );
+    out.push_str(&sites_table(r));
     if let Some(note) = &r.note {
         out.push_str(&format!("note: {note}\n"));
     }
@@ -233,6 +234,45 @@ fn report(r: &TestRecord, program: &std::path::Path, detector: Detector, exit: i
     out
 }
 
+/// The sites shown under the table, at most; `--json` lists them all.
+const SITES_SHOWN: usize = 10;
+
+/// The lost blocks per allocation site, the most bytes first: side,
+/// amount and the frame shown (function, file:line); empty when no stack
+/// was read.
+fn sites_table(r: &TestRecord) -> String {
+    if r.lost_sites.is_empty() {
+        return String::new();
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    t.set_header(["side", "lost", "allocated at"]);
+    for site in r.lost_sites.iter().take(SITES_SHOWN) {
+        let side = match site.side {
+            crate::parse::attribution::Side::C => "C",
+            crate::parse::attribution::Side::Rust => "Rust",
+        };
+        t.add_row([
+            side.to_owned(),
+            site.lost.to_string(),
+            site.frame.clone().unwrap_or_else(|| "?".into()),
+        ]);
+    }
+    let from = match r.stacks_from.as_deref() {
+        Some(record::STACKS_SITES) => "the shim's allocation sites",
+        Some(other) => other,
+        None => "?",
+    };
+    let mut out = format!("\nlost, by allocation site (stacks from {from}):\n{t}\n");
+    let more = r.lost_sites.len().saturating_sub(SITES_SHOWN);
+    if more > 0 {
+        out.push_str(&format!(
+            "... and {more} more sites (--json lists every one)\n"
+        ));
+    }
+    out
+}
+
 /// `--json`: the record, the program's own status and leaklab's exit code.
 #[derive(Serialize)]
 struct Json<'a> {
@@ -248,6 +288,10 @@ struct Json<'a> {
     rust: Kinds,
     heap_at_exit: Option<Kinds>,
     top_frame: Option<&'a str>,
+    /// Where the sides and stacks came from: `sites`, `memcheck`, or none.
+    stacks_from: Option<&'a str>,
+    /// Each allocation site with lost blocks, the most bytes first.
+    lost_sites: &'a [SiteLoss],
     memory_errors: &'a [MemoryError],
     note: Option<&'a str>,
 }
@@ -272,6 +316,8 @@ impl<'a> Json<'a> {
             rust: r.rust,
             heap_at_exit: r.heap_at_exit,
             top_frame: r.top_frame.as_deref(),
+            stacks_from: r.stacks_from.as_deref(),
+            lost_sites: &r.lost_sites,
             memory_errors: &r.memory_errors,
             note: r.note.as_deref(),
         }

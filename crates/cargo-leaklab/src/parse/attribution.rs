@@ -11,10 +11,10 @@
 //! called is Rust's (it went through the Rust allocator), and a zlib block
 //! allocated inside `deflateInit2_` called from a Rust binding is C's.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One side of the boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     C,
@@ -204,6 +204,20 @@ impl Frame {
         });
         by_name || by_file
     }
+}
+
+/// The frame a reader looks at first, as `function (file:line)`: the
+/// user's innermost frame, else the first one above the allocator (the
+/// order `leaklab::check` shows stacks in). Every detector's stacks are
+/// named by it: memcheck's, LeakSanitizer's and the shim's sites.
+pub fn shown_frame(stack: &[Frame]) -> Option<String> {
+    leaklab::check::shown_frames(
+        stack
+            .iter()
+            .map(|f| (f.function.clone(), f.file.clone(), f.line)),
+    )
+    .first()
+    .map(ToString::to_string)
 }
 
 #[cfg(test)]

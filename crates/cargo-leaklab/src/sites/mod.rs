@@ -1,10 +1,11 @@
 //! The preload shim's allocation sites, read and named: one table per
 //! process (`<dir>/<pid>`, layout in `leaklab`'s watch_sites.rs) that the
 //! shim fills as the process allocates, and at its exit, from its scan,
-//! with each site's lost and possibly lost blocks. Read here for both of
-//! its users: `leaklab watch` (sampled over time, [`crate::watch`]) and
+//! with each site's lost and possibly lost blocks. Read here for all of
+//! its users: `leaklab watch` (sampled over time, [`crate::watch`]),
 //! `cargo leaklab test` (a leaking test's re-run, at its exit only,
-//! [`crate::suite`]).
+//! [`crate::suite`]) and `cargo leaklab run` (its one run, at exit,
+//! [`crate::run`]).
 //!
 //! A site's frames are raw return addresses of its process; they become
 //! object + offset through that process's `/proc/PID/maps` (read while it
@@ -20,6 +21,7 @@ use std::sync::atomic::AtomicU64;
 use serde::Serialize;
 
 use crate::parse::attribution::Frame;
+use crate::suite::record::{Amount, SiteLoss};
 use leaklab::check::LoadedObject;
 use leaklab::watch_sites::{self as layout, FRAMES, OTHER, READY, SITES, Table, UNWALKED};
 
@@ -406,6 +408,36 @@ impl SiteFiles {
             sites,
             unattributed: (lost.0 - attributed.0, lost.1 - attributed.1),
         })
+    }
+}
+
+impl SiteFiles {
+    /// Process `pid`'s lost blocks per site ([`SiteFiles::lost_at_exit`]),
+    /// each with its side (read from its stack by the rules memcheck's
+    /// stacks are read by, [`crate::parse::attribution::side_of`]) and its
+    /// frame shown, the most bytes first; `lost`: the scan's total. An
+    /// error, saying why, where the sites cannot decide: no scan, more
+    /// than one thread at exit, no maps, or a lost block with no stack.
+    pub fn blame(&self, pid: u32, lost: Amount) -> Result<Vec<SiteLoss>, String> {
+        let found = self.lost_at_exit(pid, (lost.blocks, lost.bytes))?;
+        if found.unattributed != (0, 0) {
+            return Err(format!(
+                "{} lost blocks / {} B have no allocation stack in the sites",
+                found.unattributed.0, found.unattributed.1
+            ));
+        }
+        Ok(found
+            .sites
+            .into_iter()
+            .map(|s| SiteLoss {
+                side: crate::parse::attribution::side_of(&s.frames),
+                lost: Amount {
+                    blocks: s.blocks,
+                    bytes: s.bytes,
+                },
+                frame: crate::parse::attribution::shown_frame(&s.frames),
+            })
+            .collect())
     }
 }
 

@@ -556,6 +556,7 @@ fn second_look(run: &mut SuiteRun, dir: &Path, supp: &[PathBuf]) {
         record.rust = record::Kinds::default();
         record.top_frame = None;
         record.stacks_from = None;
+        record.lost_sites.clear();
         match runner::confirm_with(dir, &again.binary, &args, record, &supp) {
             Ok(()) => record.detector = "counters (possibly lost: memcheck)".into(),
             Err(e) => record.note = Some(format!("possibly lost blocks unchecked: {e}")),

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::parse::attribution::Side;
+
 /// Blocks and bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Amount {
@@ -124,8 +126,9 @@ pub struct TestRecord {
     /// Suppressions memcheck generated for the records that count as lost.
     pub suppressions: Vec<String>,
     /// Where the sides and the top frame came from: `sites` (the preload
-    /// shim's own allocation sites, from one native re-run of the test
-    /// that walked every allocation's stack; memcheck was not run),
+    /// shim's own allocation sites, every allocation's stack walked: in a
+    /// test's native re-run, in `cargo leaklab run`'s one run; memcheck
+    /// was not run),
     /// `memcheck`, or `lsan`; None when no stack was read (nothing lost,
     /// or nothing could tell).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,11 +136,52 @@ pub struct TestRecord {
     /// Why the sides are unknown, when they are; or what the counters'
     /// re-run for the stacks disagreed on, when memcheck decided instead.
     pub note: Option<String>,
+    /// Each allocation site with lost blocks, the most bytes first: its
+    /// side, what it lost and its frame shown (empty when `stacks_from` is
+    /// not `sites` or `memcheck`, or nothing was lost).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost_sites: Vec<SiteLoss>,
     /// counters only: how to run this test again (the binary and the
     /// arguments nextest gave it), for memcheck's second look at blocks
     /// the scan could only call possibly lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_again: Option<RunAgain>,
+}
+
+/// One allocation site's lost blocks: a site of the shim's, or one of
+/// memcheck's loss records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteLoss {
+    /// Which side allocated them.
+    pub side: Side,
+    /// Its lost blocks and bytes (for memcheck's records, definitely or
+    /// indirectly lost).
+    pub lost: Amount,
+    /// Its frame shown, `function (file:line)`
+    /// ([`crate::parse::attribution::shown_frame`]).
+    pub frame: Option<String>,
+}
+
+/// [`TestRecord::stacks_from`] for stacks read from the shim's sites.
+pub const STACKS_SITES: &str = "sites";
+
+impl TestRecord {
+    /// The lost blocks of the shim's `sites` (the most bytes first, as
+    /// [`crate::sites::SiteFiles::blame`] gives them) into this record:
+    /// the lost amounts per side, each site, and the top frame: the
+    /// first site's.
+    pub fn fill_from_sites(&mut self, sites: Vec<SiteLoss>) {
+        for site in &sites {
+            let kinds = match site.side {
+                Side::C => &mut self.c,
+                Side::Rust => &mut self.rust,
+            };
+            kinds.lost.add(site.lost.blocks, site.lost.bytes);
+        }
+        self.top_frame = sites.first().and_then(|s| s.frame.clone());
+        self.stacks_from = Some(STACKS_SITES.into());
+        self.lost_sites = sites;
+    }
 }
 
 /// A test's process, to run again.

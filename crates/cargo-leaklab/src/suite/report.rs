@@ -623,6 +623,7 @@ mod tests {
             suppressions: Vec::new(),
             stacks_from: None,
             note: None,
+            lost_sites: Vec::new(),
             run_again: None,
         }
     }

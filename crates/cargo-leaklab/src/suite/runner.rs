@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use super::record::{self, Amount, Ending, Kinds, Listing, MemoryError, TestRecord};
+use super::record::{self, Amount, Ending, Kinds, Listing, MemoryError, SiteLoss, TestRecord};
 use super::{Detector, env};
-use crate::parse::attribution::{Frame, Side};
+use crate::parse::attribution::{Frame, Side, shown_frame};
 use crate::parse::valgrind_xml::{self as xml, LeakKind};
 use crate::watch::preload::Channel;
 
@@ -161,22 +161,6 @@ fn lists_nothing(binary: &Path) -> bool {
 /// `harness = false` target): run as one unit, with no arguments.
 pub const WHOLE_BINARY: &str = "leaklab::whole-binary";
 
-/// The first frame with a source file outside Rust's standard library
-/// (its sources are under /rustc/, or under a toolchain's rust-src, where
-/// a nightly with rust-src points them): the code a reader looks for, past
-/// the allocator and the collections; else the first frame.
-/// The frame a reader looks at first: the user's innermost frame, else the
-/// first one above the allocator (the order `check` shows stacks in).
-fn top_frame(stack: &[Frame]) -> Option<String> {
-    leaklab::check::shown_frames(
-        stack
-            .iter()
-            .map(|f| (f.function.clone(), f.file.clone(), f.line)),
-    )
-    .first()
-    .map(ToString::to_string)
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
@@ -197,6 +181,7 @@ pub(crate) fn empty(binary: &Path, test: &str, detector: &str) -> TestRecord {
         suppressions: Vec::new(),
         stacks_from: None,
         note: None,
+        lost_sites: Vec::new(),
         run_again: None,
     }
 }
@@ -550,7 +535,22 @@ pub(super) fn fill(
     record.top_frame = lost
         .clone()
         .max_by_key(|r| r.bytes + r.indirect_bytes)
-        .and_then(|r| top_frame(&r.stack));
+        .and_then(|r| shown_frame(&r.stack));
+    // Every lost record as a site, as the shim's sites are listed.
+    let mut sites: Vec<SiteLoss> = records
+        .iter()
+        .filter(|r| matches!(r.kind, LeakKind::DefinitelyLost | LeakKind::IndirectlyLost))
+        .map(|r| SiteLoss {
+            side: r.side,
+            lost: Amount {
+                blocks: r.blocks,
+                bytes: r.bytes,
+            },
+            frame: shown_frame(&r.stack),
+        })
+        .collect();
+    sites.sort_by_key(|s| std::cmp::Reverse(s.lost.bytes));
+    record.lost_sites.extend(sites);
     if record.top_frame.is_some() || !errors.is_empty() {
         record.stacks_from = Some(STACKS_MEMCHECK.into());
     }
@@ -603,7 +603,7 @@ pub(super) fn memory_errors(text: &str, errors: &[xml::MemError]) -> Vec<MemoryE
                         .map(crate::parse::valgrind_xml::frame)
                         .filter(|f| !is_valgrind_replacement(f))
                         .collect();
-                    let frame = top_frame(&frames);
+                    let frame = shown_frame(&frames);
                     let aux_text = aux.take().unwrap_or_default();
                     if first {
                         error.at = frame;
@@ -721,17 +721,10 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
     // The lost blocks' stacks: the shim's own sites, from one native
     // re-run that walks every allocation's stack; memcheck only where
     // that run cannot tell.
-    let sites = if test == WHOLE_BINARY {
-        // Not a libtest process: its exit path is its own, where the scan
-        // is not to be trusted alone (a `process::exit` with live locals
-        // on main's stack: the scan called them lost, memcheck reachable).
-        Err("a harness = false binary: memcheck decides its lost blocks".to_owned())
-    } else {
-        by_sites(binary, args, &record.ending, lost)
-    };
+    let sites = by_sites(binary, args, &record.ending, lost);
     let unsure = match sites {
         Ok(found) => {
-            found.fill(&mut record);
+            record.fill_from_sites(found);
             record.detector = COUNTERS_SITES.into();
             record.run_again = Some(run_again);
             return (code, record);
@@ -742,9 +735,7 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
         Err(e) => record.note = Some(format!("sides unknown: {unsure}; and {e}")),
         Ok(()) => {
             record.detector = "counters (sides: memcheck)".into();
-            if test != WHOLE_BINARY {
-                record.note = Some(format!("{unsure}: memcheck named the sides"));
-            }
+            record.note = Some(format!("{unsure}: memcheck named the sides"));
         }
     }
     (code, record)
@@ -757,44 +748,20 @@ pub(crate) const COUNTERS_SITES: &str = "counters (sides: allocation sites)";
 /// [`TestRecord::stacks_from`] for stacks read by memcheck.
 const STACKS_MEMCHECK: &str = "memcheck";
 
-/// [`TestRecord::stacks_from`] for stacks read from the shim's sites.
-const STACKS_SITES: &str = "sites";
-
-/// The sites of one test's lost blocks, with their sides.
-struct Blamed {
-    /// Per site: its side, lost blocks and bytes, and the frame shown.
-    sites: Vec<(Side, i64, i64, Option<String>)>,
-}
-
-impl Blamed {
-    /// Into `record`: the lost amounts per side, and the top frame of the
-    /// site that lost the most bytes.
-    fn fill(self, record: &mut TestRecord) {
-        for (side, blocks, bytes, _) in &self.sites {
-            let kinds = match side {
-                Side::C => &mut record.c,
-                Side::Rust => &mut record.rust,
-            };
-            kinds.lost.add(*blocks, *bytes);
-        }
-        record.top_frame = self.sites.first().and_then(|s| s.3.clone());
-        record.stacks_from = Some(STACKS_SITES.into());
-    }
-}
-
 /// Runs the test again natively with the shim counting every
 /// allocation's site (no sampling: exact counts), and reads its lost
 /// blocks' sites at exit: their sides (by the same rule as memcheck's
 /// stacks, `parse::attribution`) and the biggest one's top frame. An
 /// error (why the sites cannot decide) when that run ends otherwise than
-/// the first (`first`), its scan finds another lost amount than the
-/// first run's (`lost`), or some lost block has no stack.
+/// the first (`first`), had more than one thread at exit or a lost block
+/// with no stack ([`crate::sites::SiteFiles::blame`]), or its scan finds
+/// another lost amount than the first run's (`lost`).
 fn by_sites(
     binary: &Path,
     args: &[OsString],
     first: &Ending,
     lost: Amount,
-) -> Result<Blamed, String> {
+) -> Result<Vec<SiteLoss>, String> {
     let shim = match std::env::var_os(env::SHIM) {
         Some(found) => PathBuf::from(found),
         None => crate::watch::preload::locate()?,
@@ -825,28 +792,16 @@ fn by_sites(
         blocks: heap.lost.blocks,
         bytes: heap.lost.bytes,
     };
+    // What the sites cannot tell in any run (a thread alive at exit, a
+    // lost block without a stack) first: a thread's timing may also make
+    // the two runs' amounts differ, and the note should name the cause.
+    let found = files.blame(pid, again)?;
     if again != lost {
         return Err(format!(
             "the re-run for allocation sites found {again} lost, the first run {lost}"
         ));
     }
-    let found = files.lost_at_exit(pid, (again.blocks, again.bytes))?;
-    if found.unattributed != (0, 0) {
-        return Err(format!(
-            "{} lost blocks / {} B have no allocation stack in the re-run's sites",
-            found.unattributed.0, found.unattributed.1
-        ));
-    }
-    Ok(Blamed {
-        sites: found
-            .sites
-            .into_iter()
-            .map(|s| {
-                let side = crate::parse::attribution::side_of(&s.frames);
-                (side, s.blocks, s.bytes, top_frame(&s.frames))
-            })
-            .collect(),
-    })
+    Ok(found)
 }
 
 /// memcheck's run of the same test, read into `record`: the sides, kinds
@@ -961,7 +916,7 @@ fn under_lsan(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i32,
     record.top_frame = leaks
         .iter()
         .max_by_key(|l| l.bytes)
-        .and_then(|l| top_frame(&l.stack));
+        .and_then(|l| shown_frame(&l.stack));
     if !leaks.is_empty() {
         record.stacks_from = Some("lsan".into());
     }

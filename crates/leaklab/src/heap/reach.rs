@@ -78,6 +78,12 @@ static SCANNING: Mutex<()> = Mutex::new(());
 
 #[inline(never)]
 fn scan(recorded: &Recorded, below: usize, roots: Roots) -> Vec<Class> {
+    // Words are read from `below` up, in steps of a word: from a byte
+    // address (a `u8` marker's), every word of the stack above would be
+    // read across two slots and no pointer kept there seen (the callers'
+    // locals: a `process::exit` with a live `Vec` on main's stack looked
+    // lost). Rounded up to the next word: the scan's own frames stay out.
+    let below = below.next_multiple_of(size_of::<usize>());
     let kept = &recorded.kept;
     let mut order: Vec<usize> = (0..kept.len()).collect();
     order.sort_by_key(|&i| kept[i].address());
@@ -459,18 +465,27 @@ impl Drop for Buffer {
 mod tests {
     use super::*;
 
+    /// A block allocated and forgotten in a frame of its own (gone, and
+    /// scrubbed, by the scan): only its disguised address is kept.
+    #[inline(never)]
+    fn forgotten() -> usize {
+        Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff
+    }
+
     #[test]
-    fn a_block_held_by_a_static_is_reachable_and_a_forgotten_one_is_lost() {
+    fn a_block_held_by_a_static_or_a_live_frame_is_reachable_and_a_forgotten_one_is_lost() {
         crate::check::in_a_counted_process(
-            "heap::reach::tests::a_block_held_by_a_static_is_reachable_and_a_forgotten_one_is_lost",
+            "heap::reach::tests::a_block_held_by_a_static_or_a_live_frame_is_reachable_and_a_forgotten_one_is_lost",
             || {
                 static HELD: std::sync::atomic::AtomicUsize =
                     std::sync::atomic::AtomicUsize::new(0);
                 let recording = stacks::start().expect("mapped");
                 let held = Box::into_raw(Box::new([1u64; 8]));
                 HELD.store(held as usize, std::sync::atomic::Ordering::SeqCst);
-                // Disguised right away so no copy of the pointer stays around.
-                let lost = Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff;
+                // Held by this frame only, which is live during the scan
+                // (the scan reads the stack above its own frames).
+                let local = std::hint::black_box([Box::into_raw(Box::new([3u64; 8]))]);
+                let lost = forgotten();
                 let recorded = recording.stop();
                 crate::heap::scrub_stack();
                 let verdict = reachable(&recorded);
@@ -483,10 +498,12 @@ mod tests {
                     verdict[i]
                 };
                 assert!(of(held as usize), "held by a static");
+                assert!(of(local[0] as usize), "held by a live frame");
                 assert!(!of(lost ^ 0xffff), "no pointer to it anywhere");
-                // SAFETY: both made by Box::into_raw above.
+                // SAFETY: all three made by Box::into_raw above.
                 unsafe {
                     drop(Box::from_raw(held));
+                    drop(Box::from_raw(local[0]));
                     drop(Box::from_raw((lost ^ 0xffff) as *mut [u64; 8]));
                 }
             },
