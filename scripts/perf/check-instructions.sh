@@ -15,8 +15,8 @@ cd "$(dirname "$0")/../.."
 LIMITS="
 unfreed-result        1.326 0.03
 libxml2-document      1.524 0.03
-shim-churn            3.773 0.10
-shim-hold             2.419 0.10
+shim-churn            3.631 0.10
+shim-hold             2.383 0.10
 shim-bytes-per-block  17.2  2.0
 "
 

@@ -423,8 +423,14 @@ fn a_program_that_exits_says_which_sites_blocks_are_lost() {
         .iter()
         .find(|s| s["function"] == "leak_one")
         .unwrap_or_else(|| panic!("{:#}", w["sites"]));
-    assert_eq!(site["lost_blocks"], 1500, "{site:#}");
-    assert_eq!(site["lost_bytes"], 150_000, "{site:#}");
+    // memcheck (after the exit path) calls all 1500 lost. The scan runs
+    // inside the exit path and reads main's live frame and the exit
+    // path's own frames above it: the last block's address, still in a
+    // register main kept it in and an exit-time function saved on the
+    // stack, can read as a pointer to it (docs/watch.md). So 1499 or 1500.
+    let lost = site["lost_blocks"].as_i64().unwrap();
+    assert!((1499..=1500).contains(&lost), "{site:#}");
+    assert_eq!(site["lost_bytes"], lost * 100, "{site:#}");
     assert_eq!(site["possible_blocks"], 0, "{site:#}");
     // Stopped by --duration (SIGTERM: no exit, no scan): unknown, not 0.
     let (_, w) = watch(
