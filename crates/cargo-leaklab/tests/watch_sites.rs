@@ -118,6 +118,8 @@ fn growing(w: &Value) -> Vec<&Value> {
 #[test]
 fn exact_sites_name_leak_one_at_its_line_with_100_bytes_per_request() {
     let exe = program(false);
+    let plot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("watch-sites-plot.svg");
+    let _ = std::fs::remove_file(&plot);
     let (_, w) = watch(
         &[
             "--duration",
@@ -126,10 +128,20 @@ fn exact_sites_name_leak_one_at_its_line_with_100_bytes_per_request() {
             "0",
             "--per",
             "^request",
+            "--plot",
+            plot.to_str().unwrap(),
         ],
         &exe,
         &["100000"],
     );
+    // The plot draws the growing site's live bytes beside RSS and the
+    // heap, and no site that does not grow.
+    let svg = std::fs::read_to_string(&plot).expect("the plot was written");
+    assert!(
+        svg.contains(&format!("site leak_one at watch-sites/leak.c:{LEAK_LINE}")),
+        "{svg}"
+    );
+    assert!(!svg.contains("site churn"), "{svg}");
     let grows = growing(&w);
     assert_eq!(grows.len(), 1, "only leak_one grows: {:#}", w["sites"]);
     let site = grows[0];

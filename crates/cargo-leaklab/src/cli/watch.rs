@@ -277,7 +277,20 @@ fn seconds(secs: f64) -> String {
     }
 }
 
-/// RSS and heap growth since the first fitted sample, against seconds.
+/// Growing sites drawn beside RSS and the heap.
+const PLOTTED_SITES: usize = 4;
+
+/// A source file's name and its directory, no more.
+fn short_file(path: &str) -> &str {
+    let mut cuts = path.rmatch_indices('/').map(|(i, _)| i);
+    match (cuts.next(), cuts.next()) {
+        (Some(_), Some(i)) => &path[i + 1..],
+        _ => path,
+    }
+}
+
+/// RSS and heap growth since the first fitted sample, against seconds,
+/// and the steepest growing sites' live bytes since their first.
 fn plot_svg(w: &Watch) -> String {
     let fitted: Vec<_> = w.samples.iter().filter(|s| s.t >= w.warmup_secs).collect();
     let growth = |value: &dyn Fn(&watch::sample::Sample) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -296,6 +309,30 @@ fn plot_svg(w: &Watch) -> String {
     let mut series: Vec<(&str, &[(f64, f64)])> = vec![(&rss_label, &rss)];
     if let Some(label) = &heap_label {
         series.push((label, &heap));
+    }
+    // The steepest growing sites beside them, each from its first point.
+    let sites: Vec<(String, Vec<(f64, f64)>)> = w
+        .sites
+        .iter()
+        .flat_map(|s| &s.sites)
+        .filter(|s| s.grows && !s.series.is_empty())
+        .take(PLOTTED_SITES)
+        .map(|s| {
+            let base = s.series[0].1;
+            let name = s.function.as_deref().unwrap_or("?");
+            let at = match (&s.file, s.line) {
+                (Some(file), Some(line)) => format!(" at {}:{line}", short_file(file)),
+                _ => String::new(),
+            };
+            let label = format!("site {name}{at}: {}", fit_text(&s.fit));
+            (
+                label,
+                s.series.iter().map(|&(t, b)| (t, b - base)).collect(),
+            )
+        })
+        .collect();
+    for (label, points) in &sites {
+        series.push((label, points));
     }
     let title = format!(
         "{}: {} (memory over time, after {} warm-up)",

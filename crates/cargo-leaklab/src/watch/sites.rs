@@ -96,12 +96,46 @@ struct Track {
     per: Running,
     /// The requests counted when it was last read.
     requests: Option<f64>,
+    /// Its live bytes at the fitted samples, for the plot: at most
+    /// [`SERIES`] points, every other one dropped when full.
+    series: Series,
     /// The reading it was last seen in.
     seen: u64,
     last: Counts,
     /// Lost and possibly lost at exit (blocks, bytes each), by the
     /// shim's scan.
     lost: Option<[i64; 4]>,
+}
+
+/// Points a site's series keeps for the plot (a few thousand sites'
+/// series stay a few MiB).
+const SERIES: usize = 256;
+
+/// A bounded series of (seconds, bytes): when full, every other point is
+/// dropped and only every `stride`-th sample after is kept, so it spans
+/// the whole run at a coarser step.
+#[derive(Clone, Default)]
+struct Series {
+    points: Vec<(f32, f32)>,
+    stride: u32,
+    skipped: u32,
+}
+
+impl Series {
+    fn add(&mut self, t: f64, bytes: f64) {
+        self.stride = self.stride.max(1);
+        self.skipped += 1;
+        if self.skipped < self.stride {
+            return;
+        }
+        self.skipped = 0;
+        if self.points.len() == SERIES {
+            let kept: Vec<(f32, f32)> = self.points.iter().copied().step_by(2).collect();
+            self.points = kept;
+            self.stride *= 2;
+        }
+        self.points.push((t as f32, bytes as f32));
+    }
 }
 
 /// One process's sites over time.
@@ -159,6 +193,7 @@ impl Tracker {
             p.zero_per = Running::default();
             for track in p.sites.values_mut() {
                 track.line = Running::default();
+                track.series = Series::default();
                 track.per = Running::default();
             }
         }
@@ -190,6 +225,7 @@ impl Tracker {
                 line: zero,
                 per: zero_per,
                 requests: None,
+                series: Series::default(),
                 seen: 0,
                 last: Counts::default(),
                 lost: None,
@@ -207,6 +243,7 @@ impl Tracker {
             for track in p.sites.values_mut() {
                 let bytes = track.last.live_bytes as f64;
                 track.line.add(t, bytes);
+                track.series.add(t, bytes);
                 if let Some(n) = track.requests {
                     track.per.add(n, bytes);
                 }
@@ -300,6 +337,10 @@ pub struct SiteReport {
     /// Every frame, innermost first: "library+0xoffset", and the function
     /// and file:line for the sites that were symbolized.
     pub frames: Vec<String>,
+    /// Its live bytes over the fitted samples (seconds, bytes), for
+    /// `--plot` (at most 256 points; not in the JSON).
+    #[serde(skip)]
+    pub series: Vec<(f64, f64)>,
 }
 
 /// What the sites say.
@@ -406,6 +447,12 @@ impl Tracker {
                     line: None,
                     inner: None,
                     frames: Vec::new(),
+                    series: track
+                        .series
+                        .points
+                        .iter()
+                        .map(|&(t, b)| (f64::from(t), f64::from(b)))
+                        .collect(),
                 });
             }
         }
