@@ -339,6 +339,37 @@ fn a_static_program_the_shim_cannot_enter_says_so() {
     );
 }
 
+#[test]
+fn a_program_that_defines_malloc_itself_has_its_heap_not_seen_not_empty() {
+    // leaklab's own binary links the leaklab crate, whose interposer
+    // defines malloc in the executable: the preloaded shim's is never
+    // called. `__addr2line` waits on its standard input, kept open here
+    // until the watch ends.
+    let leaklab = env!("CARGO_BIN_EXE_leaklab");
+    let mut child = common::command(leaklab)
+        .args(["watch", "--json", "--duration", "1500ms", "--", leaklab])
+        .args(["__addr2line", "-e", "/nonexistent"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("leaklab runs");
+    let stdin = child.stdin.take();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let w = json_of(&out);
+    assert_eq!(w["heap"]["seen"], false, "{w:#}");
+    let note = w["heap"]["note"].as_str().unwrap();
+    assert!(note.contains("saw no allocation"), "{note}");
+    assert!(w["sites"].is_null(), "{w:#}");
+    let note = w["sites_note"].as_str().unwrap();
+    assert!(note.contains("saw no allocation"), "{note}");
+    // Its samples carry RSS, and no heap of 0 bytes.
+    let samples = w["samples"].as_array().unwrap();
+    assert!(samples.len() >= 5, "{w:#}");
+    assert!(samples.iter().all(|s| s["heap"].is_null()), "{w:#}");
+}
+
 /// Whether process `pid` has ended (gone, or a zombie awaiting its reaper).
 fn ended(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

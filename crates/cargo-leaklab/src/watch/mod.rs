@@ -516,11 +516,20 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     if let Some(files) = &site_files {
         site_tracker.at_exit(files);
     }
-    let sites = if site_tracker.any() {
+    // A table no allocation ever reached: the program's own malloc won
+    // over the shim's, and its sites are not seen, not "none".
+    let bypassed = samples.iter().all(|s| s.heap.is_none());
+    let sites = if site_tracker.any() && !bypassed {
         let steady = per.as_ref().is_some_and(PerRequest::steady);
         Some(site_tracker.report(steady, opts.sites_sample))
     } else {
-        if site_files.is_some() {
+        if site_files.is_some() && site_tracker.any() {
+            sites_note = Some(
+                "sites not seen: the shim saw no allocation (the program defines malloc \
+                 itself, as one linking leaklab does)"
+                    .into(),
+            );
+        } else if site_files.is_some() {
             sites_note = Some(
                 "sites not seen: no process of the tree kept a site table (the shim did not                  load, or the program ended first)"
                     .into(),
@@ -862,8 +871,10 @@ fn heap_seen(channel: &Result<preload::Channel, String>, pid: u32, samples: &[Sa
         },
         Ok(ch) if ch.loaded_in(pid) => HeapSeen {
             seen: false,
-            note: "heap not seen: the shim loaded but published nothing (the program ended \
-                   first, or exec'd another without LD_PRELOAD)"
+            note: "heap not seen: the shim loaded but saw no allocation (the program defines \
+                   malloc itself, as one linking leaklab does, so the shim's is never called), \
+                   or published nothing (the program ended first, or exec'd another without \
+                   LD_PRELOAD)"
                 .into(),
         },
         Ok(_) => HeapSeen {
