@@ -242,6 +242,7 @@ pub fn measure(
     args: &[OsString],
     suppressions: &[PathBuf],
     stdout: Stdout,
+    sites: Sites,
 ) -> Result<TestRecord, String> {
     let dir = tempfile::Builder::new()
         .prefix("leaklab-run-")
@@ -264,8 +265,18 @@ pub fn measure(
             }
             Ok(record)
         }
-        Detector::Counters => counters(program, &name, args, &xml, suppressions, stdout),
+        Detector::Counters => counters(program, &name, args, &xml, suppressions, stdout, sites),
     }
+}
+
+/// Whether the counters' run walks every allocation's stack (about 4 µs
+/// each) to name lost blocks by their sites, or leaves the stacks to a
+/// memcheck run after it, only when something was lost (`--no-sites`: for
+/// a program that allocates much and is expected clean).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sites {
+    Walked,
+    LeftToMemcheck,
 }
 
 /// memcheck on `program args`, its XML to `xml`; stdio inherited. The
@@ -299,6 +310,7 @@ fn counters(
     xml: &Path,
     suppressions: &[PathBuf],
     stdout: Stdout,
+    sites: Sites,
 ) -> Result<TestRecord, String> {
     let mut record = runner::empty(program, name, "counters");
     let shim = crate::watch::preload::locate()
@@ -310,7 +322,9 @@ fn counters(
     let mut cmd = Command::new(program);
     cmd.args(args);
     channel.configure(&mut cmd);
-    files.configure(&mut cmd, 0);
+    if sites == Sites::Walked {
+        files.configure(&mut cmd, 0);
+    }
     // glibc writes its abort messages to stderr, not to the terminal.
     cmd.env("LIBC_FATAL_STDERR_", "1");
     stdout.set(&mut cmd);
@@ -380,13 +394,16 @@ fn counters(
     if lost.is_zero() {
         return Ok(record);
     }
-    let unsure = match files.blame(pid, lost) {
-        Ok(sites) => {
-            record.fill_from_sites(sites);
-            record.detector = runner::COUNTERS_SITES.into();
-            return Ok(record);
-        }
-        Err(why) => why,
+    let unsure = match sites {
+        Sites::LeftToMemcheck => "stacks not walked (--no-sites)".to_owned(),
+        Sites::Walked => match files.blame(pid, lost) {
+            Ok(sites) => {
+                record.fill_from_sites(sites);
+                record.detector = runner::COUNTERS_SITES.into();
+                return Ok(record);
+            }
+            Err(why) => why,
+        },
     };
     match rerun(&mut record) {
         Err(e) => record.note = Some(format!("sides unknown: {unsure}; and {e}")),

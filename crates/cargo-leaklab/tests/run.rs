@@ -277,6 +277,20 @@ fn a_thread_alive_at_exit_leaves_the_sides_to_memcheck_and_says_why() {
 }
 
 #[test]
+fn no_sites_leaves_the_stacks_to_a_memcheck_run_after_a_loss() {
+    valgrind();
+    let out = leaklab_run(&["--bin", "leaky", "--no-sites", "--json"], "");
+    assert_exit(&out, 1);
+    let report = json(&out);
+    assert_eq!(report["detector"], "counters (sides: memcheck)", "{report}");
+    assert_eq!(report["stacks_from"], "memcheck", "{report}");
+    let note = report["note"].as_str().unwrap_or_default();
+    assert!(note.contains("--no-sites"), "{report}");
+    assert_eq!(amount(&report["c"]["lost"]), (1, 40), "{report}");
+    assert_eq!(amount(&report["rust"]["lost"]), (1, 24), "{report}");
+}
+
+#[test]
 fn memcheck_finds_the_same_sizes_and_sides() {
     valgrind();
     let out = leaklab_run(&["--detector", "valgrind", "--bin", "leaky", "--json"], "");

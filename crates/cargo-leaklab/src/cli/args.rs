@@ -145,10 +145,9 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// counters (the preload shim's scan of the malloc heap at exit; a run
-    /// that lost memory is run again under memcheck, without its input
-    /// and output, for the sides and stacks) or valgrind (one run under
-    /// memcheck).
+    /// counters (the preload shim's scan of the malloc heap at exit, lost
+    /// blocks named by their allocation sites, walked in the same run) or
+    /// valgrind (one run under memcheck).
     #[arg(long, value_enum, default_value = "counters")]
     pub detector: crate::run::Detector,
     /// The binary target to run (default: the package's only binary, or
@@ -183,6 +182,11 @@ pub struct RunArgs {
     /// Read these memcheck suppressions too; may be given more than once.
     #[arg(long, value_name = "FILE")]
     pub suppressions: Vec<PathBuf>,
+    /// counters: do not walk every allocation's stack (about 4 µs each);
+    /// if the program lost memory, memcheck runs it again, without its
+    /// input and output, for the sides and stacks.
+    #[arg(long)]
+    pub no_sites: bool,
     /// Print one JSON object (the program's own stdout goes to stderr).
     #[arg(long)]
     pub json: bool,

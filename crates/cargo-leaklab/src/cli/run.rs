@@ -88,7 +88,12 @@ pub fn run(a: RunArgs) -> Result<i32, Failure> {
     } else {
         Stdout::Inherit
     };
-    let record = run::measure(a.detector, &program, &a.args, &suppressions, stdout)
+    let sites = if a.no_sites {
+        run::Sites::LeftToMemcheck
+    } else {
+        run::Sites::Walked
+    };
+    let record = run::measure(a.detector, &program, &a.args, &suppressions, stdout, sites)
         .map_err(Failure::usage)?;
     let exit = exit_code(&record);
     if a.json {
