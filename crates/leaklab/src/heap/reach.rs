@@ -351,15 +351,47 @@ fn data_and_stack(regions: Vec<Region>, below: usize) -> Vec<(usize, usize)> {
     let layout = Descriptor::of_this_glibc();
     let tls = thread_pointer();
     let mut roots = Vec::with_capacity(regions.len() + 8);
+    let mut vectors = TlsVectors::cleared();
     for r in regions {
         let here = |at: usize| (r.start..r.end).contains(&at);
         if !(r.name.is_empty() && r.above_guard) || here(below) || tls.is_some_and(here) {
             roots.push((r.start, r.end));
         } else {
             roots.extend(layout.words_to_read(r.start, r.end));
+            vectors.add(layout.tls_vector(r.start, r.end));
         }
     }
     roots
+}
+
+/// Where the thread descriptors' TLS vectors start, for the scan to read
+/// (this static is in a writable mapping, a root like any other). glibc
+/// keeps `dtv + 1` in the descriptor, the vector's first entry being its
+/// length: read as is, that pointer 16 bytes in made every cached
+/// thread's vector "possibly lost" (288 or 304 bytes a thread, more than
+/// the runtime's own and so a memcheck run for a test that had none).
+struct TlsVectors {
+    next: usize,
+}
+
+static TLS_VECTOR_STARTS: [std::sync::atomic::AtomicUsize; 256] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 256];
+
+impl TlsVectors {
+    /// Forgets the last scan's (a vector freed since is no root).
+    fn cleared() -> TlsVectors {
+        for slot in &TLS_VECTOR_STARTS {
+            slot.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        TlsVectors { next: 0 }
+    }
+
+    fn add(&mut self, start: Option<usize>) {
+        if let (Some(start), Some(slot)) = (start, TLS_VECTOR_STARTS.get(self.next)) {
+            slot.store(start, std::sync::atomic::Ordering::Relaxed);
+            self.next += 1;
+        }
+    }
 }
 
 /// Where glibc keeps a thread's descriptor (`struct pthread`) in the
@@ -370,6 +402,9 @@ struct Descriptor {
     size: usize,
     /// The offset of `start_routine`, which `arg` follows.
     start_routine: Option<usize>,
+    /// The offset of the TLS vector's pointer (`header.dtv`), x86-64:
+    /// where glibc installs it as `dtv + 1`, 16 bytes into its block.
+    tls_vector: Option<usize>,
 }
 
 impl Descriptor {
@@ -381,10 +416,41 @@ impl Descriptor {
         // offset.
         let size = published(c"_thread_db_sizeof_pthread", 0);
         let start_routine = published(c"_thread_db_pthread_start_routine", 2);
+        let tls_vector =
+            published(c"_thread_db_pthread_dtvp", 2).filter(|_| cfg!(target_arch = "x86_64"));
         Descriptor {
             size: size.map_or(2560, |s| s.next_multiple_of(64)),
             start_routine,
+            tls_vector,
         }
+    }
+
+    /// The start of the TLS vector the descriptor at the top of
+    /// `start..end` points into (its pointer less one 16-byte entry).
+    fn tls_vector(&self, start: usize, end: usize) -> Option<usize> {
+        let descriptor = (end.saturating_sub(self.size) & !63).max(start);
+        let at = descriptor + self.tls_vector?;
+        if at + size_of::<usize>() > end {
+            return None;
+        }
+        // Read as the scan reads (a stack another thread frees meanwhile
+        // fails with EFAULT, not a fault here).
+        let mut value = 0usize;
+        let local = libc::iovec {
+            iov_base: (&raw mut value).cast(),
+            iov_len: size_of::<usize>(),
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: size_of::<usize>(),
+        };
+        // SAFETY: reads one word of this process into `value`, a local of
+        // that size; a bad remote address fails with EFAULT.
+        let got = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+        (got == size_of::<usize>() as isize)
+            .then(|| value.checked_sub(16))
+            .flatten()
+            .filter(|&v| v != 0)
     }
 
     /// The parts of the descriptor at the top of `start..end` to read.
@@ -470,6 +536,39 @@ mod tests {
     #[inline(never)]
     fn forgotten() -> usize {
         Box::into_raw(Box::new([2u64; 8])) as usize ^ 0xffff
+    }
+
+    #[test]
+    fn a_joined_thread_s_tls_vector_is_reachable_through_its_cached_descriptor() {
+        crate::check::in_a_counted_process(
+            "heap::reach::tests::a_joined_thread_s_tls_vector_is_reachable_through_its_cached_descriptor",
+            || {
+                let recording = stacks::start().expect("mapped");
+                // A fresh stack (none cached yet in this process), and with
+                // it glibc's TLS vector, kept with the stack once joined.
+                std::thread::spawn(|| std::hint::black_box(1u8))
+                    .join()
+                    .expect("the thread ran");
+                let recorded = recording.stop();
+                let classes = classify_with(&recorded, Roots::DataAndThisStack);
+                let sizes: Vec<(usize, Class)> = recorded
+                    .kept
+                    .iter()
+                    .map(|b| b.size)
+                    .zip(classes.iter().copied())
+                    .collect();
+                // The vector: 16 bytes an entry, at least 16 entries (the
+                // modules' and glibc's surplus), the biggest block kept.
+                let vector = sizes
+                    .iter()
+                    .filter(|(size, _)| size % 16 == 0 && *size >= 256)
+                    .max_by_key(|(size, _)| *size);
+                assert!(
+                    vector.is_some_and(|&(_, class)| class == Class::Reachable),
+                    "the TLS vector is reachable: {sizes:?}"
+                );
+            },
+        );
     }
 
     #[test]
