@@ -115,27 +115,23 @@ fn addr2line(a: args::Addr2lineArgs) -> Result<i32, Failure> {
     Ok(EXIT_OK)
 }
 
-/// Points the symbolizer (`leaklab::check`'s, here and in every process
-/// started from here) at this executable's `__addr2line`, unless the
-/// user named a tool.
+/// Points this process's symbolizer (`leaklab::check`'s, which watch and
+/// the test runner name sites with) at this executable's `__addr2line`,
+/// unless the user named a tool. Not the processes started from here: a
+/// test's own `check` keeps binutils' `addr2line`, which follows a system
+/// library's separate debug file (`__addr2line` does not yet: libc's
+/// frames would lose their names).
 fn use_own_symbolizer() {
-    let var = leaklab::check::SYMBOL_TOOL_VAR;
-    if std::env::var_os(var).is_some() {
+    if std::env::var_os(leaklab::check::SYMBOL_TOOL_VAR).is_some() {
         return;
     }
-    // The variable's words are split at spaces.
-    let Some(exe) = std::env::current_exe()
-        .ok()
-        .filter(|exe| !exe.to_string_lossy().contains(char::is_whitespace))
-    else {
+    let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    let mut value = exe.into_os_string();
-    value.push(" ");
-    value.push(crate::symbolize::SUBCOMMAND);
-    // SAFETY: called first thing in main, before this process starts any
-    // thread, so nothing reads the environment concurrently.
-    unsafe { std::env::set_var(var, value) };
+    leaklab::check::use_symbol_tool(
+        exe.to_string_lossy().into_owned(),
+        vec![crate::symbolize::SUBCOMMAND.to_owned()],
+    );
 }
 
 fn run_with(argv: Vec<OsString>) -> i32 {

@@ -72,7 +72,7 @@ pub use {
     sites::raw_stack_frames,
     symbols::{
         Object as LoadedObject, TOOL_VAR as SYMBOL_TOOL_VAR, loaded_objects,
-        resolve_in as resolve_symbols_in, tool as symbol_tool,
+        resolve_in as resolve_symbols_in, tool as symbol_tool, use_tool as use_symbol_tool,
     },
 };
 

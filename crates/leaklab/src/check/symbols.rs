@@ -103,6 +103,9 @@ fn unnamed(object: &Object, offset: usize) -> String {
 
 /// The tool's program and the arguments that come before binutils' own.
 pub fn tool() -> (String, Vec<String>) {
+    if let Some(own) = OWN_TOOL.get() {
+        return own.clone();
+    }
     let Ok(value) = std::env::var(TOOL_VAR) else {
         return ("addr2line".into(), Vec::new());
     };
@@ -113,6 +116,18 @@ pub fn tool() -> (String, Vec<String>) {
     let mut words = value.split_whitespace().map(str::to_owned);
     let program = words.next().unwrap_or_else(|| "addr2line".into());
     (program, words.collect())
+}
+
+/// The tool this process names for itself ([`use_tool`]), before
+/// `LEAKLAB_ADDR2LINE`.
+static OWN_TOOL: std::sync::OnceLock<(String, Vec<String>)> = std::sync::OnceLock::new();
+
+/// Names the tool for this process alone (not the processes it starts,
+/// which keep `LEAKLAB_ADDR2LINE` or binutils'): a program and its first
+/// arguments. The first call wins; a user's `LEAKLAB_ADDR2LINE` should be
+/// checked by the caller first.
+pub fn use_tool(program: String, args: Vec<String>) {
+    let _ = OWN_TOOL.set((program, args));
 }
 
 /// The tool's command, before binutils' arguments.
