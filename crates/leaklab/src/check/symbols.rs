@@ -3,13 +3,13 @@
 //! Each address is placed in the loaded object that holds it (the
 //! executable or a shared library, from `dl_iterate_phdr`), and resolved
 //! by a tool speaking binutils' `addr2line -a -f -i -C -e FILE` server
-//! protocol. `cargo leaklab test`, `cargo leaklab run` and `leaklab watch`
-//! name their own (`leaklab __addr2line`, the `addr2line` crate, which
-//! reads only the compilation units an address needs) in
-//! `LEAKLAB_ADDR2LINE` for themselves and every process they start;
-//! elsewhere it is binutils' `addr2line` (present wherever Rust links with
-//! the system's `cc`, but it reads all the debug information first: 6 s
-//! on an 83 MB test binary). One tool process per object serves the whole
+//! protocol: binutils' `addr2line` (present wherever Rust links with the
+//! system's `cc`; it reads all the debug information first, 6 s on an
+//! 83 MB test binary, but follows a system library's separate debug
+//! file), or the tool `LEAKLAB_ADDR2LINE` names. `leaklab watch` and
+//! `cargo leaklab test`/`run` name their own for their own process
+//! ([`use_tool`]: `leaklab __addr2line`, the `addr2line` crate, which
+//! reads only the compilation units an address needs). One tool process per object serves the whole
 //! run, answering addresses on a pipe as they come, and each address is
 //! resolved once per process: a fault sweep's hundred stacks share most
 //! of their frames. Resolving this way keeps the DWARF reader out of the
