@@ -376,7 +376,7 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
         Detector::Lsan => Some(lsan_target_dir(toolchain, &opts.nextest_args)?),
         _ => None,
     };
-    let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
+    let exe = this_executable()?;
     let exe = exe.to_string_lossy();
     if exe.contains(' ') {
         return Err(format!(
@@ -570,6 +570,19 @@ fn second_look(run: &mut SuiteRun, dir: &Path, supp: &[PathBuf]) {
 /// run. The code nextest's run would have had; `None` when nextest's list
 /// refuses what its run takes (a run-only flag): then nextest runs each
 /// test under memcheck, as with `--memcheck-per-test`.
+/// This executable's path, for the per-test runs. `cargo nextest list`
+/// builds the workspace, and where that is leaklab's own (its features
+/// unified otherwise than for `cargo build -p cargo-leaklab`) this very
+/// binary is rebuilt while it runs: `/proc/self/exe` then reads
+/// "PATH (deleted)", and the path names the new build.
+fn this_executable() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
+    Ok(match exe.to_string_lossy().strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => exe,
+    })
+}
+
 fn per_binary(
     nextest: &Command,
     opts: &Options,
@@ -613,7 +626,7 @@ fn per_binary(
     if listed.suites.is_empty() {
         return Ok(Some(nextest_code::NO_TESTS_RUN));
     }
-    let exe = std::env::current_exe().map_err(|e| format!("no path to this executable: {e}"))?;
+    let exe = this_executable()?;
     let ctx = binary::Context::new(
         dir.to_owned(),
         envs,
