@@ -224,9 +224,10 @@ fn line_of(text: &str, marker: &str) -> usize {
         + 1
 }
 
-#[test]
-fn the_counters_name_the_malloc_and_the_box_by_their_sites_without_memcheck() {
-    // memcheck, if it ran, would only log and fail: it must not run.
+/// [`FAKE_VALGRIND`] as `valgrind` in a directory of its own: the
+/// directory (kept while it is used), a `PATH` with it first, and the log
+/// file its calls go to.
+fn fake_valgrind() -> (tempfile::TempDir, std::ffi::OsString, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("valgrind");
     std::fs::write(&fake, FAKE_VALGRIND).unwrap();
@@ -236,6 +237,13 @@ fn the_counters_name_the_malloc_and_the_box_by_their_sites_without_memcheck() {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
     ))
     .unwrap();
+    (dir, path, log)
+}
+
+#[test]
+fn the_counters_name_the_malloc_and_the_box_by_their_sites_without_memcheck() {
+    // memcheck, if it ran, would only log and fail: it must not run.
+    let (_dir, path, log) = fake_valgrind();
     let envs = [
         ("PATH", path.as_os_str()),
         ("VALGRIND_LOG", log.as_os_str()),
@@ -438,15 +446,7 @@ fn no_binary_named_or_several_to_choose_from_is_one_line_and_exit_2() {
 fn a_program_that_defines_malloc_itself_goes_to_memcheck_and_says_so() {
     // The logging fake: memcheck is asked (and, writing no report, cannot
     // stand in).
-    let dir = tempfile::tempdir().unwrap();
-    let fake = dir.path().join("valgrind");
-    std::fs::write(&fake, FAKE_VALGRIND).unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let log = dir.path().join("valgrind.log");
-    let path = std::env::join_paths(std::iter::once(dir.path().to_owned()).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))
-    .unwrap();
+    let (_dir, path, log) = fake_valgrind();
     let envs = [
         ("PATH", path.as_os_str()),
         ("VALGRIND_LOG", log.as_os_str()),
