@@ -1,7 +1,8 @@
 //! `cargo leaklab run` on a crate written here for the purpose, with one
 //! binary per case: one that loses a `malloc(40)` (C's) and a 24-byte
 //! `Box` (Rust's) before it exits, a clean one that echoes its arguments
-//! and input, one with an invalid read, one that exits with status 3. The
+//! and input, one with an invalid read, one that exits with status 3, one
+//! that defines `malloc` itself by other means than leaklab's. The
 //! sizes, sides and exit codes must be those, and the program's input,
 //! output and arguments its own.
 
@@ -85,6 +86,40 @@ fn main() {
 }
 "#;
 
+/// A program that defines the `malloc` family itself, by other means than
+/// leaklab's interposer (forwarded to glibc's `__libc_*`, as another
+/// allocator would serve them): the shim's is never called and no copy of
+/// leaklab's publishes.
+const OWN_MALLOC: &str = r#"
+use std::ffi::c_void;
+unsafe extern "C" {
+    fn __libc_malloc(size: usize) -> *mut c_void;
+    fn __libc_calloc(n: usize, size: usize) -> *mut c_void;
+    fn __libc_realloc(p: *mut c_void, size: usize) -> *mut c_void;
+    fn __libc_free(p: *mut c_void);
+}
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    unsafe { __libc_malloc(size) }
+}
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    unsafe { __libc_calloc(n, size) }
+}
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    unsafe { __libc_realloc(p, size) }
+}
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    unsafe { __libc_free(p) }
+}
+fn main() {
+    std::hint::black_box(Box::leak(Box::new([7u64; 3])));
+    eprintln!("own_malloc: done");
+}
+"#;
+
 /// The crate, written once under cargo's temporary directory (its target
 /// directory shared by every test here, so each builds nothing new).
 fn krate() -> &'static Path {
@@ -102,6 +137,7 @@ fn krate() -> &'static Path {
             ("src/bin/clean.rs", CLEAN),
             ("src/bin/bad_read.rs", BAD_READ),
             ("src/bin/exit3.rs", EXIT3),
+            ("src/bin/own_malloc.rs", OWN_MALLOC),
         ];
         for (name, text) in files {
             let path = dir.join(name);
@@ -397,4 +433,39 @@ fn no_binary_named_or_several_to_choose_from_is_one_line_and_exit_2() {
     assert_exit(&out, 2);
     let out = leaklab_run(&["--detector", "lsan"], "");
     assert_exit(&out, 2);
+}
+
+#[test]
+fn a_program_whose_malloc_is_neither_the_shims_nor_leaklabs_goes_to_memcheck_and_says_so() {
+    // The logging fake: memcheck is asked, and cannot stand in.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("valgrind");
+    std::fs::write(&fake, FAKE_VALGRIND).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let log = dir.path().join("valgrind.log");
+    let path = std::env::join_paths(std::iter::once(dir.path().to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let envs = [
+        ("PATH", path.as_os_str()),
+        ("VALGRIND_LOG", log.as_os_str()),
+    ];
+    let out = leaklab_run_with(&["--bin", "own_malloc", "--json"], "", &envs);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("the counters cannot see this program (its malloc is neither"),
+        "{text}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        calls
+            .lines()
+            .any(|l| l != "--version" && l.contains("own_malloc")),
+        "memcheck was not asked: {calls}"
+    );
 }
