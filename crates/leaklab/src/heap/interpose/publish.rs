@@ -31,8 +31,9 @@
 //! A binary whose global allocator is [`crate::Counting`] hands Rust's
 //! blocks to glibc past the side table (the C counters leave them out):
 //! its exit scan would miss them, and call a C block lost that only a Rust
-//! block points to. Such a process publishes no allocation at exit (a
-//! reader then sees its heap as not seen, as before this copy published).
+//! block points to. Such a process publishes no allocation (a reader then
+//! sees its heap as not seen, and `cargo leaklab test` has memcheck stand
+//! in) and makes no scan.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -102,8 +103,9 @@ fn serves_malloc() -> bool {
     !winner.is_null() && object(winner).is_some_and(|base| Some(base) == object(here))
 }
 
-/// Maps the shared page, claims this process's record and starts the
-/// publisher.
+/// Maps the shared page, claims this process's record and, if this copy
+/// serves `malloc`, starts the publisher (else it only stands by: see
+/// [`STANDBY`]).
 ///
 /// # Safety
 /// Called once per process image, from the constructor.
