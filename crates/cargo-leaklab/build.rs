@@ -43,7 +43,6 @@ fn main() {
     // built on (the interposer).
     for path in [
         shim.join("lib.rs"),
-        shim.join("publish.rs"),
         leaklab.join("Cargo.toml"),
         leaklab.join("build.rs"),
         leaklab.join("src"),

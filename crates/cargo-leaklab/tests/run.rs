@@ -2,7 +2,7 @@
 //! binary per case: one that loses a `malloc(40)` (C's) and a 24-byte
 //! `Box` (Rust's) before it exits, a clean one that echoes its arguments
 //! and input, one with an invalid read, one that exits with status 3, one
-//! that defines `malloc` itself. The
+//! that defines `malloc` itself by other means than leaklab's. The
 //! sizes, sides and exit codes must be those, and the program's input,
 //! output and arguments its own.
 
@@ -86,9 +86,10 @@ fn main() {
 }
 "#;
 
-/// A program that defines the `malloc` family itself (forwarded to
-/// glibc's `__libc_*`, as another allocator would serve them): the shim's
-/// is never called.
+/// A program that defines the `malloc` family itself, by other means than
+/// leaklab's interposer (forwarded to glibc's `__libc_*`, as another
+/// allocator would serve them): the shim's is never called and no copy of
+/// leaklab's publishes.
 const OWN_MALLOC: &str = r#"
 use std::ffi::c_void;
 unsafe extern "C" {
@@ -443,9 +444,8 @@ fn no_binary_named_or_several_to_choose_from_is_one_line_and_exit_2() {
 }
 
 #[test]
-fn a_program_that_defines_malloc_itself_goes_to_memcheck_and_says_so() {
-    // The logging fake: memcheck is asked (and, writing no report, cannot
-    // stand in).
+fn a_program_whose_malloc_is_neither_the_shims_nor_leaklabs_goes_to_memcheck_and_says_so() {
+    // The logging fake: memcheck is asked, and cannot stand in.
     let (_dir, path, log) = fake_valgrind();
     let envs = [
         ("PATH", path.as_os_str()),
@@ -458,7 +458,7 @@ fn a_program_that_defines_malloc_itself_goes_to_memcheck_and_says_so() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("the counters cannot see this program (it defines malloc itself)"),
+        text.contains("the counters cannot see this program (its malloc is neither"),
         "{text}"
     );
     let calls = std::fs::read_to_string(&log).unwrap_or_default();

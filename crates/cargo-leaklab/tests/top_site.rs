@@ -248,3 +248,132 @@ fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
         "{row}"
     );
 }
+
+/// A crate whose tests link leaklab (a path dev-dependency): its test
+/// binaries define `malloc` themselves, so the preloaded shim's is never
+/// called, and the executable's own copy of the interposer publishes.
+const LINKS_LEAKLAB_LIB: &str = r#"
+/// Keeps a Vec's buffer, never dropped.
+pub fn keep_vec() {
+    std::mem::forget(vec![1u8; 56]); // the Vec site
+}
+
+#[cfg(test)]
+mod tests {
+    // Linked, so the interposer is the executable's.
+    extern crate leaklab;
+
+    #[test]
+    fn leaks_vec() {
+        super::keep_vec();
+    }
+
+    #[test]
+    fn clean() {
+        assert_eq!(vec![1u8; 10].len(), 10);
+    }
+
+    // More processes of the same binary: the runtime's own floor of
+    // possibly lost blocks is told apart by their majority.
+    #[test]
+    fn clean_2() {
+        assert_eq!(vec![2u8; 20].len(), 20);
+    }
+
+    #[test]
+    fn clean_3() {
+        assert_eq!(vec![3u8; 30].len(), 30);
+    }
+}
+"#;
+
+/// A test binary of the same crate whose global allocator is leaklab's
+/// `Counting`: Rust's blocks go past the interposer's side table, so its
+/// counts are not the heap's and memcheck stands in.
+const COUNTED_TEST: &str = r#"
+#[global_allocator]
+static ALLOC: leaklab::Counting = leaklab::Counting::system();
+
+#[test]
+fn counted_leaks_vec() {
+    links_leaklab::keep_vec();
+}
+"#;
+
+#[test]
+fn a_crate_whose_tests_link_leaklab_is_decided_by_the_counters_without_memcheck() {
+    let ok = Command::new(env!("CARGO"))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "cargo-nextest is not installed: cargo install cargo-nextest --locked"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let krate = dir.path().join("links-leaklab");
+    let leaklab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../leaklab");
+    write(
+        &krate,
+        "Cargo.toml",
+        &format!(
+            "[package]\nname = \"links-leaklab\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
+             [workspace]\n\n[dev-dependencies]\nleaklab = {{ path = {:?} }}\n",
+            leaklab.display().to_string()
+        ),
+    );
+    // The workspace's versions of leaklab's dependencies, already fetched.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),
+        krate.join("Cargo.lock"),
+    )
+    .unwrap();
+    write(&krate, "src/lib.rs", LINKS_LEAKLAB_LIB);
+    write(&krate, "tests/counted.rs", COUNTED_TEST);
+    let bin = dir.path().join("bin");
+    write(&bin, "valgrind", FAKE_VALGRIND);
+    std::fs::set_permissions(
+        bin.join("valgrind"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let log = dir.path().join("valgrind.log");
+
+    let out = leaklab_test(&krate, &bin, &log, &["--json", "--no-doctests"]);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let r = record(&report, "leaks_vec");
+    assert_eq!(lost(r, "rust"), (1, 56), "{report:#}");
+    assert_eq!(lost(r, "c"), (0, 0), "{r}");
+    assert_eq!(r["detector"], "counters (sides: allocation sites)", "{r}");
+    assert_eq!(r["stacks_from"], "sites", "{r}");
+    let top = r["top_frame"].as_str().unwrap_or_default();
+    assert!(top.starts_with("links_leaklab::keep_vec ("), "{r}");
+    assert!(
+        top.ends_with(&format!(
+            "src/lib.rs:{})",
+            line_of(LINKS_LEAKLAB_LIB, "the Vec site")
+        )),
+        "{r}"
+    );
+    assert!(record(&report, "clean")["stacks_from"].is_null());
+
+    // The binary whose allocator is `Counting`: memcheck was asked (and,
+    // being the logging fake, could not stand in), for it alone.
+    let counted = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["test"] == "counted_leaks_vec")
+        .unwrap_or_else(|| panic!("no record of counted_leaks_vec in {report}"));
+    assert!(
+        counted.to_string().contains("cannot see this binary"),
+        "{counted}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    let runs: Vec<&str> = calls.lines().filter(|l| *l != "--version").collect();
+    assert!(
+        !runs.is_empty() && runs.iter().all(|l| l.contains("counted_leaks_vec")),
+        "memcheck's runs: {calls}"
+    );
+}

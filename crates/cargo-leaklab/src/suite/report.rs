@@ -420,7 +420,7 @@ pub fn summary(run: &SuiteRun, fail_on: FailOn) -> Vec<String> {
         .collect();
     if !instead.is_empty() {
         lines.push(format!(
-            "{} tests were measured by memcheck instead: their binary defines malloc itself (it links leaklab), which the counters' shim cannot see",
+            "{} tests were measured by memcheck instead: the counters cannot see their binary (its malloc is neither the shim's nor leaklab's, or its global allocator is leaklab::Counting, whose blocks the counters leave out)",
             instead.len()
         ));
     }

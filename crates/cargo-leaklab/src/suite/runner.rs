@@ -674,9 +674,12 @@ fn with_counters(dir: &Path, binary: &Path, args: &[OsString], test: &str) -> (i
         return (code, record);
     };
     if heap.allocations == 0 {
-        // The executable's own malloc won over the shim's (it links
-        // leaklab): the shim saw nothing, which is no measurement.
-        let bypassed = "the counters cannot see this binary: it defines malloc itself (it links leaklab), so the shim's is never called";
+        // Nothing was counted, which is no measurement: the executable's
+        // own malloc won over the shim's and is no copy of leaklab's
+        // interposer (one linking leaklab publishes itself), or its global
+        // allocator is leaklab's `Counting`, whose blocks go past the
+        // interposer's table (then it publishes nothing).
+        let bypassed = "the counters cannot see this binary: its malloc is neither the shim's nor leaklab's, or its global allocator is leaklab::Counting (Rust's blocks go past the counters' table)";
         return match confirm(dir, binary, args, &mut record) {
             Ok(()) => {
                 record.detector = "valgrind (counters bypassed)".into();

@@ -517,7 +517,8 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         site_tracker.at_exit(files);
     }
     // A table no allocation ever reached: the program's own malloc won
-    // over the shim's, and its sites are not seen, not "none".
+    // over the shim's (and is no copy of leaklab's interposer, which would
+    // publish itself), and its sites are not seen, not "none".
     let bypassed = samples.iter().all(|s| s.heap.is_none());
     let sites = if site_tracker.any() && !bypassed {
         let steady = per.as_ref().is_some_and(PerRequest::steady);
@@ -526,7 +527,8 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         if site_files.is_some() && site_tracker.any() {
             sites_note = Some(
                 "sites not seen: the shim saw no allocation (the program defines malloc \
-                 itself, as one linking leaklab does)"
+                 itself by other means than leaklab's, or its global allocator is \
+                 leaklab::Counting)"
                     .into(),
             );
         } else if site_files.is_some() {
@@ -872,8 +874,9 @@ fn heap_seen(channel: &Result<preload::Channel, String>, pid: u32, samples: &[Sa
         Ok(ch) if ch.loaded_in(pid) => HeapSeen {
             seen: false,
             note: "heap not seen: the shim loaded but saw no allocation (the program defines \
-                   malloc itself, as one linking leaklab does, so the shim's is never called), \
-                   or published nothing (the program ended first, or exec'd another without \
+                   malloc itself by other means than leaklab's, so the shim's is never called, \
+                   or its global allocator is leaklab::Counting, whose blocks the counters \
+                   leave out), or published nothing (the program ended first, or exec'd another without \
                    LD_PRELOAD)"
                 .into(),
         },

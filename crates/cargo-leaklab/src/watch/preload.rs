@@ -124,9 +124,10 @@ impl Channel {
         let exiting = record.is_exiting();
         let counts = record.read();
         Some(Published {
-            // A shim whose malloc was never called (the executable defines
-            // its own: one linking leaklab) publishes a heap it cannot
-            // see: none, not an empty one.
+            // A process whose heap no copy of the interposer sees (its
+            // executable defines malloc by other means, or its global
+            // allocator is leaklab's `Counting`) publishes no allocation:
+            // no heap, not an empty one.
             heap: counts.filter(|c| c.allocations > 0).map(|c| Heap {
                 blocks: c.live_blocks,
                 bytes: c.live_bytes,
@@ -161,9 +162,9 @@ pub struct AtExit {
     pub lost: Heap,
     /// Reached only through pointers into their middle.
     pub possible: Heap,
-    /// Allocations the shim saw, ever: 0 in a program whose executable
-    /// defines `malloc` itself (one linking leaklab), where the shim's is
-    /// never called.
+    /// Allocations seen, ever: 0 in a program whose heap no copy of the
+    /// interposer sees (its executable defines `malloc` by other means,
+    /// or its global allocator is leaklab's `Counting`).
     pub allocations: u64,
 }
 
@@ -176,9 +177,8 @@ impl Channel {
         if shared.exited.load(Acquire) != 1 {
             return None;
         }
-        // The record as written, a count of no allocation included (not
-        // `read`, which calls that heap unseen): the callers tell a
-        // program whose own malloc won over the shim's by it.
+        // The record's counts as they are, a heap of no allocation too
+        // (`read` calls that one unseen): `allocations` says which.
         let counts = shared.read()?;
         Some(AtExit {
             live: Heap {
@@ -193,7 +193,7 @@ impl Channel {
                 blocks: shared.possible_blocks.load(Relaxed),
                 bytes: shared.possible_bytes.load(Relaxed),
             },
-            allocations: shared.allocations.load(Relaxed),
+            allocations: counts.allocations,
         })
     }
 }

@@ -57,6 +57,7 @@
 pub mod fork;
 mod guard;
 pub mod pages;
+mod publish;
 pub mod sites;
 pub mod table;
 pub mod threads;

@@ -98,6 +98,15 @@ const UNKNOWN: u8 = 0;
 const ONE: u8 = 1;
 const NESTED: u8 = 2;
 
+/// Whether a [`Counting`] global allocator has served a call: from then
+/// on Rust's blocks go to the inner allocator marked as the Rust side's,
+/// past the C interposer's side table (which the watcher's publisher,
+/// `interpose::publish`, must know).
+#[cfg(all(leaklab_interpose, not(miri)))]
+pub(crate) fn counting_served() -> bool {
+    LAYERS.load(Relaxed) != UNKNOWN
+}
+
 thread_local! {
     /// `Counting` calls in progress on this thread, kept only while
     /// [`LAYERS`] is unknown: a call that starts inside another is a

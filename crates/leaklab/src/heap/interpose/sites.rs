@@ -52,6 +52,13 @@ static MAP: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 /// The shim's own code, whose frames are not a site's: [start, end).
 static OWN_START: AtomicUsize = AtomicUsize::new(0);
 static OWN_END: AtomicUsize = AtomicUsize::new(0);
+/// Where that code is the executable's (a program linking leaklab: every
+/// frame of the program is in it), the allocator's entry points instead,
+/// [start, end) each, 0 if unknown: a site's frames begin past the
+/// outermost of them.
+static ENTRIES: [(AtomicUsize, AtomicUsize); ENTRY_COUNT] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; ENTRY_COUNT];
+const ENTRY_COUNT: usize = 10;
 /// The directory of site files, copied by [`enable`] (the environment
 /// may change later), for a fork's child.
 static DIR: DirName = DirName(UnsafeCell::new([0; DIR_MAX]));
@@ -345,11 +352,13 @@ pub(super) fn on_free(addr: usize, size: usize) {
 fn site_here(table: &Table) -> usize {
     let mut walked = [0usize; WALKED];
     let depth = crate::heap::unwind::trace(&mut walked);
-    let (start, end) = (OWN_START.load(Relaxed), OWN_END.load(Relaxed));
-    let first = walked[..depth]
-        .iter()
-        .position(|&ip| !(start..end).contains(&ip))
-        .unwrap_or(depth);
+    let first = past_entry(&walked[..depth.min(WALKED - FRAMES)]).unwrap_or_else(|| {
+        let (start, end) = (OWN_START.load(Relaxed), OWN_END.load(Relaxed));
+        walked[..depth]
+            .iter()
+            .position(|&ip| !(start..end).contains(&ip))
+            .unwrap_or(depth)
+    });
     let frames = &walked[first..depth.min(first + FRAMES)];
     intern(table, frames)
 }
@@ -628,7 +637,25 @@ fn map_remove(addr: usize) -> Option<usize> {
     None
 }
 
-/// Finds the loaded object holding this code, and keeps its range.
+/// The index just past the outermost of the allocator's entry points
+/// among the innermost `frames` (None: no entry point known, or none of
+/// them there).
+fn past_entry(frames: &[usize]) -> Option<usize> {
+    if ENTRIES[0].1.load(Relaxed) == 0 {
+        return None;
+    }
+    frames
+        .iter()
+        .rposition(|&ip| {
+            ENTRIES
+                .iter()
+                .any(|(start, end)| (start.load(Relaxed)..end.load(Relaxed)).contains(&ip))
+        })
+        .map(|i| i + 1)
+}
+
+/// Finds the loaded object holding this code, and keeps its range; when
+/// it is the executable, the allocator's entry points too.
 fn own_code_range() {
     let here = own_code_range as fn() as usize;
     let mut found = (here, 0usize, 0usize);
@@ -637,6 +664,58 @@ fn own_code_range() {
     unsafe { libc::dl_iterate_phdr(Some(each_object), (&raw mut found).cast()) };
     OWN_START.store(found.1, Relaxed);
     OWN_END.store(found.2, Relaxed);
+    // The executable's program headers are the ones the kernel passed.
+    // SAFETY: getauxval has no preconditions.
+    let main_phdr = unsafe { libc::getauxval(libc::AT_PHDR) } as usize;
+    if main_phdr != 0 && (found.1..found.2).contains(&main_phdr) {
+        entry_ranges();
+    }
+}
+
+/// glibc's `dladdr1` flag for the symbol's ELF entry (dlfcn.h).
+const RTLD_DL_SYMENT: libc::c_int = 1;
+
+/// Keeps the range of each of the allocator's entry points, from the size
+/// of its symbol (the executable exports them: every library calls them).
+fn entry_ranges() {
+    use super::*;
+    let entries: [usize; ENTRY_COUNT] = [
+        malloc as *const () as usize,
+        calloc as *const () as usize,
+        free as *const () as usize,
+        realloc as *const () as usize,
+        reallocarray as *const () as usize,
+        memalign as *const () as usize,
+        aligned_alloc as *const () as usize,
+        posix_memalign as *const () as usize,
+        valloc as *const () as usize,
+        pvalloc as *const () as usize,
+    ];
+    for (slot, &start) in ENTRIES.iter().zip(&entries) {
+        let mut sym: *const libc::Elf64_Sym = std::ptr::null();
+        // SAFETY: a zeroed Dl_info is a valid out-buffer; with
+        // RTLD_DL_SYMENT, dladdr1 stores a pointer to the symbol's entry
+        // in the loader's (mapped, never freed) symbol table, or leaves it
+        // NULL. Nothing is allocated.
+        let size = unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            let found = libc::dladdr1(
+                start as *const c_void,
+                &mut info,
+                (&raw mut sym).cast(),
+                RTLD_DL_SYMENT,
+            );
+            if found == 0 || sym.is_null() || info.dli_saddr as usize != start {
+                0
+            } else {
+                (*sym).st_size as usize
+            }
+        };
+        if size > 0 {
+            slot.0.store(start, Relaxed);
+            slot.1.store(start + size, Relaxed);
+        }
+    }
 }
 
 unsafe extern "C" fn each_object(

@@ -1,14 +1,22 @@
-//! Publishing the interposer's counts to the watcher.
+//! Publishing the interposer's counts to the watcher (`leaklab watch`,
+//! `cargo leaklab test --detector counters`, `cargo leaklab run`).
 //!
-//! At load time (an `.init_array` constructor) the shim maps the file
-//! named by `LEAKLAB_WATCH_HEAP`, checks the watcher's magic, and claims
-//! a record of the page for this process by its pid (the same record again
-//! after an `exec`). A process the program forks claims its own record in
-//! a `pthread_atfork` child handler, and a program it execs (which
-//! inherits `LD_PRELOAD`) in its own constructor: the watcher finds every
-//! process of the tree by pid. Each publishing process runs one thread
-//! that sums the side table's shards every `publish_ns` and writes the
-//! counts into its record.
+//! Whichever copy of the interposer serves the process's `malloc` runs
+//! this: the executable's own, when it links this crate (its `malloc` wins
+//! over any preloaded one), else the preload shim's (`leaklab-preload`, a
+//! cdylib of this same code). Each copy has the constructor below; the one
+//! whose `malloc` is not the process's stays silent ([`serves_malloc`]).
+//!
+//! At load time (an `.init_array` constructor), when `LEAKLAB_WATCH_HEAP`
+//! is set (one `getenv`, nothing more, when it is not), the copy maps the
+//! file it names, checks the watcher's magic, and claims a record of the
+//! page for this process by its pid (the same record again after an
+//! `exec`). A process the program forks claims its own record in a
+//! `pthread_atfork` child handler, and a program it execs (which inherits
+//! `LD_PRELOAD` and the variable) in its own constructor: the watcher
+//! finds every process of the tree by pid. Each publishing process runs
+//! one thread that sums the side table's shards every `publish_ns` and
+//! writes the counts into its record.
 //!
 //! Nothing here allocates through Rust: the constructor runs before the
 //! program's `main`, and any allocation here would be counted by the very
@@ -19,14 +27,22 @@
 //! `pthread_atfork` handler keeps the publisher out of the table across
 //! every fork; it is registered after the interposer's own (which take
 //! every shard), so that it runs before them.
+//!
+//! A binary whose global allocator is [`crate::Counting`] hands Rust's
+//! blocks to glibc past the side table (the C counters leave them out):
+//! its exit scan would miss them, and call a C block lost that only a Rust
+//! block points to. Such a process publishes no allocation (a reader then
+//! sees its heap as not seen, and `cargo leaklab test` has memcheck stand
+//! in) and makes no scan.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
-use leaklab::heap::interpose::{sites, table};
-use leaklab::watch_page::{self as layout, Counts, MAGIC, Record, Shared};
+use super::{sites, table};
+use crate::watch_page::{self as layout, Counts, MAGIC, Record, Shared};
 
-/// The constructor, run by the dynamic loader when the shim is loaded.
+/// The constructor, run by the dynamic loader when the object holding this
+/// copy of the interposer is loaded (the executable, or the shim).
 #[used]
 #[unsafe(link_section = ".init_array")]
 static INIT: extern "C" fn() = init;
@@ -41,6 +57,10 @@ static PAGE: AtomicPtr<Shared> = AtomicPtr::new(std::ptr::null_mut());
 
 /// This process's record (null: it publishes nothing).
 static CLAIMED: AtomicPtr<Record> = AtomicPtr::new(std::ptr::null_mut());
+
+/// This copy of the interposer does not serve `malloc` (another does):
+/// it publishes nothing but, at exit, that nothing was seen.
+static STANDBY: AtomicBool = AtomicBool::new(false);
 
 /// The publisher is inside the side table (or a fork holds it out).
 static BUSY: AtomicBool = AtomicBool::new(false);
@@ -60,8 +80,32 @@ fn my_pid() -> u64 {
     u64::try_from(unsafe { libc::getpid() }).unwrap_or(0)
 }
 
-/// Maps the shared page, claims this process's record and starts the
-/// publisher.
+/// Whether this copy of the interposer is the one serving the process's
+/// `malloc`: the object defining the `malloc` the dynamic linker binds
+/// every caller to (the first in the global scope: the executable, then
+/// the preloaded objects) is the object holding this very function.
+/// Neither `dlsym` (on success) nor `dladdr` allocates.
+fn serves_malloc() -> bool {
+    let object = |addr: *const c_void| {
+        // SAFETY: a zeroed Dl_info is a valid out-buffer; dladdr only reads
+        // the loader's tables and fills it with pointers into them.
+        unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            (libc::dladdr(addr, &mut info) != 0).then_some(info.dli_fbase)
+        }
+    };
+    // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global
+    // scope in order, as the dynamic linker binds calls.
+    let winner = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
+    // This function is not exported: its address is its own object's, never
+    // another's by symbol binding.
+    let here = serves_malloc as fn() -> bool as *const c_void;
+    !winner.is_null() && object(winner).is_some_and(|base| Some(base) == object(here))
+}
+
+/// Maps the shared page, claims this process's record and, if this copy
+/// serves `malloc`, starts the publisher (else it only stands by: see
+/// [`STANDBY`]).
 ///
 /// # Safety
 /// Called once per process image, from the constructor.
@@ -107,17 +151,27 @@ unsafe fn start() {
     // Not exiting (a reused pid's record may say otherwise).
     record.exiting.store(0, Ordering::Release);
     PAGE.store(map, Ordering::Release);
+    if !serves_malloc() {
+        // Another allocator serves the process: the executable's own copy
+        // of this interposer (it links leaklab), which claims this same
+        // record (by pid) and publishes; or one that is no copy of it
+        // (jemalloc's, say), of which nothing is seen. This copy only
+        // marks the process as reached, and at exit says it saw nothing
+        // if no copy published ([`stand_by_at_exit`]).
+        STANDBY.store(true, Ordering::Release);
+        return;
+    }
     CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
     // Sites, when the reader asks for them (a directory for their files):
     // the watcher over time, or `cargo leaklab test`'s re-run of a test
     // that lost memory, at exit only.
     // SAFETY: a NUL-terminated name; the result is NULL or a C string,
     // copied by `enable`.
-    let sites = unsafe { libc::getenv(leaklab::watch_sites::DIR_VAR_C.as_ptr()) };
+    let sites = unsafe { libc::getenv(crate::watch_sites::DIR_VAR_C.as_ptr()) };
     if !sites.is_null() {
-        let mean = env_number(leaklab::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
-        let cap = env_number(leaklab::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
-        leaklab::heap::interpose::sites::enable(
+        let mean = env_number(crate::watch_sites::SAMPLE_VAR_C).unwrap_or(0);
+        let cap = env_number(crate::watch_sites::CAP_VAR_C).map_or(usize::MAX, |n| n as usize);
+        sites::enable(
             // SAFETY: a C string from getenv (above).
             unsafe { std::ffi::CStr::from_ptr(sites) },
             mean,
@@ -127,7 +181,7 @@ unsafe fn start() {
     if shared.publish_ns.load(Ordering::Relaxed) == 0 {
         // Counts wanted at exit only, with the scan: no publisher thread,
         // and freed memory zeroed so it holds no stale pointer.
-        leaklab::heap::interpose::scrub_freed();
+        super::scrub_freed();
         if sites::enabled() {
             // A forked child counts its sites into a file of its own.
             // SAFETY: the handler only maps a file and copies atomics.
@@ -141,7 +195,7 @@ unsafe fn start() {
     // (which holds BUSY across a sum of the shards) can still finish;
     // child handlers run in order, so the child's claim and publisher come
     // after the interposer released the table.
-    leaklab::heap::interpose::fork::register_once();
+    super::fork::register_once();
     // SAFETY: the handlers are plain functions that only touch atomics,
     // but for the child's, which starts the child's publisher.
     unsafe { libc::pthread_atfork(Some(before_fork), Some(after_fork), Some(in_child)) };
@@ -207,16 +261,29 @@ extern "C" fn publisher(arg: *mut c_void) -> *mut c_void {
     }
 }
 
-/// The counts to publish now (the caller keeps other sums out).
+/// The counts to publish now (the caller keeps other sums out); all zero
+/// in a process whose Rust blocks bypass the side table ([`rust_unseen`]):
+/// not the whole heap, so none of it.
 fn counts() -> Counts {
+    if rust_unseen() {
+        return NOTHING;
+    }
     let totals = table::totals();
     Counts {
         live_blocks: totals.live_blocks,
         live_bytes: totals.live_bytes,
         allocations: totals.allocations,
-        refused: leaklab::heap::interpose::refused_allocations(),
+        refused: super::refused_allocations(),
         shim_bytes: (table::resident_bytes() + sites::resident_bytes()) as u64,
     }
+}
+
+/// Whether Rust's blocks bypass the side table: the global allocator is
+/// [`crate::Counting`], which marks its calls so the interposer forwards
+/// them uncounted (the C counters are C alone). Neither the counts nor a
+/// scan of the table then describe the process's heap.
+fn rust_unseen() -> bool {
+    crate::heap::rust::counting_served()
 }
 
 /// At exit: first the mark that the process is exiting (what the watcher
@@ -226,6 +293,9 @@ fn counts() -> Counts {
 extern "C" fn fini() {
     let record = CLAIMED.load(Ordering::Acquire);
     if record.is_null() {
+        if STANDBY.load(Ordering::Acquire) {
+            stand_by_at_exit();
+        }
         return;
     }
     // SAFETY: set by `start` (or a fork's child) to a record of the
@@ -242,7 +312,7 @@ extern "C" fn fini() {
     // allocates (through this very interposer): before the publisher is
     // held out, and the block list sized first.
     // With sites, the watcher does read one: which sites' blocks are lost.
-    let (lost, possible) = if watched && !sites::enabled() {
+    let (lost, possible) = if rust_unseen() || (watched && !sites::enabled()) {
         ((0, 0), (0, 0))
     } else {
         let found = scan_at_exit();
@@ -261,11 +331,44 @@ extern "C" fn fini() {
     record.exited.store(1, Ordering::Release);
 }
 
+/// At exit, in a process this copy does not serve: unless the copy that
+/// serves it published its exit (the executable's destructors run before
+/// those of the preloaded objects), the record says the process exited
+/// having counted nothing, no allocation (a reader then knows the heap was
+/// not seen, rather than waiting for an exit that never comes).
+fn stand_by_at_exit() {
+    let page = PAGE.load(Ordering::Acquire);
+    if page.is_null() {
+        return;
+    }
+    // SAFETY: the 'static page, mapped by `start` (STANDBY is set after).
+    let shared: &'static Shared = unsafe { &*page };
+    // The pid's record: the one `start` claimed, or a forked child's own.
+    let Some(record) = shared.claim(my_pid()) else {
+        return;
+    };
+    if record.exited.load(Ordering::Acquire) != 0 {
+        return;
+    }
+    record.exiting.store(1, Ordering::Release);
+    record.publish(NOTHING);
+    record.exited.store(1, Ordering::Release);
+}
+
+/// Counts of nothing seen.
+const NOTHING: Counts = Counts {
+    live_blocks: 0,
+    live_bytes: 0,
+    allocations: 0,
+    refused: 0,
+    shim_bytes: 0,
+};
+
 /// Every live block classed by a scan of the process's memory: (blocks,
 /// bytes) lost, and possibly lost; each lost one told to its site.
 fn scan_at_exit() -> ((i64, i64), (i64, i64)) {
-    use leaklab::heap::reach::{Class, Roots, classify_with};
-    use leaklab::heap::stacks::Recorded;
+    use crate::heap::reach::{Class, Roots, classify_with};
+    use crate::heap::stacks::Recorded;
     let live = usize::try_from(table::totals().live_blocks).unwrap_or(0);
     // Room for blocks allocated meanwhile (by this very Vec's neighbours).
     let mut blocks = Vec::with_capacity(live + live / 8 + 64);

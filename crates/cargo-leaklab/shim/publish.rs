@@ -1,1 +1,0 @@
-../../leaklab-preload/src/publish.rs
