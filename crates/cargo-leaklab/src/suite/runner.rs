@@ -261,6 +261,9 @@ pub(crate) fn run_limited(
             }
             let _ = text_tx.send(String::from_utf8_lossy(&kept).into_owned());
         });
+    } else {
+        // No reader: the wait below must not wait for one.
+        drop(text_tx);
     }
     let pid = child.id();
     let (status, timed_out) = wait_limited(&mut child, limit)?;
