@@ -23,8 +23,9 @@ PAIRS=${1:-3}
 DIR=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
-cargo build -q --bin cargo-leaklab || exit 2
-export PATH=$ROOT/target/debug:$PATH
+# Release, as `cargo install` builds it.
+cargo build -q --release --bin cargo-leaklab || exit 2
+export PATH=$ROOT/target/release:$PATH
 command -v cargo-nextest >/dev/null || { echo "cargo-nextest is missing: cargo install cargo-nextest --locked" >&2; exit 2; }
 
 mkdir -p "$DIR/src"

@@ -365,7 +365,7 @@ fn counters(
     };
     if heap.allocations == 0 {
         // Its own malloc won over the shim's and is no copy of leaklab's
-        // interposer, or its global allocator is leaklab's `Counting`.
+        // interposer.
         return match rerun(&mut record) {
             Ok(()) => {
                 record.detector = "valgrind (counters bypassed)".into();
@@ -373,7 +373,7 @@ fn counters(
             }
             Err(e) => {
                 record.ending = Ending::NotMeasured(format!(
-                    "the counters cannot see this program (its malloc is neither the shim's nor leaklab's, or its global allocator is leaklab::Counting), and memcheck could not stand in: {e}"
+                    "the counters cannot see this program (its malloc is neither the shim's nor leaklab's), and memcheck could not stand in: {e}"
                 ));
                 Ok(record)
             }

@@ -527,8 +527,7 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
         if site_files.is_some() && site_tracker.any() {
             sites_note = Some(
                 "sites not seen: the shim saw no allocation (the program defines malloc \
-                 itself by other means than leaklab's, or its global allocator is \
-                 leaklab::Counting)"
+                 itself by other means than leaklab's)"
                     .into(),
             );
         } else if site_files.is_some() {
@@ -874,9 +873,8 @@ fn heap_seen(channel: &Result<preload::Channel, String>, pid: u32, samples: &[Sa
         Ok(ch) if ch.loaded_in(pid) => HeapSeen {
             seen: false,
             note: "heap not seen: the shim loaded but saw no allocation (the program defines \
-                   malloc itself by other means than leaklab's, so the shim's is never called, \
-                   or its global allocator is leaklab::Counting, whose blocks the counters \
-                   leave out), or published nothing (the program ended first, or exec'd another without \
+                   malloc itself by other means than leaklab's, so the shim's is never called), \
+                   or published nothing (the program ended first, or exec'd another without \
                    LD_PRELOAD)"
                 .into(),
         },

@@ -125,8 +125,7 @@ impl Channel {
         let counts = record.read();
         Some(Published {
             // A process whose heap no copy of the interposer sees (its
-            // executable defines malloc by other means, or its global
-            // allocator is leaklab's `Counting`) publishes no allocation:
+            // executable defines malloc by other means) publishes no allocation:
             // no heap, not an empty one.
             heap: counts.filter(|c| c.allocations > 0).map(|c| Heap {
                 blocks: c.live_blocks,
@@ -163,8 +162,7 @@ pub struct AtExit {
     /// Reached only through pointers into their middle.
     pub possible: Heap,
     /// Allocations seen, ever: 0 in a program whose heap no copy of the
-    /// interposer sees (its executable defines `malloc` by other means,
-    /// or its global allocator is leaklab's `Counting`).
+    /// interposer sees (its executable defines `malloc` by other means).
     pub allocations: u64,
 }
 

@@ -104,6 +104,85 @@ pub fn scrub_freed() {
     SCRUB_FREED.store(true, Relaxed);
 }
 
+/// Rust's blocks go into the side table too ([`rust_allocated`]): set by
+/// the watcher's publisher, before `main`, in a process it watches.
+static RUST_IN_TABLE: AtomicBool = AtomicBool::new(false);
+
+/// From now on the side table holds Rust's blocks as well (those that
+/// [`crate::Counting`] hands out, which otherwise pass it by): uncounted
+/// by the C counters, but in the exit scan, the heap's totals and the
+/// allocation sites, so a watched binary that links this crate shows its
+/// whole heap, as the preload shim does for any other.
+pub(crate) fn rust_blocks_in_table() {
+    RUST_IN_TABLE.store(true, Relaxed);
+}
+
+/// Whether the Rust allocator moves a block by hand on `realloc` (a new
+/// block, a copy, a free): when Rust's blocks are in the table, so the old
+/// block leaves the table before its address can be handed out again, and
+/// its copy is scrubbed when freed memory is.
+#[inline]
+pub(crate) fn rust_moves_by_hand() -> bool {
+    RUST_IN_TABLE.load(Relaxed)
+}
+
+/// Records a block the Rust allocator just handed out, when Rust's blocks
+/// go into the table (one relaxed load otherwise). Not counted: the Rust
+/// counters have it.
+#[inline]
+pub(crate) fn rust_allocated(ptr: *mut u8, size: usize) {
+    if !ptr.is_null() && RUST_IN_TABLE.load(Relaxed) {
+        rust_track(ptr as usize, size);
+    }
+}
+
+/// Never inlined: its site's stack begins at its caller, the Rust
+/// allocator (the walk is cut at a stack address of this frame).
+#[inline(never)]
+fn rust_track(addr: usize, size: usize) {
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let (call, _inside) = enter(Thread::current());
+    match table::insert(addr, size, true, call.wait(), call.thread.id()) {
+        Inserted::Yes => sites::on_alloc_above(addr, size, call.outer(), here),
+        Inserted::NoRoom | Inserted::Busy => note_untracked(addr as *mut c_void, call.thread),
+    }
+}
+
+/// Forgets (and, when freed memory is scrubbed, zeroes) a Rust block
+/// about to be given back, when Rust's blocks go into the table. False
+/// when the table could not be entered (a signal handler's free while its
+/// thread held the block's shard): the block must then stay allocated, as
+/// the entry does (counted as untracked), for its address must not be
+/// handed out again while it is recorded.
+#[inline]
+pub(crate) fn rust_freeing(ptr: *mut u8) -> bool {
+    !RUST_IN_TABLE.load(Relaxed) || rust_untrack(ptr as usize)
+}
+
+#[inline(never)]
+fn rust_untrack(addr: usize) -> bool {
+    let (call, _inside) = enter(Thread::current());
+    match table::remove(addr, call.wait(), call.thread.id()) {
+        Removed::Size(size) => {
+            sites::on_free(addr, size);
+            // SAFETY: a live block of `size` bytes, about to be given back.
+            unsafe { scrub(addr as *mut c_void, size) };
+            true
+        }
+        // Allocated before the table took Rust's blocks, or untracked.
+        Removed::Missing => {
+            untracked::forget(addr);
+            true
+        }
+        Removed::Busy => {
+            UNTRACKED.fetch_add(1, Relaxed);
+            call.thread.count_untracked();
+            false
+        }
+    }
+}
+
 /// Whether per-thread C counts were asked for ([`thread_live`]).
 static PER_THREAD: AtomicBool = AtomicBool::new(false);
 

@@ -44,6 +44,25 @@ fn as_rust<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// No side table to show Rust's blocks to.
+#[cfg(not(all(leaklab_interpose, not(miri))))]
+mod no_table {
+    #[inline]
+    pub fn rust_allocated(_ptr: *mut u8, _size: usize) {}
+    #[inline]
+    pub fn rust_freeing(_ptr: *mut u8) -> bool {
+        true
+    }
+    #[inline]
+    pub fn rust_moves_by_hand() -> bool {
+        false
+    }
+}
+#[cfg(all(leaklab_interpose, not(miri)))]
+use super::interpose::{rust_allocated, rust_freeing, rust_moves_by_hand};
+#[cfg(not(all(leaklab_interpose, not(miri))))]
+use no_table::{rust_allocated, rust_freeing, rust_moves_by_hand};
+
 /// The global allocator wrapper that counts the Rust side: install it once
 /// in the test binary (or any binary) that measures, around the allocator
 /// it would use anyway.
@@ -97,15 +116,6 @@ static LAYERS: AtomicU8 = AtomicU8::new(UNKNOWN);
 const UNKNOWN: u8 = 0;
 const ONE: u8 = 1;
 const NESTED: u8 = 2;
-
-/// Whether a [`Counting`] global allocator has served a call: from then
-/// on Rust's blocks go to the inner allocator marked as the Rust side's,
-/// past the C interposer's side table (which the watcher's publisher,
-/// `interpose::publish`, must know).
-#[cfg(all(leaklab_interpose, not(miri)))]
-pub(crate) fn counting_served() -> bool {
-    LAYERS.load(Relaxed) != UNKNOWN
-}
 
 thread_local! {
     /// `Counting` calls in progress on this thread, kept only while
@@ -182,6 +192,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             // SAFETY: forwarded as is; the caller upholds `alloc`'s contract.
             None => unsafe { forward(|| self.inner.alloc(layout)) },
         };
+        rust_allocated(ptr, layout.size());
         counted(ptr, layout.size())
     }
 
@@ -193,6 +204,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             // SAFETY: forwarded as is; the caller upholds `alloc_zeroed`'s contract.
             None => unsafe { forward(|| self.inner.alloc_zeroed(layout)) },
         };
+        rust_allocated(ptr, layout.size());
         counted(ptr, layout.size())
     }
 
@@ -200,7 +212,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     /// The contract of `GlobalAlloc::dealloc`, forwarded to the inner allocator.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         on_free(ptr as usize, layout.size());
-        if !is_fresh(ptr as usize) {
+        // A block the side table could not forget stays allocated.
+        if !is_fresh(ptr as usize) && rust_freeing(ptr) {
             // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
             unsafe { forward(|| self.inner.dealloc(ptr, layout)) };
         }
@@ -210,9 +223,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     /// # Safety
     /// The contract of `GlobalAlloc::realloc`, forwarded to the inner allocator.
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if is_fresh(ptr as usize) || recording_here() {
-            // A fresh block, or a recording thread (whose blocks must come
-            // from fresh addresses): moved by hand.
+        if is_fresh(ptr as usize) || recording_here() || rust_moves_by_hand() {
+            // A fresh block, a recording thread (whose blocks must come
+            // from fresh addresses), or a watched process whose side table
+            // holds Rust's blocks: moved by hand.
             // SAFETY: `new_size` is non-zero and valid with `layout`'s
             // alignment, per realloc's contract; the old block is live and
             // `layout.size()` bytes long.

@@ -29,11 +29,10 @@
 //! every shard), so that it runs before them.
 //!
 //! A binary whose global allocator is [`crate::Counting`] hands Rust's
-//! blocks to glibc past the side table (the C counters leave them out):
-//! its exit scan would miss them, and call a C block lost that only a Rust
-//! block points to. Such a process publishes no allocation (a reader then
-//! sees its heap as not seen, and `cargo leaklab test` has memcheck stand
-//! in) and makes no scan.
+//! blocks to its inner allocator past the C counters; the copy that
+//! publishes has the side table hold them too (`rust_blocks_in_table`),
+//! uncounted by the C counters, so its counts, scan and sites cover the
+//! whole heap, as the shim's do in any other program.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -161,6 +160,9 @@ unsafe fn start() {
         STANDBY.store(true, Ordering::Release);
         return;
     }
+    // Before any Rust allocation of `main`: the table then holds the
+    // whole heap, `Counting`'s blocks included.
+    super::rust_blocks_in_table();
     CLAIMED.store(std::ptr::from_ref(record).cast_mut(), Ordering::Release);
     // Sites, when the reader asks for them (a directory for their files):
     // the watcher over time, or `cargo leaklab test`'s re-run of a test
@@ -261,13 +263,8 @@ extern "C" fn publisher(arg: *mut c_void) -> *mut c_void {
     }
 }
 
-/// The counts to publish now (the caller keeps other sums out); all zero
-/// in a process whose Rust blocks bypass the side table ([`rust_unseen`]):
-/// not the whole heap, so none of it.
+/// The counts to publish now (the caller keeps other sums out).
 fn counts() -> Counts {
-    if rust_unseen() {
-        return NOTHING;
-    }
     let totals = table::totals();
     Counts {
         live_blocks: totals.live_blocks,
@@ -276,14 +273,6 @@ fn counts() -> Counts {
         refused: super::refused_allocations(),
         shim_bytes: (table::resident_bytes() + sites::resident_bytes()) as u64,
     }
-}
-
-/// Whether Rust's blocks bypass the side table: the global allocator is
-/// [`crate::Counting`], which marks its calls so the interposer forwards
-/// them uncounted (the C counters are C alone). Neither the counts nor a
-/// scan of the table then describe the process's heap.
-fn rust_unseen() -> bool {
-    crate::heap::rust::counting_served()
 }
 
 /// At exit: first the mark that the process is exiting (what the watcher
@@ -312,7 +301,7 @@ extern "C" fn fini() {
     // allocates (through this very interposer): before the publisher is
     // held out, and the block list sized first.
     // With sites, the watcher does read one: which sites' blocks are lost.
-    let (lost, possible) = if rust_unseen() || (watched && !sites::enabled()) {
+    let (lost, possible) = if watched && !sites::enabled() {
         ((0, 0), (0, 0))
     } else {
         let found = scan_at_exit();

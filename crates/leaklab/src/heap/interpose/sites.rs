@@ -296,6 +296,15 @@ fn copy_sites(from: &Table, to: &Table) {
 /// which may walk its stack).
 #[inline]
 pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
+    on_alloc_above(addr, size, outer, 0);
+}
+
+/// [`on_alloc`] for a block the Rust allocator handed out, its stack
+/// walked from the caller of the function whose frame holds `bound` (a
+/// stack address): the Rust allocator calls no entry point of the C
+/// allocator to trim the walk at.
+#[inline]
+pub(super) fn on_alloc_above(addr: usize, size: usize, outer: bool, bound: usize) {
     let table = TABLE.load(Acquire);
     if table.is_null() {
         return;
@@ -310,7 +319,11 @@ pub(super) fn on_alloc(addr: usize, size: usize, outer: bool) {
     if !sampled(size, mean) {
         return;
     }
-    let site = if outer { site_here(table) } else { UNWALKED };
+    let site = match (outer, bound) {
+        (false, _) => UNWALKED,
+        (true, 0) => site_here(table),
+        (true, bound) => site_above(table, bound),
+    };
     if !map_insert(addr, site) {
         table.header.unmapped_blocks.fetch_add(1, Relaxed);
         table.header.unmapped_bytes.fetch_add(size as u64, Relaxed);
@@ -361,6 +374,14 @@ fn site_here(table: &Table) -> usize {
     });
     let frames = &walked[first..depth.min(first + FRAMES)];
     intern(table, frames)
+}
+
+/// The site of the calling stack from the caller of the function whose
+/// frame holds `bound`.
+fn site_above(table: &Table, bound: usize) -> usize {
+    let mut walked = [0usize; FRAMES];
+    let depth = crate::heap::unwind::trace_above(&mut walked, bound);
+    intern(table, &walked[..depth])
 }
 
 fn hash(frames: &[usize]) -> u64 {
