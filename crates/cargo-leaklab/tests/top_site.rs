@@ -245,7 +245,8 @@ fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
             "helper_keep ({}",
             at("csrc/helper.c", HELPER, "the C site")
         )),
-        "{row}"
+        "{row}\n{text}\n{}",
+        String::from_utf8_lossy(&table.stderr)
     );
 }
 

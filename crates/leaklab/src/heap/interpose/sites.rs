@@ -513,9 +513,31 @@ pub fn scanned() {
     if !table.is_null() {
         // SAFETY: as in `on_alloc`.
         let header = &unsafe { &*table }.header;
-        header.threads_at_exit.store(threads(), Relaxed);
+        header.threads_at_exit.store(threads_settled(), Relaxed);
         header.scanned.store(1, Release);
     }
+}
+
+/// [`threads`], given a joined thread time to leave the count: `join`
+/// returns when the kernel clears the thread's id, a little before it
+/// takes the thread out of the process's count, so a test harness that
+/// joined its test's thread right before `exit` may still read 2. Up to
+/// 20 reads 1 ms apart while more than one thread is counted.
+fn threads_settled() -> u64 {
+    let pause = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
+    let mut n = threads();
+    for _ in 0..20 {
+        if n <= 1 {
+            break;
+        }
+        // SAFETY: a valid timespec; an interrupted sleep just ends early.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        n = threads();
+    }
+    n
 }
 
 /// This process's threads now (`/proc/self/stat`'s 20th field), read
