@@ -74,6 +74,8 @@ pub fn trace_above(frames: &mut [usize], bound: usize) -> usize {
     walk(frames, bound)
 }
 
+/// Inlined, so that the first frame of a walk is its caller's (`trace`'s).
+#[inline(always)]
 fn walk(frames: &mut [usize], below: usize) -> usize {
     let mut out = Out {
         frames,
