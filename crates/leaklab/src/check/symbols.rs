@@ -138,8 +138,17 @@ fn tool_command() -> Command {
     cmd
 }
 
-/// Why the tool cannot run, if it cannot.
+/// Why the tool cannot run, if it cannot: asked once per process (not
+/// for this executable's own tool, which runs if this process does).
 fn tool_missing() -> Option<String> {
+    static MISSING: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if OWN_TOOL.get().is_some() {
+        return None;
+    }
+    MISSING.get_or_init(probe_tool).clone()
+}
+
+fn probe_tool() -> Option<String> {
     match tool_command()
         .arg("--version")
         .stdout(Stdio::null())
