@@ -367,13 +367,20 @@ pub fn watch(opts: &Options) -> Result<Watch, StartError> {
     };
     let mut capped = false;
     let stopped = loop {
-        tree.reap()
-            .map_err(|e| StartError(format!("cannot wait for the program: {e}")))?;
+        // The program's end is looked for every slice; orphans reparented
+        // to leaklab (a walk of /proc) only as a sample is due.
+        let due = Instant::now() >= next;
+        if due {
+            tree.reap()
+        } else {
+            tree.reap_program()
+        }
+        .map_err(|e| StartError(format!("cannot wait for the program: {e}")))?;
         if tree.status.is_some() {
             break None;
         }
         let now = Instant::now();
-        if now >= next {
+        if due {
             if let Some(pipe) = &output_pipe {
                 wait_for_counter(pipe, Duration::from_millis(10));
             }

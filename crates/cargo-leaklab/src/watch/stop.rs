@@ -60,9 +60,7 @@ impl Tree<'_> {
     /// leaklab (by pid: never `waitpid(-1)`, which would take the program's
     /// status from `Child`).
     pub fn reap(&mut self) -> std::io::Result<()> {
-        if self.status.is_none() {
-            self.status = self.child.try_wait()?;
-        }
+        self.reap_program()?;
         let me = std::process::id();
         let root = self.child.id();
         for p in super::tree::below(me) {
@@ -78,6 +76,15 @@ impl Tree<'_> {
                 use std::os::unix::process::ExitStatusExt;
                 self.reaped.push((p.pid, ExitStatus::from_raw(raw)));
             }
+        }
+        Ok(())
+    }
+
+    /// Reaps the program if it ended (its descendants are left for
+    /// [`Tree::reap`]).
+    pub fn reap_program(&mut self) -> std::io::Result<()> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?;
         }
         Ok(())
     }

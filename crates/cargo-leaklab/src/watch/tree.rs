@@ -49,8 +49,72 @@ fn is_own_helper(pid: u32) -> bool {
 }
 
 /// Every process below `ancestor` (not itself), parents before children;
-/// below this process, leaving out its own helpers.
+/// below this process, leaving out its own helpers. Found from each
+/// process's `children` files where the kernel has them (a few reads for a
+/// small tree), else by reading every process's `stat`.
 pub fn below(ancestor: u32) -> Vec<Proc> {
+    if has_children_files() {
+        below_by_children(ancestor)
+    } else {
+        below_by_scan(ancestor)
+    }
+}
+
+/// Whether `/proc/<pid>/task/<tid>/children` exists (Linux 3.5+, built
+/// with CONFIG_PROC_CHILDREN).
+fn has_children_files() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        let me = std::process::id();
+        std::path::Path::new(&format!("/proc/{me}/task/{me}/children")).exists()
+    })
+}
+
+/// Process `pid`'s stat, if it still exists.
+fn stat_of(pid: u32) -> Option<Proc> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| parse_stat(&s))
+}
+
+/// The children of every thread of `pid` (none if it is gone).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|w| w.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+fn below_by_children(ancestor: u32) -> Vec<Proc> {
+    let own = ancestor == std::process::id();
+    let mut out = Vec::new();
+    let mut queue = vec![ancestor];
+    while let Some(parent) = queue.pop() {
+        for pid in children_of(parent) {
+            if own && parent == ancestor && is_own_helper(pid) {
+                continue;
+            }
+            // Ended since, or its pid reused by another's: not below.
+            let Some(p) = stat_of(pid).filter(|p| p.ppid == parent) else {
+                continue;
+            };
+            queue.push(pid);
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn below_by_scan(ancestor: u32) -> Vec<Proc> {
     let own = ancestor == std::process::id();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -62,10 +126,7 @@ pub fn below(ancestor: u32) -> Vec<Proc> {
             continue;
         };
         // A process that ended since the listing has no stat: skipped.
-        if let Some(p) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        {
+        if let Some(p) = stat_of(pid) {
             children.entry(p.ppid).or_default().push(p);
         }
     }
@@ -153,9 +214,37 @@ mod tests {
         let found = below(me)
             .iter()
             .any(|p| p.pid == child.id() && p.ppid == me);
+        let by_scan = below_by_scan(me)
+            .iter()
+            .any(|p| p.pid == child.id() && p.ppid == me);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(found);
+        assert!(by_scan);
         assert!(command_of(me).is_some());
+    }
+
+    #[test]
+    fn a_grandchild_is_below_its_grandparent_by_either_walk() {
+        // sh starts sleep and waits for it: a grandchild of this process.
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5; true"])
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let sh = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = (false, false);
+        while std::time::Instant::now() < deadline && found != (true, true) {
+            let grandchild = |procs: Vec<Proc>| procs.iter().any(|p| p.ppid == sh);
+            found = (
+                grandchild(below_by_children(me)),
+                grandchild(below_by_scan(me)),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(found, (true, true));
     }
 }
