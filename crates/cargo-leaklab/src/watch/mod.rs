@@ -611,8 +611,10 @@ fn wait_for_counter(pipe: &std::os::fd::OwnedFd, limit: Duration) {
 /// Growing sites printed by `--every`.
 const PERIODIC_SITES: usize = 5;
 
-/// Copies the program's output to ours (or to our stderr), line by line,
-/// counting the lines that match `re` into `count`.
+/// Copies the program's output to ours (or to our stderr) as it comes,
+/// counting the lines that match `re` into `count`: each chunk read is
+/// written on at once, in one write (not a write per line: 11 µs a line
+/// at 100 000 lines).
 /// The receiver hears when the output ended.
 fn count_lines(
     out: std::process::ChildStdout,
@@ -623,24 +625,48 @@ fn count_lines(
     let (done, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::{BufRead, Write};
-        let mut reader = std::io::BufReader::new(out);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            if re.is_match(&String::from_utf8_lossy(&line)) {
+        let counts = |line: &[u8]| {
+            if re.is_match(&String::from_utf8_lossy(line)) {
                 count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+        };
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, out);
+        // The start of a line whose end is in a later chunk.
+        let mut partial = Vec::new();
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok([]) | Err(_) => break,
+                Ok(chunk) => chunk,
+            };
+            let mut start = 0;
+            for end in chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &b)| (b == b'\n').then_some(i + 1))
+            {
+                if partial.is_empty() {
+                    counts(&chunk[start..end]);
+                } else {
+                    partial.extend_from_slice(&chunk[start..end]);
+                    counts(&partial);
+                    partial.clear();
+                }
+                start = end;
+            }
+            partial.extend_from_slice(&chunk[start..]);
             // A closed stdout of ours must not stop the counting.
             let _ = if to_stderr {
-                std::io::stderr().write_all(&line)
+                std::io::stderr().write_all(chunk)
             } else {
                 let mut o = std::io::stdout().lock();
-                o.write_all(&line).and_then(|()| o.flush())
+                o.write_all(chunk).and_then(|()| o.flush())
             };
+            let n = chunk.len();
+            reader.consume(n);
+        }
+        // A last line without its newline.
+        if !partial.is_empty() {
+            counts(&partial);
         }
         let _ = done.send(());
     });
