@@ -190,8 +190,18 @@ fn frames(loader: &addr2line::Loader, address: u64) -> Vec<(String, String)> {
             ));
         }
     }
+    // The byte just before a symbol, in none: where an unwinder's step
+    // back from a signal frame lands, on the padding glibc puts before its
+    // trampoline `__restore_rt`. That frame is the trampoline (binutils
+    // names the nearest symbol before, `sigaction`; callers know both).
+    let next = || {
+        loader
+            .find_symbol_info(address.checked_add(1)?)
+            .filter(|s| s.address() == address + 1)
+            .map(|s| s.name())
+    };
     if out.iter().all(|(function, _)| function == "??")
-        && let Some(name) = loader.find_symbol(address)
+        && let Some(name) = loader.find_symbol(address).or_else(next)
     {
         let name = addr2line::demangle_auto(name.into(), None).into_owned();
         match out.first_mut() {

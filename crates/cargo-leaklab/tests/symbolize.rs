@@ -132,6 +132,19 @@ fn names_libc_functions_as_binutils_does_through_the_debug_file() {
         eprintln!("*** NOT CHECKED: no binutils addr2line to compare {name} with ***");
     }
 
+    // The byte before the signal trampoline, where an unwinder's step back
+    // from a signal frame lands: named after the trampoline (binutils: the
+    // symbol before, `sigaction`), which `leaklab::check` cuts a crash's
+    // stack at.
+    if let Some(restore) = debug_obj
+        .symbols()
+        .find(|s| s.name() == Ok("__restore_rt"))
+        .map(|s| s.address())
+    {
+        let named = first_functions(self::ours(), &libc, &[restore - 1]);
+        assert_eq!(named, ["__restore_rt"], "at {:#x}", restore - 1);
+    }
+
     // By `.gnu_debuglink` alone: a debug directory without the build-id
     // tree, holding the file under the library's directory, as GDB looks.
     if lib.gnu_debuglink().ok().flatten().is_some() {
