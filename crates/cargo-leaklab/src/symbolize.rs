@@ -9,7 +9,8 @@
 //! binary, 6 s of CPU and 315 MB for a handful of addresses where this
 //! takes a fraction of a second (BENCHMARKS.md). The user crate's
 //! symbolizer (`leaklab::check::symbols`) speaks this protocol, so
-//! `cargo leaklab test` and `leaklab watch` point it here.
+//! `cargo leaklab test` and `leaklab watch` point it here, and
+//! `cargo leaklab test`/`run` the processes they start ([`export_to`]).
 //!
 //! A stripped object (a system library) is read through its separate
 //! debug file, found as GDB and binutils find it ([`debug_files`]), so
@@ -19,11 +20,32 @@ use std::ffi::OsStr;
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use object::Object;
 
 /// The subcommand's name (hidden: it is leaklab's own helper).
 pub const SUBCOMMAND: &str = "__addr2line";
+
+/// Names this executable's `__addr2line` in `cmd`'s `LEAKLAB_ADDR2LINE`:
+/// the symbolizer of the `leaklab::check` in the tests and programs
+/// `cargo leaklab test`/`run` start. Not where the user named a tool, nor
+/// where the executable's path has whitespace (the variable's words are
+/// split at it).
+pub fn export_to(cmd: &mut Command) {
+    if std::env::var_os(leaklab::check::SYMBOL_TOOL_VAR).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    if let Some(exe) = exe.to_str().filter(|e| !e.contains(char::is_whitespace)) {
+        cmd.env(
+            leaklab::check::SYMBOL_TOOL_VAR,
+            format!("{exe} {SUBCOMMAND}"),
+        );
+    }
+}
 
 /// Serves addresses of the object at `path` from `input` to `output`
 /// until `input` ends. An object it cannot read answers every address
