@@ -291,6 +291,7 @@ fn memcheck(
         .map_err(|e| format!("a suppressions file's path: {e}"))?;
     let mut cmd = runner::memcheck_command(xml, 40, &supp, false);
     cmd.arg(program).args(args);
+    crate::symbolize::export_to(&mut cmd);
     Ok(cmd)
 }
 
@@ -321,6 +322,8 @@ fn counters(
         crate::sites::SiteFiles::create().map_err(|e| format!("a directory for sites: {e}"))?;
     let mut cmd = Command::new(program);
     cmd.args(args);
+    // The program's own `leaklab::check`, if it has one, names with ours.
+    crate::symbolize::export_to(&mut cmd);
     channel.configure(&mut cmd);
     if sites == Sites::Walked {
         files.configure(&mut cmd, 0);

@@ -57,6 +57,8 @@ fn main() {
     let mut input = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).unwrap();
     println!("clean: args [{}], input [{}]", args.join("|"), input.trim());
+    // The symbolizer its own `leaklab::check` would use.
+    eprintln!("clean: symbolizer [{}]", std::env::var("LEAKLAB_ADDR2LINE").unwrap_or_default());
 }
 "#;
 
@@ -391,6 +393,15 @@ fn a_clean_program_gets_its_arguments_and_input_and_exits_0() {
             stderr.contains("exit 0: the program lost no memory"),
             "{stderr}"
         );
+        // leaklab's own symbolizer, not binutils', unless one was named.
+        let symbolizer = match std::env::var("LEAKLAB_ADDR2LINE") {
+            Ok(named) => format!("clean: symbolizer [{named}]"),
+            Err(_) => format!(
+                "clean: symbolizer [{} __addr2line]",
+                env!("CARGO_BIN_EXE_cargo-leaklab")
+            ),
+        };
+        assert!(stderr.contains(&symbolizer), "{detector}: {stderr}");
     }
 }
 

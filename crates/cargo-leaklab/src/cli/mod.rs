@@ -117,10 +117,8 @@ fn addr2line(a: args::Addr2lineArgs) -> Result<i32, Failure> {
 
 /// Points this process's symbolizer (`leaklab::check`'s, which watch and
 /// the test runner name sites with) at this executable's `__addr2line`,
-/// unless the user named a tool. Not the processes started from here: a
-/// test's own `check` keeps binutils' `addr2line`, which follows a system
-/// library's separate debug file (`__addr2line` does not yet: libc's
-/// frames would lose their names).
+/// unless the user named a tool. The tests and programs `test` and `run`
+/// start get it in their environment (`symbolize::export_to`).
 fn use_own_symbolizer() {
     if std::env::var_os(leaklab::check::SYMBOL_TOOL_VAR).is_some() {
         return;

@@ -462,6 +462,10 @@ pub fn run(opts: &Options) -> Result<SuiteRun, String> {
     if opts.gen_suppressions {
         cmd.env(env::GEN_SUPPRESSIONS, "1");
     }
+    // The tests' own `leaklab::check` names frames with ours, not binutils'
+    // (which reads a test binary's whole DWARF first); the runs copying
+    // nextest's environment (doctests, memcheck per binary) get it too.
+    crate::symbolize::export_to(&mut cmd);
     if opts.detector == Detector::Counters {
         // Found (and written to the cache, if need be) once, here: the
         // runners, one per test, load that file.

@@ -9,7 +9,9 @@
 //! file), or the tool `LEAKLAB_ADDR2LINE` names. `leaklab watch` and
 //! `cargo leaklab test`/`run` name their own for their own process
 //! ([`use_tool`]: `leaklab __addr2line`, the `addr2line` crate, which
-//! reads only the compilation units an address needs). One tool process per object serves the whole
+//! reads only the compilation units an address needs, and also follows
+//! separate debug files), and set `LEAKLAB_ADDR2LINE` to it for the
+//! processes they start. One tool process per object serves the whole
 //! run, answering addresses on a pipe as they come, and each address is
 //! resolved once per process: a fault sweep's hundred stacks share most
 //! of their frames. Resolving this way keeps the DWARF reader out of the
