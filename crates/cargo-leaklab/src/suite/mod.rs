@@ -555,14 +555,19 @@ fn second_look(run: &mut SuiteRun, dir: &Path, supp: &[PathBuf]) {
         };
         let args: Vec<OsString> = again.args.iter().map(OsString::from).collect();
         // memcheck's verdict replaces the sites' (of a test that also lost
-        // blocks), not adds to it.
-        record.c = record::Kinds::default();
-        record.rust = record::Kinds::default();
-        record.top_frame = None;
-        record.stacks_from = None;
-        record.lost_sites.clear();
-        match runner::confirm_with(dir, &again.binary, &args, record, &supp) {
-            Ok(()) => record.detector = "counters (possibly lost: memcheck)".into(),
+        // blocks), not adds to it; where memcheck fails, the counters'
+        // verdict stays, with a note.
+        let mut looked = record.clone();
+        looked.c = record::Kinds::default();
+        looked.rust = record::Kinds::default();
+        looked.top_frame = None;
+        looked.stacks_from = None;
+        looked.lost_sites.clear();
+        match runner::confirm_with(dir, &again.binary, &args, &mut looked, &supp) {
+            Ok(()) => {
+                looked.detector = "counters (possibly lost: memcheck)".into();
+                *record = looked;
+            }
             Err(e) => record.note = Some(format!("possibly lost blocks unchecked: {e}")),
         }
     }

@@ -304,8 +304,9 @@ extern "C" fn fini() {
     let (lost, possible) = if watched && !sites::enabled() {
         ((0, 0), (0, 0))
     } else {
+        let threads = sites::threads_settled();
         let found = scan_at_exit();
-        sites::scanned();
+        sites::scanned(threads);
         // The objects the sites' addresses lie in, for a reader that
         // could not read them while the process ran.
         sites::save_maps();

@@ -507,13 +507,14 @@ pub fn note_lost(addr: usize, size: usize, possible: bool) {
 }
 
 /// At exit: every lost block was noted ([`note_lost`]); and how many
-/// threads the process still had.
-pub fn scanned() {
+/// threads the process had at the scan (`threads`, from
+/// [`threads_settled`]).
+pub fn scanned(threads: u64) {
     let table = TABLE.load(Acquire);
     if !table.is_null() {
         // SAFETY: as in `on_alloc`.
         let header = &unsafe { &*table }.header;
-        header.threads_at_exit.store(threads_settled(), Relaxed);
+        header.threads_at_exit.store(threads, Relaxed);
         header.scanned.store(1, Release);
     }
 }
@@ -522,8 +523,11 @@ pub fn scanned() {
 /// returns when the kernel clears the thread's id, a little before it
 /// takes the thread out of the process's count, so a test harness that
 /// joined its test's thread right before `exit` may still read 2. Up to
-/// 20 reads 1 ms apart while more than one thread is counted.
-fn threads_settled() -> u64 {
+/// 20 reads 1 ms apart while more than one thread is counted. Called
+/// before the exit scan, so that the scan, too, sees an exited thread's
+/// stack and TLS vector where glibc keeps them (its stack cache), not a
+/// thread still on its way out.
+pub fn threads_settled() -> u64 {
     let pause = libc::timespec {
         tv_sec: 0,
         tv_nsec: 1_000_000,
