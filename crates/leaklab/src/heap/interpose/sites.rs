@@ -519,7 +519,7 @@ pub fn scanned(threads: u64) {
     }
 }
 
-/// [`threads`], given a joined thread time to leave the count: `join`
+/// The thread count (`threads`), given a joined thread time to leave the count: `join`
 /// returns when the kernel clears the thread's id, a little before it
 /// takes the thread out of the process's count, so a test harness that
 /// joined its test's thread right before `exit` may still read 2. Up to
