@@ -317,6 +317,19 @@ fn counted_keeps_a_c_block_in_a_rust_vec() {
     KEPT.lock().unwrap().push(p as usize);
 }
 
+// A recording of allocation stacks hands out fresh blocks (never reused
+// addresses): freed, they leave the side table too.
+#[test]
+fn counted_records_stacks_and_keeps_nothing() {
+    let sites = leaklab::check::record(|| {
+        let v = std::hint::black_box(vec![7u8; 100]);
+        drop(v);
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert!(sites.is_empty(), "{sites:?}");
+}
+
 // More processes of the binary, for the runtime's floor (as above).
 #[test]
 fn counted_clean() {
@@ -409,6 +422,10 @@ fn a_crate_whose_tests_link_leaklab_is_decided_by_the_counters_without_memcheck(
     assert_eq!(lost(kept, "c"), (0, 0), "{kept}");
     assert_eq!(lost(kept, "rust"), (0, 0), "{kept}");
     assert_eq!(kept["ending"], "passed", "{kept}");
+    let recorded = &named("counted_records_stacks_and_keeps_nothing");
+    assert_eq!(recorded["ending"], "passed", "{recorded}");
+    assert_eq!(lost(recorded, "c"), (0, 0), "{recorded}");
+    assert_eq!(lost(recorded, "rust"), (0, 0), "{recorded}");
     // memcheck was never asked.
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     let runs: Vec<&str> = calls.lines().filter(|l| *l != "--version").collect();

@@ -212,8 +212,10 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     /// The contract of `GlobalAlloc::dealloc`, forwarded to the inner allocator.
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         on_free(ptr as usize, layout.size());
-        // A block the side table could not forget stays allocated.
-        if !is_fresh(ptr as usize) && rust_freeing(ptr) {
+        // Forgotten by the side table, fresh blocks too; a block it could
+        // not forget stays allocated.
+        let forgotten = rust_freeing(ptr);
+        if !is_fresh(ptr as usize) && forgotten {
             // SAFETY: forwarded as is; `ptr` came from this allocator with `layout`.
             unsafe { forward(|| self.inner.dealloc(ptr, layout)) };
         }
