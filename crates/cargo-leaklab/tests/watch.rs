@@ -376,6 +376,57 @@ fn a_program_that_links_leaklab_has_its_heap_seen_by_its_own_interposer() {
     );
 }
 
+/// A non-PIE program that takes `malloc`'s address (as Debian's
+/// `python3.11` does): its `malloc` is an undefined symbol with an address
+/// (a canonical PLT entry), which `dlsym` names, though the program
+/// defines no `malloc` and its calls reach the shim's.
+const TAKES_MALLOCS_ADDRESS_C: &str = r#"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+void *(*volatile chosen)(size_t);
+int main(void) {
+    chosen = malloc; /* in non-PIC code: the address is a link-time constant */
+    for (int i = 0; i < 100; i++) {
+        char *p = chosen(64);
+        memset(p, i, 64);
+        (void)p; /* kept */
+    }
+    sleep(1);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_non_pie_program_that_takes_malloc_s_address_has_its_heap_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("takes_address.c");
+    let program = dir.path().join("takes_address");
+    std::fs::write(&source, TAKES_MALLOCS_ADDRESS_C).unwrap();
+    let built = Command::new("cc")
+        .args(["-no-pie", "-fno-pic", "-o"])
+        .arg(&program)
+        .arg(&source)
+        .status()
+        .expect("cc runs");
+    assert!(built.success(), "cc builds the program");
+    let out = common::command(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["watch", "--json", "--"])
+        .arg(&program)
+        .output()
+        .unwrap();
+    let w = json_of(&out);
+    assert_eq!(w["heap"]["seen"], true, "{w:#}");
+    let last = w["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find_map(|s| s["heap"]["blocks"].as_i64())
+        .unwrap_or(0);
+    assert!(last >= 100, "the 100 blocks kept: {w:#}");
+}
+
 /// A C program that defines the `malloc` family itself (forwarding to
 /// glibc's `__libc_*`, as another allocator, jemalloc's, would serve them):
 /// a dynamic executable, so its `malloc` wins over the shim's, and it is

@@ -80,26 +80,41 @@ fn my_pid() -> u64 {
 }
 
 /// Whether this copy of the interposer is the one serving the process's
-/// `malloc`: the object defining the `malloc` the dynamic linker binds
-/// every caller to (the first in the global scope: the executable, then
-/// the preloaded objects) is the object holding this very function.
-/// Neither `dlsym` (on success) nor `dladdr` allocates.
+/// `malloc`: one allocation through the `malloc` every caller is bound to
+/// reaches this copy's side table, or not.
+///
+/// Not the object `dlsym` names: a non-PIE executable that takes
+/// `malloc`'s address (Debian's `python3.11`) has a canonical PLT entry for
+/// it, an undefined symbol with an address, which `dlsym` returns although
+/// the executable defines no `malloc`; a call through that entry reaches
+/// the real one.
 fn serves_malloc() -> bool {
-    let object = |addr: *const c_void| {
-        // SAFETY: a zeroed Dl_info is a valid out-buffer; dladdr only reads
-        // the loader's tables and fills it with pointers into them.
-        unsafe {
-            let mut info: libc::Dl_info = std::mem::zeroed();
-            (libc::dladdr(addr, &mut info) != 0).then_some(info.dli_fbase)
-        }
+    // SAFETY: NUL-terminated names; RTLD_DEFAULT searches the global scope
+    // as the dynamic linker binds calls; `dlsym` does not allocate on success.
+    let (malloc, free) = unsafe {
+        (
+            libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()),
+            libc::dlsym(libc::RTLD_DEFAULT, c"free".as_ptr()),
+        )
     };
-    // SAFETY: a NUL-terminated name; RTLD_DEFAULT searches the global
-    // scope in order, as the dynamic linker binds calls.
-    let winner = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
-    // This function is not exported: its address is its own object's, never
-    // another's by symbol binding.
-    let here = serves_malloc as fn() -> bool as *const c_void;
-    !winner.is_null() && object(winner).is_some_and(|base| Some(base) == object(here))
+    if malloc.is_null() || free.is_null() {
+        return false;
+    }
+    type Malloc = extern "C" fn(usize) -> *mut c_void;
+    type Free = extern "C" fn(*mut c_void);
+    // SAFETY: the addresses of the process's `malloc` and `free` (or the
+    // PLT entries that jump to them), whose C signatures these are.
+    let (malloc, free) = unsafe {
+        (
+            std::mem::transmute::<*mut c_void, Malloc>(malloc),
+            std::mem::transmute::<*mut c_void, Free>(free),
+        )
+    };
+    let before = table::totals().allocations;
+    let probe = malloc(1);
+    let seen = table::totals().allocations != before;
+    free(probe);
+    seen
 }
 
 /// Maps the shared page, claims this process's record and, if this copy
