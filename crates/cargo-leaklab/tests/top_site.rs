@@ -150,8 +150,8 @@ fn lost(record: &Value, side: &str) -> (i64, i64) {
     (a["blocks"].as_i64().unwrap(), a["bytes"].as_i64().unwrap())
 }
 
-#[test]
-fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
+/// Fails the test, saying how to install it, where cargo-nextest is missing.
+fn require_nextest() {
     let ok = Command::new(env!("CARGO"))
         .args(["nextest", "--version"])
         .output()
@@ -160,6 +160,23 @@ fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
         ok,
         "cargo-nextest is not installed: cargo install cargo-nextest --locked"
     );
+}
+
+/// [`FAKE_VALGRIND`] as `valgrind` in `dir/bin`, and the log it writes.
+fn fake_valgrind(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bin = dir.join("bin");
+    write(&bin, "valgrind", FAKE_VALGRIND);
+    std::fs::set_permissions(
+        bin.join("valgrind"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    (bin, dir.join("valgrind.log"))
+}
+
+#[test]
+fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
+    require_nextest();
     let dir = tempfile::tempdir().unwrap();
     let krate = dir.path().join("site-demo");
     write(
@@ -170,14 +187,7 @@ fn the_counters_name_each_leak_s_site_and_side_without_memcheck() {
     write(&krate, "build.rs", BUILD);
     write(&krate, "csrc/helper.c", HELPER);
     write(&krate, "src/lib.rs", LIB);
-    let bin = dir.path().join("bin");
-    write(&bin, "valgrind", FAKE_VALGRIND);
-    std::fs::set_permissions(
-        bin.join("valgrind"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let log = dir.path().join("valgrind.log");
+    let (bin, log) = fake_valgrind(dir.path());
 
     let out = leaklab_test(&krate, &bin, &log, &["--json", "--no-doctests"]);
     assert_eq!(
@@ -344,14 +354,7 @@ fn counted_clean_2() {
 
 #[test]
 fn a_crate_whose_tests_link_leaklab_is_decided_by_the_counters_without_memcheck() {
-    let ok = Command::new(env!("CARGO"))
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "cargo-nextest is not installed: cargo install cargo-nextest --locked"
-    );
+    require_nextest();
     let dir = tempfile::tempdir().unwrap();
     let krate = dir.path().join("links-leaklab");
     let leaklab = Path::new(env!("CARGO_MANIFEST_DIR")).join("../leaklab");
@@ -372,14 +375,7 @@ fn a_crate_whose_tests_link_leaklab_is_decided_by_the_counters_without_memcheck(
     .unwrap();
     write(&krate, "src/lib.rs", LINKS_LEAKLAB_LIB);
     write(&krate, "tests/counted.rs", COUNTED_TEST);
-    let bin = dir.path().join("bin");
-    write(&bin, "valgrind", FAKE_VALGRIND);
-    std::fs::set_permissions(
-        bin.join("valgrind"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let log = dir.path().join("valgrind.log");
+    let (bin, log) = fake_valgrind(dir.path());
 
     let out = leaklab_test(&krate, &bin, &log, &["--json", "--no-doctests"]);
     let report: Value = serde_json::from_slice(&out.stdout)
